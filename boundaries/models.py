@@ -1,0 +1,166 @@
+"""Organisation-wide models: units, staff and their roles."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Role(models.TextChoices):
+    REPORTER = "reporter", "Reporter"
+    SUPERVISOR = "supervisor", "Supervisor"
+    MANAGER = "manager", "Manager"
+    ADMINISTRATOR = "administrator", "Administrator"
+
+
+class JobTitle(models.TextChoices):
+    NURSE = "nurse", "Nurse"
+    HEALTHCARE_ASSISTANT = "hca", "Healthcare assistant"
+    ALLIED_HEALTH = "ahp", "Allied health professional"
+    DOCTOR = "doctor", "Doctor"
+    OTHER = "other", "Other"
+
+
+class UnitQuerySet(models.QuerySet):
+    def active(self) -> UnitQuerySet:
+        return self.filter(is_active=True)
+
+    def of(self, user: User) -> UnitQuerySet:
+        """The units a person works in (where they may file incidents)."""
+        return self.active().filter(memberships__user=user)
+
+    def supervised_by(self, user: User) -> UnitQuerySet:
+        """The units whose incidents a person may review: all for managers, their own
+        units for supervisors, none for anyone else."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.role == Role.MANAGER:
+            return self.active()
+        if user.role == Role.SUPERVISOR:
+            return self.of(user)
+        return self.none()
+
+
+class Unit(models.Model):
+    class Kind(models.TextChoices):
+        WARD = "ward", "Ward"
+        CLINIC = "clinic", "Clinic"
+        DEPARTMENT = "department", "Department"
+
+    name = models.CharField(max_length=100, unique=True)
+    code = models.CharField(
+        max_length=12,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Z0-9][A-Z0-9-]*$",
+                "Use capital letters, digits and hyphens, for example WARD-7.",
+                code="invalid_unit_code",
+            )
+        ],
+        help_text="A short code used in reports and file names, for example WARD-7.",
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.WARD)
+    is_active = models.BooleanField(
+        default=True, help_text="Inactive units accept no new incidents but keep their history."
+    )
+
+    objects = UnitQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(code__regex=r"^[A-Z0-9][A-Z0-9-]*$"),
+                name="unit_code_format",
+                violation_error_message="Use capital letters, digits and hyphens.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class BoundariesUserManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("role", Role.ADMINISTRATOR)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A member of staff. No patient is ever a user."""
+
+    email = models.EmailField("email address", help_text="Used for password reset and notices.")
+    job_title = models.CharField(max_length=12, choices=JobTitle.choices, default=JobTitle.NURSE)
+    role = models.CharField(
+        max_length=16,
+        choices=Role.choices,
+        default=Role.REPORTER,
+        help_text=(
+            "Reporter: files incidents. Supervisor: reviews the incidents of their units. "
+            "Manager: sees every unit and exports reports. Administrator: manages people and "
+            "units in the admin site."
+        ),
+    )
+    units = models.ManyToManyField(Unit, through="Membership", related_name="members", blank=True)
+
+    objects = BoundariesUserManager()
+
+    class Meta:
+        ordering = ["last_name", "first_name", "username"]
+        constraints = [
+            # Only administrators reach the admin site.
+            models.CheckConstraint(
+                condition=Q(is_staff=False) | Q(role="administrator"),
+                name="user_staff_are_administrators",
+                violation_error_message="Only administrators can have staff status.",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_superuser=False) | Q(role="administrator"),
+                name="user_superusers_are_administrators",
+                violation_error_message="Only administrators can be superusers.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == Role.SUPERVISOR
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == Role.MANAGER
+
+    @property
+    def is_administrator(self) -> bool:
+        return self.role == Role.ADMINISTRATOR
+
+
+class Membership(models.Model):
+    """A person works in a unit; one of their units is their main one."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="memberships")
+    is_primary = models.BooleanField("main unit", default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "unit"],
+                name="membership_unique",
+                violation_error_message="This person is already in that unit.",
+            ),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(is_primary=True),
+                name="membership_one_primary",
+                violation_error_message="A person has only one main unit.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.unit.code}"

@@ -1,0 +1,42 @@
+"""Idle and absolute limits on a signed-in session, enforced on the server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+
+STARTED_KEY = "_boundaries_started"
+SEEN_KEY = "_boundaries_seen"
+# Refresh the "last seen" time at most this often, so that reading pages does not
+# write the session row on every request.
+SEEN_RESOLUTION_SECONDS = 60
+
+
+class SessionLimitsMiddleware:
+    """Sign a person out after SESSION_IDLE_TIMEOUT without a request, or
+    SESSION_ABSOLUTE_TIMEOUT after they signed in, whichever comes first."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = time.time()
+            started = request.session.get(STARTED_KEY)
+            seen = request.session.get(SEEN_KEY)
+            if started is None or seen is None:
+                request.session[STARTED_KEY] = request.session[SEEN_KEY] = now
+            elif (
+                now - seen > settings.SESSION_IDLE_TIMEOUT.total_seconds()
+                or now - started > settings.SESSION_ABSOLUTE_TIMEOUT.total_seconds()
+            ):
+                logout(request)
+                messages.info(request, "You were signed out after a period of inactivity.")
+            elif now - seen > SEEN_RESOLUTION_SECONDS:
+                request.session[SEEN_KEY] = now
+        return self.get_response(request)

@@ -1,0 +1,99 @@
+"""Headers, error pages, the health check and the support page."""
+
+import pytest
+from django.db import OperationalError
+from django.test import Client
+from django.urls import path
+
+from boundaries import urls as project_urls
+
+
+def test_every_page_carries_a_strict_content_security_policy(client, db):
+    response = client.get("/accounts/login/")
+    policy = response["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_signed_in_pages_are_never_cached(nurse_client):
+    response = nurse_client.get("/incidents/")
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
+
+
+def test_healthz_answers_without_signing_in(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_healthz_says_unavailable_when_the_database_is_down(client, db, monkeypatch):
+    def broken_cursor(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("boundaries.views.connection.cursor", broken_cursor)
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable"}
+
+
+def test_not_found_page_reveals_nothing(nurse_client):
+    response = nurse_client.get("/no-such-page/<script>")
+    assert response.status_code == 404
+    assert b"Page not found" in response.content
+    assert b"<script>" not in response.content
+    assert b"Traceback" not in response.content
+
+
+def _raise_operational_error(request):
+    raise OperationalError("server closed the connection unexpectedly")
+
+
+def _raise_value_error(request):
+    raise ValueError("internal detail that must not leak")
+
+
+urlpatterns = [
+    *project_urls.urlpatterns,
+    path("__db-down/", _raise_operational_error),
+    path("__bug/", _raise_value_error),
+]
+handler500 = project_urls.handler500
+
+
+@pytest.mark.urls("tests.boundaries.test_pages")
+def test_database_outage_gives_a_please_try_again_page(db):
+    client = Client(raise_request_exception=False)
+    response = client.get("/__db-down/")
+    assert response.status_code == 503
+    assert b"Please try again" in response.content
+    assert b"server closed" not in response.content
+    assert response["Retry-After"] == "5"
+
+
+@pytest.mark.urls("tests.boundaries.test_pages")
+def test_server_error_page_reveals_nothing(db):
+    client = Client(raise_request_exception=False)
+    response = client.get("/__bug/")
+    assert response.status_code == 500
+    assert b"Something went wrong" in response.content
+    assert b"internal detail" not in response.content
+
+
+def test_support_page_shows_the_employee_assistance_contact(nurse_client, settings):
+    settings.BOUNDARIES = {**settings.BOUNDARIES, "EAP_CONTACT": "Call 0800 000 0000 (invented)"}
+    response = nurse_client.get("/support/")
+    assert response.status_code == 200
+    assert b"Call 0800 000 0000 (invented)" in response.content
+
+
+def test_support_page_needs_sign_in(client, db):
+    response = client.get("/support/")
+    assert response.status_code == 302

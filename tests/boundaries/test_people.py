@@ -1,0 +1,114 @@
+"""Units, people, roles and the admin site."""
+
+import pytest
+from django.db import IntegrityError
+from django.test import Client
+
+from boundaries.access import has_role
+from boundaries.models import Membership, Role, Unit, User
+from tests.factories import UnitFactory, UserFactory
+
+
+def test_a_person_has_only_one_main_unit(nurse, other_unit):
+    with pytest.raises(IntegrityError):
+        Membership.objects.create(user=nurse, unit=other_unit, is_primary=True)
+
+
+def test_unit_codes_are_checked_by_the_database(db):
+    with pytest.raises(IntegrityError):
+        Unit.objects.create(name="Lower case", code="ward-x")
+
+
+def test_only_administrators_can_be_staff(db):
+    with pytest.raises(IntegrityError):
+        UserFactory(role=Role.MANAGER, is_staff=True)
+
+
+def test_createsuperuser_makes_an_administrator(db):
+    user = User.objects.create_superuser("root-admin", "a@example.invalid", "pw-long-enough-1")
+    assert user.role == Role.ADMINISTRATOR
+
+
+def test_units_supervised_by_each_role(nurse, supervisor, manager, unit, other_unit):
+    assert list(Unit.objects.supervised_by(nurse)) == []
+    assert list(Unit.objects.supervised_by(supervisor)) == [unit]
+    assert set(Unit.objects.supervised_by(manager)) == {unit, other_unit}
+
+
+def test_a_deactivated_person_holds_no_role(deactivated):
+    assert not has_role(deactivated, Role.REPORTER)
+
+
+def test_admin_lists_people_with_filters_and_search(administrator_client, nurse, supervisor):
+    response = administrator_client.get("/admin/boundaries/user/?role__exact=supervisor")
+    assert response.status_code == 200
+    assert b"supervisor" in response.content
+    assert b">nurse<" not in response.content
+    response = administrator_client.get("/admin/boundaries/user/?q=nurse")
+    assert b"nurse" in response.content
+
+
+def test_admin_explains_why_a_non_administrator_cannot_be_staff(administrator_client, nurse):
+    response = administrator_client.get(f"/admin/boundaries/user/{nurse.pk}/change/")
+    assert response.status_code == 200
+    data = {
+        "username": "nurse",
+        "first_name": "Ari",
+        "last_name": "Tremayne",
+        "email": "nurse@example.invalid",
+        "job_title": "nurse",
+        "role": "reporter",
+        "is_active": "on",
+        "is_staff": "on",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+    }
+    response = administrator_client.post(f"/admin/boundaries/user/{nurse.pk}/change/", data)
+    assert response.status_code == 200
+    assert b"Only administrators can have staff status." in response.content
+    nurse.refresh_from_db()
+    assert not nurse.is_staff
+
+
+def test_admin_manages_units(administrator_client):
+    UnitFactory(code="WARD-Z", name="Ward Z")
+    response = administrator_client.get("/admin/boundaries/unit/?q=WARD-Z")
+    assert response.status_code == 200
+    assert b"Ward Z" in response.content
+
+
+@pytest.mark.parametrize("persona", ["nurse", "supervisor", "manager"])
+def test_only_administrators_reach_the_admin_site(request, persona):
+    client = Client()
+    client.force_login(request.getfixturevalue(persona))
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_seed_demo_creates_every_role_and_is_idempotent(db, capsys):
+    from django.core.management import call_command
+
+    call_command("seed_demo", password="demo-password-123")
+    first = capsys.readouterr().out
+    counts = (User.objects.count(), Unit.objects.count(), Membership.objects.count())
+    for username, role in [
+        ("nurse", Role.REPORTER),
+        ("nurse2", Role.REPORTER),
+        ("supervisor", Role.SUPERVISOR),
+        ("supervisor2", Role.SUPERVISOR),
+        ("manager", Role.MANAGER),
+        ("admin", Role.ADMINISTRATOR),
+    ]:
+        assert User.objects.get(username=username).role == role
+        assert username in first
+    assert "demo-password-123" in first
+    nurse_units = set(User.objects.get(username="nurse").units.values_list("code", flat=True))
+    nurse2_units = set(User.objects.get(username="nurse2").units.values_list("code", flat=True))
+    assert nurse_units.isdisjoint(nurse2_units)
+
+    call_command("seed_demo", password="demo-password-123")
+    assert (User.objects.count(), Unit.objects.count(), Membership.objects.count()) == counts
+    assert User.objects.get(username="nurse").check_password("demo-password-123")

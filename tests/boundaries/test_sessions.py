@@ -1,0 +1,66 @@
+"""Sessions end after an idle period and after an absolute limit, on the server."""
+
+import time
+
+import pytest
+
+from boundaries.sessions import SEEN_KEY, STARTED_KEY
+
+
+def age_session(client, *, started_ago: float, seen_ago: float) -> None:
+    session = client.session
+    now = time.time()
+    session[STARTED_KEY] = now - started_ago
+    session[SEEN_KEY] = now - seen_ago
+    session.save()
+
+
+def test_activity_keeps_the_session(nurse_client):
+    assert nurse_client.get("/incidents/").status_code == 200
+    age_session(nurse_client, started_ago=600, seen_ago=60 * 29)
+    assert nurse_client.get("/incidents/").status_code == 200
+
+
+def test_idle_session_signs_the_person_out(nurse_client, settings):
+    nurse_client.get("/incidents/")
+    age_session(
+        nurse_client, started_ago=3600, seen_ago=settings.SESSION_IDLE_TIMEOUT.total_seconds() + 5
+    )
+    response = nurse_client.get("/incidents/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_absolute_limit_signs_the_person_out_even_when_active(nurse_client, settings):
+    nurse_client.get("/incidents/")
+    age_session(
+        nurse_client, started_ago=settings.SESSION_ABSOLUTE_TIMEOUT.total_seconds() + 5, seen_ago=1
+    )
+    response = nurse_client.get("/incidents/")
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("minutes", [5, 60])
+def test_idle_limit_is_a_setting(nurse_client, settings, minutes):
+    from datetime import timedelta
+
+    settings.SESSION_IDLE_TIMEOUT = timedelta(minutes=minutes)
+    nurse_client.get("/incidents/")
+    age_session(nurse_client, started_ago=7200, seen_ago=minutes * 60 - 30)
+    assert nurse_client.get("/incidents/").status_code == 200
+    age_session(nurse_client, started_ago=7200, seen_ago=minutes * 60 + 30)
+    assert nurse_client.get("/incidents/").status_code == 302
+
+
+def test_deactivating_a_person_ends_their_session_at_the_next_request(nurse_client, nurse):
+    assert nurse_client.get("/incidents/").status_code == 200
+    nurse.is_active = False
+    nurse.save()
+    assert nurse_client.get("/incidents/").status_code == 302
+
+
+def test_changing_the_password_elsewhere_ends_this_session(nurse_client, nurse):
+    assert nurse_client.get("/incidents/").status_code == 200
+    nurse.set_password("changed-by-an-administrator-1")
+    nurse.save()
+    assert nurse_client.get("/incidents/").status_code == 302

@@ -1,0 +1,108 @@
+"""Settings come from the environment and refuse unsafe or malformed values."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from boundaries.settings import env_bool
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_django(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("true", True), ("1", True), ("On", True), ("false", False), ("0", False)],
+)
+def test_debug_flag_accepts_the_usual_spellings(monkeypatch, raw, expected):
+    monkeypatch.setenv("SOME_FLAG", raw)
+    assert env_bool("SOME_FLAG", not expected) is expected
+
+
+def test_debug_flag_refuses_anything_else(monkeypatch):
+    monkeypatch.setenv("SOME_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="must be true or false"):
+        env_bool("SOME_FLAG", False)
+
+
+def test_app_refuses_to_start_without_a_secret_key_when_debug_is_off():
+    result = run_django("check", DJANGO_DEBUG="false")
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_app_refuses_a_malformed_debug_flag():
+    result = run_django("check", DJANGO_DEBUG="yes please", DJANGO_SECRET_KEY="x" * 50)
+    assert result.returncode != 0
+    assert "DJANGO_DEBUG must be true or false" in result.stderr
+
+
+def test_production_settings_pass_the_deploy_checks_without_warnings():
+    result = run_django(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SECRET_KEY="k3y-" + "a1b2c3d4e5f6g7h8i9j0" * 3,
+        DJANGO_ALLOWED_HOSTS="boundaries.example.org",
+        SITE_URL="https://boundaries.example.org",
+        EMAIL_HOST="smtp.example.org",
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_deploy_checks_warn_when_email_is_not_configured():
+    result = run_django(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SECRET_KEY="k3y-" + "a1b2c3d4e5f6g7h8i9j0" * 3,
+        DJANGO_ALLOWED_HOSTS="boundaries.example.org",
+        SITE_URL="https://boundaries.example.org",
+    )
+    assert result.returncode != 0
+    assert "boundaries.W001" in result.stderr
+
+
+def test_production_cookies_are_secure_and_host_bound():
+    script = (
+        "from django.conf import settings as s;"
+        "print(s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.SESSION_COOKIE_SECURE,"
+        " s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS > 0)"
+    )
+    result = run_django("shell", "--no-imports", "-c", script, DJANGO_SECRET_KEY="x" * 50)
+    assert result.stdout.split() == [
+        "__Host-sessionid",
+        "__Host-csrftoken",
+        "True",
+        "True",
+        "True",
+    ], result.stderr
+
+
+def test_default_database_is_sqlite_in_an_ignored_folder():
+    script = "from django.conf import settings as s; print(s.DATABASES['default']['NAME'])"
+    result = run_django("shell", "--no-imports", "-c", script, DJANGO_DEBUG="true")
+    assert result.stdout.strip() == str(ROOT / "var" / "db.sqlite3"), result.stderr
+    assert "/var/" in (ROOT / ".gitignore").read_text()
+
+
+def test_connections_are_health_checked_so_a_database_restart_is_survived(settings):
+    assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True

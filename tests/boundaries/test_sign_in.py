@@ -1,0 +1,150 @@
+"""Signing in and out, password change and reset, and the lockout."""
+
+import re
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from boundaries.models import Role
+from tests.factories import TEST_PASSWORD, UserFactory
+
+
+def sign_in(client: Client, username: str, password: str, address: str = "10.0.0.1"):
+    return client.post(
+        "/accounts/login/",
+        {"username": username, "password": password},
+        REMOTE_ADDR=address,
+    )
+
+
+@pytest.mark.django_db
+def test_login_page_offers_the_form_and_a_reset_link(client):
+    response = client.get("/accounts/login/")
+    assert response.status_code == 200
+    assert b'autocomplete="username"' in response.content
+    assert b'href="/accounts/password_reset/"' in response.content
+
+
+@pytest.mark.parametrize(
+    ("role", "home"),
+    [
+        (Role.REPORTER, "/incidents/"),
+        (Role.ADMINISTRATOR, "/admin/"),
+    ],
+)
+def test_each_role_lands_on_its_home_after_signing_in(db, unit, role, home):
+    UserFactory(
+        username="someone",
+        role=role,
+        units=[unit],
+        is_staff=role == Role.ADMINISTRATOR,
+        is_superuser=role == Role.ADMINISTRATOR,
+    )
+    client = Client()
+    response = sign_in(client, "someone", TEST_PASSWORD)
+    assert response.status_code == 302
+    response = client.get(response["Location"])
+    assert response.status_code == 302
+    assert response["Location"] == home
+
+
+def test_anonymous_home_sends_to_login(client, db):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_wrong_password_is_refused_with_a_message(client, nurse):
+    response = sign_in(client, "nurse", "not-the-password")
+    assert response.status_code == 200
+    assert b"Please enter a correct username and password" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_deactivated_person_cannot_sign_in(client, deactivated):
+    response = sign_in(client, "gone", TEST_PASSWORD)
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+
+
+def test_logout_needs_a_post(nurse_client):
+    assert nurse_client.get("/accounts/logout/").status_code == 405
+    response = nurse_client.post("/accounts/logout/")
+    assert response.status_code == 302
+    assert "_auth_user_id" not in nurse_client.session
+
+
+def test_logout_removes_the_session_from_the_server(nurse_client):
+    from django.contrib.sessions.models import Session
+
+    key = nurse_client.session.session_key
+    assert Session.objects.filter(session_key=key).exists()
+    nurse_client.post("/accounts/logout/")
+    assert not Session.objects.filter(session_key=key).exists()
+
+
+def test_repeated_failures_lock_out_that_username_from_that_address(client, nurse, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(client, "nurse", "wrong")
+    response = sign_in(client, "nurse", TEST_PASSWORD)
+    assert response.status_code == 429
+    assert b"Sign-in paused" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_one_persons_typos_never_lock_out_the_rest_of_the_ward(client, nurse, unit, settings):
+    colleague = UserFactory(username="colleague", units=[unit])
+    for _ in range(settings.AXES_FAILURE_LIMIT + 2):
+        sign_in(client, "nurse", "wrong")
+    # Same ward computer (same address), another person: still fine.
+    other = Client()
+    response = sign_in(other, colleague.username, TEST_PASSWORD)
+    assert response.status_code == 302
+    # The same person from another computer is not locked out either.
+    elsewhere = Client()
+    response = sign_in(elsewhere, "nurse", TEST_PASSWORD, address="10.0.0.2")
+    assert response.status_code == 302
+
+
+def test_password_change_applies_the_validators(nurse_client):
+    response = nurse_client.post(
+        "/accounts/password_change/",
+        {"old_password": TEST_PASSWORD, "new_password1": "short", "new_password2": "short"},
+    )
+    assert response.status_code == 200
+    assert b"too short" in response.content
+
+
+def test_password_change_succeeds_and_keeps_the_person_signed_in(nurse_client, nurse):
+    new = "a-much-longer-passphrase-42"
+    response = nurse_client.post(
+        "/accounts/password_change/",
+        {"old_password": TEST_PASSWORD, "new_password1": new, "new_password2": new},
+    )
+    assert response.status_code == 302
+    nurse.refresh_from_db()
+    assert nurse.check_password(new)
+    assert nurse_client.get("/incidents/").status_code == 200
+
+
+def test_password_reset_sends_a_working_link(client, nurse):
+    response = client.post("/accounts/password_reset/", {"email": nurse.email})
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1
+    link = re.search(r"https?://[^/]+(/accounts/reset/\S+)", mail.outbox[0].body).group(1)
+    response = client.get(link, follow=True)
+    assert b"Choose a new password" in response.content
+    new = "another-long-passphrase-77"
+    response = client.post(
+        response.redirect_chain[-1][0], {"new_password1": new, "new_password2": new}
+    )
+    assert response.status_code == 302
+    nurse.refresh_from_db()
+    assert nurse.check_password(new)
+
+
+def test_password_reset_for_an_unknown_address_reveals_nothing(client, db):
+    response = client.post("/accounts/password_reset/", {"email": "nobody@example.invalid"})
+    assert response.status_code == 302
+    assert len(mail.outbox) == 0

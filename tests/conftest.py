@@ -1,0 +1,101 @@
+"""Personas and speed-ups shared by the whole suite.
+
+The personas tell the permission stories: a nurse and a supervisor on ward A, their
+counterparts on ward B, a manager who sees every unit, an administrator, and a
+deactivated member of staff.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from boundaries.models import Role
+from tests.factories import UnitFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The production hasher is deliberately slow; tests only need a working one.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def unit(db):
+    return UnitFactory(code="WARD-A", name="Ward A")
+
+
+@pytest.fixture
+def other_unit(db):
+    return UnitFactory(code="WARD-B", name="Ward B")
+
+
+@pytest.fixture
+def nurse(unit):
+    return UserFactory(username="nurse", role=Role.REPORTER, units=[unit])
+
+
+@pytest.fixture
+def other_unit_nurse(other_unit):
+    return UserFactory(username="nurse2", role=Role.REPORTER, units=[other_unit])
+
+
+@pytest.fixture
+def supervisor(unit):
+    return UserFactory(username="supervisor", role=Role.SUPERVISOR, units=[unit])
+
+
+@pytest.fixture
+def other_unit_supervisor(other_unit):
+    return UserFactory(username="supervisor2", role=Role.SUPERVISOR, units=[other_unit])
+
+
+@pytest.fixture
+def manager(unit):
+    return UserFactory(username="manager", role=Role.MANAGER, units=[unit])
+
+
+@pytest.fixture
+def administrator(db):
+    return UserFactory(username="admin", role=Role.ADMINISTRATOR, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def deactivated(unit):
+    return UserFactory(username="gone", role=Role.REPORTER, units=[unit], is_active=False)
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def nurse_client(nurse):
+    return client_for(nurse)
+
+
+@pytest.fixture
+def other_unit_nurse_client(other_unit_nurse):
+    return client_for(other_unit_nurse)
+
+
+@pytest.fixture
+def supervisor_client(supervisor):
+    return client_for(supervisor)
+
+
+@pytest.fixture
+def other_unit_supervisor_client(other_unit_supervisor):
+    return client_for(other_unit_supervisor)
+
+
+@pytest.fixture
+def manager_client(manager):
+    return client_for(manager)
+
+
+@pytest.fixture
+def administrator_client(administrator):
+    return client_for(administrator)
