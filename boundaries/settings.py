@@ -285,9 +285,21 @@ LOGGING = {
 }
 
 # Product settings.
+if os.environ.get("PATIENT_REF_SCHEME", "nhs") not in {"nhs", "hospital"}:
+    raise ImproperlyConfigured("PATIENT_REF_SCHEME must be nhs or hospital.")
 BOUNDARIES = {
     "ORGANISATION_NAME": os.environ.get("ORGANISATION_NAME", "Boundaries demo trust"),
     "EMAIL_RELAY_CONFIGURED": bool(_email_host),
+    # How patients are identified: "nhs" (NHS number with its check digit) or "hospital"
+    # (a local number that matches PATIENT_REF_PATTERN once spaces and hyphens are gone).
+    "PATIENT_REF_SCHEME": os.environ.get("PATIENT_REF_SCHEME", "nhs"),
+    "PATIENT_REF_PATTERN": os.environ.get("PATIENT_REF_PATTERN", r"[A-Z]{0,3}[0-9]{5,10}"),
+    "PATIENT_REF_EXAMPLE": os.environ.get("PATIENT_REF_EXAMPLE", "for example RX123456"),
+    # Review targets: a supervisor reviews an incident within this many days.
+    "REVIEW_TARGET_DAYS": env_int("REVIEW_TARGET_DAYS", 3),
+    "REVIEW_TARGET_DAYS_HIGH": env_int("REVIEW_TARGET_DAYS_HIGH", 1),
+    # An incident older than this needs a reason for the late report.
+    "LATE_REPORT_DAYS": env_int("LATE_REPORT_DAYS", 30),
     "EAP_CONTACT": os.environ.get(
         "EAP_CONTACT",
         "Employee Assistance Programme: free and confidential, 24 hours a day. "

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils import timezone
 
 from boundaries.models import Role, Unit, User
 
@@ -193,7 +194,7 @@ class Incident(models.Model):
 
     # Filing: the token the form carried, so that a repeated submission finds this row.
     submission_token = models.UUIDField(unique=True, editable=False)
-    submitted_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(default=timezone.now)
     # When the unit's supervisors were sent the new-incident email (None: not yet).
     notified_at = models.DateTimeField(null=True, blank=True)
 

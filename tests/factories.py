@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 import factory
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from boundaries.models import JobTitle, Membership, Role, Unit, User
+from incidents.models import (
+    Channel,
+    Incident,
+    OtherParty,
+    Patient,
+    PersonResponse,
+    RequestType,
+    Severity,
+    Status,
+    Witness,
+)
 
 TEST_PASSWORD = "correct-horse-battery-staple"
 
@@ -40,3 +55,57 @@ class UserFactory(DjangoModelFactory):
         if create and extracted:
             for position, unit in enumerate(extracted):
                 Membership.objects.create(user=self, unit=unit, is_primary=position == 0)
+
+
+# --- Incidents -------------------------------------------------------------------------
+
+
+def request_type(code: str = "personal-contact") -> RequestType:
+    """The seeded taxonomy (incidents migration 0003) is always present."""
+    return RequestType.objects.get(code=code)
+
+
+def channel(code: str = "in-person") -> Channel:
+    return Channel.objects.get(code=code)
+
+
+class PatientFactory(DjangoModelFactory):
+    class Meta:
+        model = Patient
+        django_get_or_create = ("reference",)
+
+    # Invented ten-digit references from a range no NHS number uses (999...).
+    reference = factory.Sequence(lambda n: f"999{n:07d}")
+
+
+class IncidentFactory(DjangoModelFactory):
+    """A filed incident. Pass ``reporter`` (whose main unit it takes) or ``unit``."""
+
+    class Meta:
+        model = Incident
+
+    reporter = factory.SubFactory(UserFactory)
+    unit = factory.LazyAttribute(lambda o: o.reporter.units.first() or UnitFactory())
+    occurred_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=2))
+    location = "Bay 3"
+    other_party = OtherParty.PATIENT
+    patient = factory.SubFactory(PatientFactory)
+    request_type = factory.LazyFunction(request_type)
+    channel = factory.LazyFunction(channel)
+    description = "Asked twice for my mobile number while I changed a dressing."
+    words_used = "I'm sorry, I can't give out my personal number."
+    person_response = PersonResponse.ACCEPTED
+    severity = Severity.LOW
+    submission_token = factory.LazyFunction(uuid.uuid4)
+    submitted_at = factory.LazyFunction(timezone.now)
+    status = Status.SUBMITTED
+    review_due_at = factory.LazyAttribute(lambda o: o.submitted_at + timedelta(days=3))
+
+
+class WitnessFactory(DjangoModelFactory):
+    class Meta:
+        model = Witness
+
+    incident = factory.SubFactory(IncidentFactory)
+    name = "Dee Rosevear"
+    role = "staff"

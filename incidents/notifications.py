@@ -1,0 +1,84 @@
+"""Emails about incidents. They carry a link and a reference, never a patient
+reference or what anyone said: email leaves the organisation's systems."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from boundaries.models import Role, User
+from incidents.models import Incident
+
+logger = logging.getLogger(__name__)
+
+
+def supervisors_of(unit_id: int) -> list[User]:
+    return list(
+        User.objects.filter(
+            role=Role.SUPERVISOR, is_active=True, memberships__unit_id=unit_id
+        ).exclude(email="")
+    )
+
+
+def _send(*, template: str, subject: str, recipients: list[str], context: dict) -> bool:
+    if not recipients:
+        return False
+    body = render_to_string(template, {**context, "site_url": settings.SITE_URL})
+    try:
+        send_mail(subject, body, None, recipients)
+    except OSError:
+        # The incident is filed either way; the digest retries what was not sent.
+        logger.exception("email to supervisors failed")
+        return False
+    return True
+
+
+def new_incident_at_once(incident_id: int) -> None:
+    """Tell the unit's supervisors of a high-severity incident as soon as it is filed."""
+    incident = Incident.objects.select_related("unit").get(pk=incident_id)
+    recipients = [user.email for user in supervisors_of(incident.unit_id)]
+    sent = _send(
+        template="incidents/email/new_incident.txt",
+        subject=f"Boundaries: high-severity incident {incident.reference} in {incident.unit.code}",
+        recipients=recipients,
+        context={"incidents": [incident], "unit": incident.unit, "urgent": True},
+    )
+    if sent:
+        Incident.objects.filter(pk=incident.pk).update(notified_at=timezone.now())
+
+
+def send_digests() -> int:
+    """One email per unit listing its incidents not yet notified (cron, e.g. hourly).
+    Returns how many incidents were covered."""
+    covered = 0
+    pending = (
+        Incident.objects.filter(notified_at__isnull=True)
+        .select_related("unit")
+        .order_by("unit_id", "submitted_at")
+    )
+    by_unit: dict[int, list[Incident]] = {}
+    for incident in pending[:2000]:
+        by_unit.setdefault(incident.unit_id, []).append(incident)
+    for unit_id, incidents in by_unit.items():
+        unit = incidents[0].unit
+        recipients = [user.email for user in supervisors_of(unit_id)]
+        with transaction.atomic():
+            if (
+                _send(
+                    template="incidents/email/new_incident.txt",
+                    subject=f"Boundaries: {len(incidents)} new incident(s) in {unit.code}",
+                    recipients=recipients,
+                    context={"incidents": incidents, "unit": unit, "urgent": False},
+                )
+                or not recipients
+            ):
+                Incident.objects.filter(pk__in=[i.pk for i in incidents]).update(
+                    notified_at=timezone.now()
+                )
+                covered += len(incidents)
+    return covered
