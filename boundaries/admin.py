@@ -1,12 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef
+from django.http import HttpRequest
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from boundaries.models import Membership, Unit, User
-
-admin.site.site_header = "Boundaries administration"
-admin.site.site_title = "Boundaries administration"
-admin.site.index_title = "People, units and settings"
+from boundaries import audit, two_factor
+from boundaries.models import AuditEvent, Membership, Role, Unit, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -19,7 +18,16 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = ["username", "first_name", "last_name", "role", "job_title", "is_active"]
+    list_display = [
+        "username",
+        "first_name",
+        "last_name",
+        "role",
+        "job_title",
+        "is_active",
+        "has_authenticator",
+    ]
+    actions = ["reset_two_factor"]
     list_filter = ["role", "job_title", "is_active", "units"]
     search_fields = ["username", "first_name", "last_name", "email"]
     ordering = ["last_name", "first_name", "username"]
@@ -60,6 +68,30 @@ class UserAdmin(DjangoUserAdmin):
     )
     readonly_fields = ["last_login", "date_joined"]
 
+    def get_queryset(self, request):
+        confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return super().get_queryset(request).annotate(authenticator=Exists(confirmed))
+
+    @admin.display(description="Two-factor set up", boolean=True, ordering="authenticator")
+    def has_authenticator(self, user: User) -> bool:
+        return user.authenticator
+
+    @admin.action(description="Reset two-factor sign-in", permissions=["change"])
+    def reset_two_factor(self, request: HttpRequest, queryset) -> None:
+        """For someone who lost their phone and their backup codes: their authenticator
+        and backup codes are removed, and they set up a new one at their next sign-in.
+        Check who is asking before you do this."""
+        people = list(queryset)
+        for person in people:
+            two_factor.reset_second_factor(user=person, by=request.user, request=request)
+        self.message_user(
+            request,
+            f"Two-factor sign-in was reset for {len(people)} "
+            f"{'person' if len(people) == 1 else 'people'}. They will set it up again "
+            "when they next sign in.",
+            messages.SUCCESS,
+        )
+
 
 @admin.register(Unit)
 class UnitAdmin(admin.ModelAdmin):
@@ -73,3 +105,84 @@ class UnitAdmin(admin.ModelAdmin):
     @admin.display(description="People", ordering="member_count")
     def member_count(self, unit: Unit) -> int:
         return unit.member_count
+
+
+def _choices_filter(title: str, field: str, choices) -> type[admin.SimpleListFilter]:
+    """A list filter that offers an enumeration's labels for a plain text column."""
+
+    class ChoicesFilter(admin.SimpleListFilter):
+        parameter_name = field
+
+        def lookups(self, request, model_admin):
+            return choices
+
+        def queryset(self, request, queryset):
+            if self.value():
+                return queryset.filter(**{field: self.value()})
+            return queryset
+
+    ChoicesFilter.title = title
+    return ChoicesFilter
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The whole trail, for administrators: searchable and read-only."""
+
+    list_display = [
+        "occurred_at",
+        "action_label",
+        "actor",
+        "role_label",
+        "object_type",
+        "object_id",
+        "unit",
+        "outcome_label",
+        "source_address",
+    ]
+    list_filter = [
+        _choices_filter("action", "action", audit.Action.choices),
+        _choices_filter("outcome", "outcome", audit.Outcome.choices),
+        _choices_filter("role", "actor_role", Role.choices),
+        "unit",
+    ]
+    list_select_related = ["actor", "unit"]
+    date_hierarchy = "occurred_at"
+    search_fields = ["=object_id", "=actor__username"]
+    search_help_text = "An object's id (for example an incident number) or a username."
+    ordering = ["-id"]
+    show_full_result_count = False
+    fields = [
+        "occurred_at",
+        "action",
+        "actor",
+        "actor_role",
+        "object_type",
+        "object_id",
+        "unit",
+        "source_address",
+        "outcome",
+        "previous_hash",
+        "hash",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="action", ordering="action")
+    def action_label(self, event: AuditEvent) -> str:
+        return event.get_action_display()
+
+    @admin.display(description="role", ordering="actor_role")
+    def role_label(self, event: AuditEvent) -> str:
+        return event.get_actor_role_display()
+
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_label(self, event: AuditEvent) -> str:
+        return event.get_outcome_display()

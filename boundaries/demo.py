@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from boundaries import two_factor
+from boundaries.access import SECOND_FACTOR_ROLES
 from boundaries.models import JobTitle, Membership, Role, Unit, User
 
 UNITS = [
@@ -111,6 +114,9 @@ PEOPLE = [
     ),
 ]
 
+# Demo accounts are recognisable by this address domain, which no real mailbox has.
+DEMO_EMAIL_DOMAIN = "boundaries.invalid"
+
 MAIN_DEMO_USERNAMES = ("nurse", "nurse2", "supervisor", "supervisor2", "manager", "admin")
 
 SCRIPT_EDITORS = "Script editors"
@@ -145,7 +151,7 @@ def seed_organisation(*, password: str) -> list[tuple[DemoPerson, bool]]:
             user = User.objects.create_user(
                 username=person.username,
                 password=password,
-                email=f"{person.username}@boundaries.invalid",
+                email=f"{person.username}@{DEMO_EMAIL_DOMAIN}",
                 first_name=person.first_name,
                 last_name=person.last_name,
                 role=person.role,
@@ -160,4 +166,42 @@ def seed_organisation(*, password: str) -> list[tuple[DemoPerson, bool]]:
             elif person.role == Role.MANAGER:
                 user.groups.add(approvers)
         results.append((person, created))
+    return results
+
+
+@dataclass(frozen=True)
+class DemoSecondFactor:
+    username: str
+    key: str
+    otpauth_url: str
+    backup_codes: list[str]
+
+
+@transaction.atomic
+def seed_second_factors() -> list[DemoSecondFactor]:
+    """Give each demo person whose role signs in with a second factor an authenticator
+    (made once: its key stays the same) and a fresh set of backup codes, so the codes
+    printed by this run always work. Only demo accounts are touched."""
+    results = []
+    for person in PEOPLE:
+        if person.role not in SECOND_FACTOR_ROLES:
+            continue
+        user = User.objects.filter(
+            username=person.username, email__endswith=f"@{DEMO_EMAIL_DOMAIN}"
+        ).first()
+        if user is None:
+            continue
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(
+                user=user, name=two_factor.AUTHENTICATOR_NAME, confirmed=True
+            )
+        results.append(
+            DemoSecondFactor(
+                username=user.username,
+                key=two_factor.secret_for_typing(device),
+                otpauth_url=device.config_url,
+                backup_codes=two_factor.replace_backup_codes(user=user),
+            )
+        )
     return results

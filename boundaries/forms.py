@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 
@@ -10,3 +11,53 @@ class SignInForm(AuthenticationForm):
             {"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}
         )
         self.fields["password"].widget.attrs["autocomplete"] = "current-password"
+
+
+class SecondFactorForm(forms.Form):
+    """The second sign-in step: a code from the authenticator app, or a backup code."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=24,
+        help_text=(
+            "The 6-digit code your authenticator app shows now, or one of your backup codes."
+        ),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "autocapitalize": "none",
+                "spellcheck": "false",
+                "autofocus": True,
+            }
+        ),
+    )
+
+    def clean_code(self) -> str:
+        # People copy codes with spaces or hyphens in them ("123 456", "abcd-efgh").
+        code = "".join(self.cleaned_data["code"].split()).replace("-", "").lower()
+        if not code.isalnum():
+            raise forms.ValidationError(
+                "Type the code with letters and digits only.", code="invalid_code"
+            )
+        return code
+
+
+class SetUpAuthenticatorForm(forms.Form):
+    """Confirms that the authenticator app now makes the right codes."""
+
+    code = forms.CharField(
+        label="Code from your authenticator app",
+        max_length=12,
+        help_text="6 digits. A new code appears every 30 seconds.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"}
+        ),
+    )
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data["code"].split()).replace("-", "")
+        if not (code.isdigit() and len(code) == 6):
+            raise forms.ValidationError(
+                "Type the 6 digits your authenticator app shows.", code="invalid_code"
+            )
+        return code

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pgtrigger
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -166,11 +168,28 @@ class Membership(models.Model):
         return f"{self.user} in {self.unit.code}"
 
 
-class AuditEvent(models.Model):
-    """One entry in the append-only audit trail (see boundaries.audit)."""
+class AuditEventQuerySet(models.QuerySet):
+    def for_object(self, obj: models.Model) -> AuditEventQuerySet:
+        """The trail of one record, oldest first, with the people who acted."""
+        return (
+            self.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk))
+            .select_related("actor")
+            .order_by("id")
+        )
 
-    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+class AuditEvent(models.Model):
+    """One entry in the append-only audit trail (see boundaries.audit).
+
+    Rows are only ever added, by ``audit.record``. On PostgreSQL the database refuses
+    UPDATE, DELETE and TRUNCATE on this table; everywhere, each row's ``hash`` covers its
+    fields and the ``previous_hash`` of the row before, which ``manage.py verify_audit``
+    checks.
+    """
+
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
     action = models.CharField(max_length=40)
+    # The person who acted; for a failed sign-in, the account that was tried (if any).
     # PROTECT: people are deactivated, never deleted, and the trail is never rewritten.
     actor = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -183,13 +202,59 @@ class AuditEvent(models.Model):
     )
     source_address = models.CharField(max_length=45, blank=True)
     outcome = models.CharField(max_length=10, default="success")
+    previous_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
         indexes = [
             models.Index(fields=["object_type", "object_id", "id"], name="audit_object_idx"),
         ]
+        constraints = [
+            # Two events can never follow the same one: the chain cannot fork.
+            models.UniqueConstraint(fields=["previous_hash"], name="audit_chain_no_fork"),
+            models.UniqueConstraint(fields=["hash"], name="audit_hash_unique"),
+        ]
+        triggers = [
+            pgtrigger.Protect(
+                name="audit_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+            ),
+            # pgtrigger.Protect only guards TRUNCATE through transition tables, which
+            # TRUNCATE has none of: a statement-level BEFORE trigger refuses it outright.
+            pgtrigger.Trigger(
+                name="audit_no_truncate",
+                level=pgtrigger.Statement,
+                when=pgtrigger.Before,
+                operation=pgtrigger.Truncate,
+                func="RAISE EXCEPTION 'The audit trail is append-only: % cannot be truncated.', "
+                "TG_TABLE_NAME; RETURN NULL;",
+            ),
+        ]
 
     def __str__(self) -> str:
         when = f"{self.occurred_at:%Y-%m-%d %H:%M:%S}"
         return f"{when} {self.action} {self.object_type} {self.object_id}"
+
+    def get_action_display(self) -> str:
+        from boundaries.audit import Action
+
+        try:
+            return Action(self.action).label
+        except ValueError:
+            return self.action
+
+    def get_actor_role_display(self) -> str:
+        try:
+            return Role(self.actor_role).label
+        except ValueError:
+            return self.actor_role
+
+    def get_outcome_display(self) -> str:
+        from boundaries.audit import Outcome
+
+        try:
+            return Outcome(self.outcome).label
+        except ValueError:
+            return self.outcome

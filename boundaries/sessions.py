@@ -10,6 +10,8 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 
+from boundaries import audit
+
 STARTED_KEY = "_boundaries_started"
 SEEN_KEY = "_boundaries_seen"
 # Refresh the "last seen" time at most this often, so that reading pages does not
@@ -35,6 +37,7 @@ class SessionLimitsMiddleware:
                 now - seen > settings.SESSION_IDLE_TIMEOUT.total_seconds()
                 or now - started > settings.SESSION_ABSOLUTE_TIMEOUT.total_seconds()
             ):
+                audit.record(action=audit.Action.SESSION_EXPIRED, request=request)
                 logout(request)
                 messages.info(request, "You were signed out after a period of inactivity.")
             elif now - seen > SEEN_RESOLUTION_SECONDS:

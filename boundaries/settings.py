@@ -73,7 +73,8 @@ INSTALLED_APPS = [
     "boundaries",
     "incidents",
     "scripts_library",
-    "django.contrib.admin",
+    # The admin site, with its sign-in sent through the two-factor flow.
+    "boundaries.apps.BoundariesAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -84,6 +85,10 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "pgtrigger",
 ]
 
 MIDDLEWARE = [
@@ -94,8 +99,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "boundaries.sessions.SessionLimitsMiddleware",
+    # After the session limits, so that an expired half-signed-in session ends first.
+    "boundaries.access.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "boundaries.middleware.NoStoreForSignedInMiddleware",
     # Last, so that it sees a failed sign-in after the view has run.
@@ -182,6 +190,14 @@ if HTTPS:
     # The __Host- prefix binds the cookie to this exact host, over HTTPS, for path /.
     SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
+
+# Two-factor sign-in (django-otp): codes from an authenticator app, and single-use
+# backup codes. Wrong codes slow down: each failure doubles the wait (1 s, 2 s, 4 s...).
+OTP_TOTP_ISSUER = os.environ.get("OTP_ISSUER", "Boundaries")
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+# The admin site never shows a person's secret key or QR code.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Sign-in lockout (django-axes): keyed on username and address together, so one person's
 # typos lock only that username from that computer, never the rest of the ward.
@@ -300,6 +316,9 @@ BOUNDARIES = {
     "REVIEW_TARGET_DAYS_HIGH": env_int("REVIEW_TARGET_DAYS_HIGH", 1),
     # An incident older than this needs a reason for the late report.
     "LATE_REPORT_DAYS": env_int("LATE_REPORT_DAYS", 30),
+    # Supervisors, managers and administrators always sign in with a second factor;
+    # reporters only when this is on (or when they have chosen to set one up).
+    "OTP_REQUIRED_FOR_REPORTERS": env_bool("OTP_REQUIRED_FOR_REPORTERS", False),
     "EAP_CONTACT": os.environ.get(
         "EAP_CONTACT",
         "Employee Assistance Programme: free and confidential, 24 hours a day. "

@@ -1,23 +1,142 @@
-"""Organisation-wide views: the home redirect, support, the health check, errors."""
+"""Organisation-wide views: sign-in and its second step, the home redirect, support,
+the health check, errors."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
-from boundaries.access import home_url
+from boundaries import audit, two_factor
+from boundaries.access import (
+    SECOND_FACTOR_SESSION_KEY,
+    home_url,
+    second_factor_pending,
+    second_factor_required,
+)
+from boundaries.forms import SecondFactorForm, SetUpAuthenticatorForm, SignInForm
 
 logger = logging.getLogger(__name__)
+
+
+class SignInView(auth_views.LoginView):
+    """The password step (django-axes counts the failures). Someone who needs a second
+    factor is signed in only as far as the second step: see ``access``."""
+
+    authentication_form = SignInForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: SignInForm) -> HttpResponse:
+        user = form.get_user()
+        auth_login(self.request, user)
+        if not (second_factor_required(user) or two_factor.has_second_factor(user)):
+            audit.record(action=audit.Action.SIGN_IN_SUCCEEDED, actor=user, request=self.request)
+            return HttpResponseRedirect(self.get_success_url())
+        self.request.session[SECOND_FACTOR_SESSION_KEY] = True
+        audit.record(action=audit.Action.PASSWORD_ACCEPTED, actor=user, request=self.request)
+        url = reverse("two_factor")
+        if next_url := self.get_redirect_url():
+            url = f"{url}?{urlencode({'next': next_url})}"
+        return HttpResponseRedirect(url)
+
+
+class SignOutView(auth_views.LogoutView):
+    """Sign-out (POST only): recorded, then the session is deleted on the server."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.is_authenticated:
+            audit.record(action=audit.Action.SIGNED_OUT, actor=request.user, request=request)
+        return super().post(request, *args, **kwargs)
+
+
+def _next_or_home(request: HttpRequest) -> str:
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return next_url
+    return home_url(request.user)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """The second sign-in step: a code from the authenticator app, or a backup code."""
+    if not second_factor_pending(request):
+        return redirect(_next_or_home(request))
+    if not two_factor.has_second_factor(request.user):
+        if second_factor_required(request.user):
+            return redirect(
+                f"{reverse('two_factor_setup')}?{urlencode({'next': _next_or_home(request)})}"
+            )
+        request.session.pop(SECOND_FACTOR_SESSION_KEY, None)
+        return redirect(_next_or_home(request))
+    form = SecondFactorForm(request.POST or None)
+    if form.is_valid():
+        attempt = two_factor.verify_second_factor(
+            user=request.user, code=form.cleaned_data["code"], request=request
+        )
+        if attempt.accepted:
+            return redirect(_next_or_home(request))
+        if attempt.throttled:
+            form.add_error(
+                "code", "Too many wrong codes. Wait a minute, then try the newest code."
+            )
+        else:
+            form.add_error("code", "That code did not work. Try the newest code from your app.")
+    return render(
+        request,
+        "account/two_factor_verify.html",
+        {"form": form, "next": _next_or_home(request), "nav_items": []},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    """Set up an authenticator app: scan the QR code (or type the key), confirm with a
+    code, then see the backup codes, once."""
+    user = request.user
+    if two_factor.has_second_factor(user) and not user.is_verified():
+        # Someone who has a second factor proves it first; never a way round it.
+        return redirect(f"{reverse('two_factor')}?{urlencode({'next': _next_or_home(request)})}")
+    if two_factor.has_authenticator(user):
+        return redirect(_next_or_home(request))
+    device = two_factor.device_being_set_up(user)
+    form = SetUpAuthenticatorForm(request.POST or None)
+    if form.is_valid():
+        codes = two_factor.confirm_set_up(
+            user=user, device_id=device.pk, code=form.cleaned_data["code"], request=request
+        )
+        if codes is not None:
+            context = {"codes": codes, "next": _next_or_home(request)}
+            return render(request, "account/backup_codes.html", context)
+        form.add_error("code", "That code did not match. Check the key and try the newest code.")
+    context = {
+        "form": form,
+        "qr_code": two_factor.qr_code_data_uri(device),
+        "secret": two_factor.secret_for_typing(device),
+        "required": second_factor_required(user),
+        "next": _next_or_home(request),
+    }
+    if second_factor_pending(request):
+        # Its links would only lead back here until the set-up is done.
+        context["nav_items"] = []
+    return render(request, "account/two_factor_setup.html", context)
 
 
 @login_required

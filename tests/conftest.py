@@ -9,9 +9,31 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from boundaries.access import second_factor_required
 from boundaries.models import Role
 from tests.factories import UnitFactory, UserFactory
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _audit_trail_can_be_emptied_between_transactional_tests():
+    """Transactional (browser) tests empty every table with TRUNCATE afterwards, which
+    the audit trail's trigger refuses on PostgreSQL. Only the test run's flush is let
+    through; tests/boundaries/test_audit.py proves that anything else is refused."""
+    import pgtrigger
+    from django.core.management.commands import flush
+
+    original = flush.Command.handle
+
+    def handle(self, *args, **options):
+        with pgtrigger.ignore("boundaries.AuditEvent:audit_no_truncate"):
+            return original(self, *args, **options)
+
+    flush.Command.handle = handle
+    yield
+    flush.Command.handle = original
 
 
 @pytest.fixture(autouse=True)
@@ -66,8 +88,17 @@ def deactivated(unit):
 
 
 def client_for(user) -> Client:
+    """A signed-in client. For a role that signs in with a second factor, the person
+    gets a confirmed authenticator and the session has passed that step too."""
     client = Client()
     client.force_login(user)
+    if second_factor_required(user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="Test phone", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
     return client
 
 

@@ -2,7 +2,6 @@
 
 import pytest
 from django.db import IntegrityError
-from django.test import Client
 
 from boundaries.access import has_role
 from boundaries.models import Membership, Role, Unit, User
@@ -81,11 +80,17 @@ def test_admin_manages_units(administrator_client):
 
 @pytest.mark.parametrize("persona", ["nurse", "supervisor", "manager"])
 def test_only_administrators_reach_the_admin_site(request, persona):
-    client = Client()
-    client.force_login(request.getfixturevalue(persona))
+    # Signed in (with the second step where due), but not an administrator.
+    client = request.getfixturevalue(f"{persona}_client")
     response = client.get("/admin/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+    assert client.get(response["Location"]).status_code == 403
+
+
+def test_anonymous_admin_visitors_sign_in_through_the_two_step_sign_in(client, db):
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain[-1][0] == "/accounts/login/?next=/admin/"
 
 
 def test_seed_demo_creates_every_role_and_is_idempotent(db, capsys):

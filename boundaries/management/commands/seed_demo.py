@@ -2,7 +2,7 @@ import secrets
 
 from django.core.management.base import BaseCommand
 
-from boundaries.demo import MAIN_DEMO_USERNAMES, seed_organisation
+from boundaries.demo import MAIN_DEMO_USERNAMES, seed_organisation, seed_second_factors
 from boundaries.models import User
 
 
@@ -10,7 +10,10 @@ class Command(BaseCommand):
     help = (
         "Create a demo organisation: units, a person for every role (nurse, nurse2, "
         "supervisor, supervisor2, manager, admin), the script library and months of "
-        "invented incidents. Safe to run again: what exists is left unchanged. "
+        "invented incidents. Safe to run again: what exists is left unchanged, except "
+        "that the demo supervisors, manager and administrator get new backup codes on "
+        "every run (the ones printed; earlier ones stop working), so the printed way in "
+        "through two-factor sign-in always works. "
         "For demonstrations only, never on a real deployment."
     )
 
@@ -24,6 +27,7 @@ class Command(BaseCommand):
         given = password is not None
         password = password or secrets.token_urlsafe(12)
         people = seed_organisation(password=password)
+        second_factors = seed_second_factors()
 
         created = [person for person, was_created in people if was_created]
         if created or (given and User.objects.get(username="nurse").check_password(password)):
@@ -40,3 +44,23 @@ class Command(BaseCommand):
         self.stdout.write(f"  (colleagues who filed the demo incidents: {others})")
         self.stdout.write(f"  Password: {shown}")
         self.stdout.write("")
+
+        if second_factors:
+            self.stdout.write(
+                self.style.MIGRATE_HEADING(
+                    "Two-factor sign-in (the second step after the password)"
+                )
+            )
+            self.stdout.write(
+                "  Type one of the person's backup codes (each works once; every run of "
+                "seed_demo prints new ones),"
+            )
+            self.stdout.write(
+                "  or add their key to an authenticator app and type the 6-digit code it shows."
+            )
+            for demo in second_factors:
+                self.stdout.write(
+                    f"  {demo.username:<12} backup codes: {' '.join(demo.backup_codes)}"
+                )
+                self.stdout.write(f"  {'':<12} key: {demo.key}")
+            self.stdout.write("")

@@ -1,0 +1,57 @@
+"""The admin site, behind the same two-step sign-in as the rest of Boundaries.
+
+It lives apart from ``admin.py`` because Django builds the default site while other
+apps' admin modules import, before ``boundaries.admin`` has finished importing.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db.models.base import ModelBase
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+
+from boundaries import audit
+from boundaries.access import redirect_to_second_factor, second_factor_pending
+
+
+class BoundariesAdminSite(admin.AdminSite):
+    """The admin site, reached through the same sign-in (password, then the second
+    step) as the rest of Boundaries."""
+
+    site_header = "Boundaries administration"
+    site_title = "Boundaries administration"
+    index_title = "People, units and settings"
+    # Secret keys and backup codes are never shown, not even to administrators: the
+    # way back in for someone who lost their phone is "Reset two-factor sign-in".
+    hidden_models = frozenset({"otp_totp.totpdevice", "otp_static.staticdevice"})
+
+    def register(self, model_or_iterable, admin_class=None, **options) -> None:
+        models = (
+            [model_or_iterable] if isinstance(model_or_iterable, ModelBase) else model_or_iterable
+        )
+        shown = [model for model in models if model._meta.label_lower not in self.hidden_models]
+        if shown:
+            super().register(shown, admin_class, **options)
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return super().has_permission(request) and not second_factor_pending(request)
+
+    def login(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(
+                request.GET.get("next") or reverse("admin:index"), settings.LOGIN_URL
+            )
+        if second_factor_pending(request):
+            return redirect_to_second_factor(request)
+        # Signed in, but not an administrator.
+        audit.record_route_refused(request=request)
+        raise PermissionDenied
+
+    def logout(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        from boundaries.views import SignOutView
+
+        return SignOutView.as_view()(request)
