@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+class SubmissionConflict(Exception):
+    """The submission token belongs to someone else's incident."""
+
+
 @dataclass(frozen=True)
 class WitnessDetails:
     name: str
@@ -85,8 +89,10 @@ def log_incident(
     going back, or a second tab carrying the same draft all return the one incident.
     ``patient_reference`` must already be normalised (incidents.patient_refs.clean).
     """
-    existing = Incident.objects.filter(submission_token=token, reporter=reporter).first()
+    existing = Incident.objects.filter(submission_token=token).first()
     if existing is not None:
+        if existing.reporter_id != reporter.pk:
+            raise SubmissionConflict
         return existing, False
     try:
         with transaction.atomic():
@@ -118,9 +124,11 @@ def log_incident(
             )
     except IntegrityError:
         # Another request with the same token won the race; it holds the incident.
-        existing = Incident.objects.filter(submission_token=token, reporter=reporter).first()
+        existing = Incident.objects.filter(submission_token=token).first()
         if existing is None:
             raise
+        if existing.reporter_id != reporter.pk:
+            raise SubmissionConflict from None
         return existing, False
     return incident, True
 

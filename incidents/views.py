@@ -1,21 +1,257 @@
-"""Views for reporters: filing incidents and following them up."""
+"""Views for reporters: filing incidents, drafts, and following incidents up."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+import uuid
 
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from boundaries import audit
 from boundaries.access import STAFF_ROLES, role_required
-from incidents.models import Incident
+from boundaries.models import Unit
+from incidents import drafts, services
+from incidents.forms import AddendumForm, IncidentForm, WitnessFormSet
+from incidents.models import Draft, Incident, PersonResponse, RequestType, Severity
+from incidents.pagination import KeysetPage
+from incidents.severity import derive_severity
+
+PAGE_SIZE = 25
+
+
+def _get_incident_for_user(request: HttpRequest, pk: int) -> Incident:
+    """An incident the person may open, or 404 (never a hint that it exists)."""
+    incident = get_object_or_404(
+        Incident.objects.visible_to(request.user).select_related(
+            "unit", "reporter", "request_type", "channel", "patient", "supervisor_told"
+        ),
+        pk=pk,
+    )
+    if incident.reporter_id != request.user.pk:
+        audit.record(
+            action=audit.Action.INCIDENT_VIEWED,
+            request=request,
+            target=incident,
+            unit=incident.unit,
+        )
+    return incident
+
+
+def _get_draft_for_user(request: HttpRequest, draft_id: uuid.UUID) -> Draft:
+    return get_object_or_404(Draft.objects.owned_by(request.user), pk=draft_id)
 
 
 @role_required(*STAFF_ROLES)
 @require_GET
 def incident_list(request: HttpRequest) -> HttpResponse:
-    incidents = (
-        Incident.objects.reported_by(request.user)
-        .select_related("request_type")
-        .order_by("-occurred_at", "-id")[:50]
+    """The reporter's home: drafts to finish, then their incidents, newest first."""
+    page = KeysetPage.from_request(
+        request,
+        Incident.objects.reported_by(request.user).select_related("request_type"),
+        size=PAGE_SIZE,
     )
-    return render(request, "incidents/incident_list.html", {"incidents": incidents})
+    context = {
+        "page": page,
+        "drafts": Draft.objects.owned_by(request.user)[:10],
+        "has_units": Unit.objects.of(request.user).exists(),
+    }
+    return render(request, "incidents/incident_list.html", context)
+
+
+@role_required(*STAFF_ROLES)
+@require_http_methods(["GET", "POST"])
+def incident_new(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _submit(request)
+    if not Unit.objects.of(request.user).exists():
+        messages.warning(request, "You are not in a unit yet. Ask an administrator to add you.")
+        return redirect("incidents:list")
+    form, formset = drafts.forms_for(request.user)
+    return _render_form(request, form, formset, token=uuid.uuid4())
+
+
+@role_required(*STAFF_ROLES)
+@require_GET
+def draft_edit(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    form, formset = drafts.forms_for(request.user, data=draft.data)
+    return _render_form(request, form, formset, token=draft.pk, draft=draft)
+
+
+def _submit(request: HttpRequest) -> HttpResponse:
+    try:
+        token = uuid.UUID(request.POST.get("submission_token", ""))
+    except ValueError:
+        return HttpResponseBadRequest("This form is out of date. Open a new report.")
+    filed = Incident.objects.filter(submission_token=token).first()
+    if filed is not None:
+        if filed.reporter_id != request.user.pk:
+            return HttpResponseBadRequest("This form is out of date. Open a new report.")
+        # Submitted already (double click, back and resubmit, a second tab).
+        return redirect("incidents:filed", pk=filed.pk)
+    if request.POST.get("action") == "save":
+        return _save_for_later(request, token)
+    form = IncidentForm(request.POST, user=request.user)
+    formset = WitnessFormSet(request.POST, prefix=drafts.WITNESS_PREFIX)
+    form.set_script_choices(form.fields["script_version"].queryset)
+    if form.is_valid() and formset.is_valid():
+        try:
+            incident, _ = services.log_incident(
+                reporter=request.user,
+                token=token,
+                request=request,
+                **_filing_fields(form, formset),
+            )
+        except services.SubmissionConflict:
+            return HttpResponseBadRequest("This form is out of date. Open a new report.")
+        return redirect("incidents:filed", pk=incident.pk)
+    # Keep what was typed on the server while the reporter corrects it.
+    services.save_draft(
+        owner=request.user, draft_id=token, data=drafts.data_from_post(request.POST)
+    )
+    return _render_form(request, form, formset, token=token, status=200)
+
+
+def _save_for_later(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
+    draft = services.save_draft(
+        owner=request.user, draft_id=token, data=drafts.data_from_post(request.POST)
+    )
+    if draft is None:
+        raise Http404
+    messages.success(request, "Saved. Your draft is at the top of this page when you come back.")
+    return redirect("incidents:list")
+
+
+def _filing_fields(form: IncidentForm, formset) -> dict:
+    data = form.cleaned_data
+    actions = set(data["actions"])
+    return {
+        "unit": data["unit"],
+        "occurred_at": data["occurred_at"],
+        "late_reason": data["late_reason"],
+        "location": data["location"],
+        "other_party": data["other_party"],
+        "patient_reference": data["patient_reference"],
+        "request_type": data["request_type"],
+        "channel": data["channel"],
+        "description": data["description"],
+        "script_version": data["script_version"],
+        "own_words": data["own_words"],
+        "person_response": data["person_response"],
+        "ended_interaction": "ended_interaction" in actions,
+        "called_supervisor": "called_supervisor" in actions,
+        "called_security": "called_security" in actions,
+        "called_police": "called_police" in actions,
+        "supervisor_told": data["supervisor_told"],
+        "supervisor_told_at": data["supervisor_told_at"],
+        "feels_unsafe": data["feels_unsafe"],
+        "wants_debrief": data["wants_debrief"],
+        "witnesses": formset.witnesses(),
+    }
+
+
+def _render_form(request, form, formset, *, token, draft=None, status=200) -> HttpResponse:
+    if not form.is_bound:
+        form.set_script_choices(form.fields["script_version"].queryset)
+    context = {
+        "form": form,
+        "formset": formset,
+        "token": token,
+        "draft": draft,
+        "autosave_url": reverse("incidents:draft_autosave", args=[token]),
+        "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
+        "late_days": settings.BOUNDARIES["LATE_REPORT_DAYS"],
+    }
+    return render(request, "incidents/incident_form.html", context, status=status)
+
+
+@require_POST
+def draft_autosave(request: HttpRequest, draft_id: uuid.UUID) -> JsonResponse:
+    """Called by the form every few seconds while the reporter types. Answers JSON, and
+    401 rather than a redirect when the session has ended, so the page can say so."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "signed_out"}, status=401)
+    draft = services.save_draft(
+        owner=request.user, draft_id=draft_id, data=drafts.data_from_post(request.POST)
+    )
+    if draft is None:
+        return JsonResponse({"error": "not_yours_or_filed"}, status=409)
+    saved_at = timezone.localtime(draft.updated_at).strftime("%H:%M")
+    return JsonResponse({"saved_at": saved_at, "severity": _preview_severity(request.POST)})
+
+
+def _preview_severity(post) -> str:
+    """The severity the incident would be filed with, from what is filled in so far."""
+    request_type = RequestType.objects.filter(code=post.get("request_type", "")).first()
+    if request_type is None or post.get("person_response") not in PersonResponse.values:
+        return ""
+    actions = set(post.getlist("actions"))
+    severity = derive_severity(
+        request_type=request_type,
+        person_response=post["person_response"],
+        called_security="called_security" in actions,
+        called_police="called_police" in actions,
+        feels_unsafe=bool(post.get("feels_unsafe")),
+    )
+    return Severity(severity).label
+
+
+@role_required(*STAFF_ROLES)
+@require_POST
+def draft_delete(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
+    _get_draft_for_user(request, draft_id).delete()
+    messages.info(request, "Draft deleted.")
+    return redirect("incidents:list")
+
+
+@role_required(*STAFF_ROLES)
+@require_GET
+def incident_filed(request: HttpRequest, pk: int) -> HttpResponse:
+    """The confirmation: the reference, what happens next, and support."""
+    incident = get_object_or_404(Incident.objects.reported_by(request.user), pk=pk)
+    context = {"incident": incident, "eap_contact": settings.BOUNDARIES["EAP_CONTACT"]}
+    return render(request, "incidents/incident_filed.html", context)
+
+
+def _render_detail(request, incident: Incident, addendum_form=None) -> HttpResponse:
+    if addendum_form is None and incident.reporter_id == request.user.pk:
+        addendum_form = AddendumForm()
+    context = {
+        "incident": incident,
+        "witnesses": incident.witnesses.all(),
+        "addenda": incident.addenda.select_related("author"),
+        "addendum_form": addendum_form,
+    }
+    return render(request, "incidents/incident_detail.html", context)
+
+
+@role_required(*STAFF_ROLES)
+@require_GET
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _render_detail(request, _get_incident_for_user(request, pk))
+
+
+@role_required(*STAFF_ROLES)
+@require_POST
+def addendum_add(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident.objects.reported_by(request.user), pk=pk)
+    form = AddendumForm(request.POST)
+    if form.is_valid():
+        services.add_addendum(
+            incident=incident, author=request.user, text=form.cleaned_data["text"], request=request
+        )
+        messages.success(request, "Added to your report.")
+        return redirect(incident)
+    return _render_detail(request, incident, form)
+
+
+@role_required(*STAFF_ROLES)
+@require_GET
+def signed_in_again(request: HttpRequest) -> HttpResponse:
+    """Where the sign-in opened from an expired form lands: go back to the other tab."""
+    return render(request, "incidents/signed_in_again.html")

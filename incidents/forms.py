@@ -1,0 +1,348 @@
+"""Forms for filing and following up incidents. They validate; services do the writing."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from boundaries.models import Role, Unit, User
+from incidents import local_time, patient_refs
+from incidents.models import (
+    DESCRIPTION_MAX_LENGTH,
+    MAX_WITNESSES,
+    WORDS_MAX_LENGTH,
+    Channel,
+    OtherParty,
+    PersonResponse,
+    RequestType,
+    WitnessRole,
+)
+from incidents.services import WitnessDetails
+from scripts_library.models import ScriptVersion
+
+# C0 control characters other than tab, line feed and carriage return, and DEL. They are
+# invisible, usually pasted by accident, and break exports.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CLOCK_SKEW = timedelta(minutes=5)
+
+ACTION_CHOICES = [
+    ("ended_interaction", "I ended the interaction"),
+    ("called_supervisor", "I called the supervisor or nurse in charge"),
+    ("called_security", "I called security"),
+    ("called_police", "I called the police"),
+]
+
+
+def no_control_characters(value: str) -> None:
+    if _CONTROL.search(value or ""):
+        raise ValidationError(
+            "This contains invisible control characters, usually from copying and pasting. "
+            "Retype the text or paste it as plain text.",
+            code="control_characters",
+        )
+
+
+class TextField(forms.CharField):
+    """A text field that refuses control characters and keeps what was typed exactly
+    (no stripping: the words matter)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("strip", False)
+        super().__init__(*args, **kwargs)
+        self.validators.append(no_control_characters)
+
+    def clean(self, value):
+        value = super().clean(value)
+        # An answer of only spaces is no answer.
+        if self.required and not (value or "").strip():
+            raise ValidationError(self.error_messages["required"], code="required")
+        return value
+
+
+def offered_script_versions():
+    return (
+        ScriptVersion.objects.offered()
+        .select_related("category")
+        .order_by("category__position", "title")
+    )
+
+
+class IncidentForm(forms.Form):
+    # When and where.
+    occurred_date = forms.DateField(
+        label="Date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    occurred_time = forms.TimeField(
+        label="Time", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    clock_choice = forms.ChoiceField(
+        label="Which time do you mean?",
+        required=False,
+        widget=forms.RadioSelect,
+        # Relabelled with the actual times when the date is a clock-change night.
+        choices=[(local_time.EARLIER, "The earlier time"), (local_time.LATER, "The later time")],
+    )
+    unit = forms.ModelChoiceField(queryset=Unit.objects.none(), empty_label=None)
+    location = TextField(
+        label="Where exactly",
+        max_length=120,
+        help_text='For example "Bay 3", "car park", "online".',
+    )
+    late_reason = TextField(
+        label="Why is this reported now?",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed when the incident was more than 30 days ago.",
+    )
+
+    # Who.
+    other_party = forms.ChoiceField(
+        label="Who was it?", choices=OtherParty.choices, widget=forms.RadioSelect
+    )
+    patient_reference = forms.CharField(
+        label="Patient's NHS number",
+        required=False,
+        max_length=40,
+        help_text="The patient whose care this concerns. No names.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}),
+    )
+
+    # What.
+    request_type = forms.ModelChoiceField(
+        label="What did they ask for or do?",
+        queryset=RequestType.objects.active(),
+        to_field_name="code",
+        empty_label="Choose…",
+    )
+    channel = forms.ModelChoiceField(
+        label="How?", queryset=Channel.objects.active(), to_field_name="code", empty_label=None
+    )
+    description = TextField(
+        label="What they said or did",
+        max_length=DESCRIPTION_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Their words where you can remember them.",
+    )
+
+    # The response.
+    script_version = forms.ModelChoiceField(
+        label="The words you used",
+        queryset=ScriptVersion.objects.none(),
+        required=False,
+        empty_label="My own words",
+    )
+    own_words = TextField(
+        label="Your own words",
+        required=False,
+        max_length=WORDS_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="What you said, as closely as you can remember.",
+    )
+    person_response = forms.ChoiceField(
+        label="How did they respond?", choices=PersonResponse.choices, widget=forms.RadioSelect
+    )
+    actions = forms.MultipleChoiceField(
+        label="What did you do?",
+        choices=ACTION_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Leave all unticked if none of these.",
+    )
+
+    # Telling the supervisor, and how the reporter is.
+    supervisor_told = forms.ModelChoiceField(
+        label="Which supervisor have you told?",
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="Not yet",
+    )
+    supervisor_told_at = forms.DateTimeField(
+        label="When did you tell them?",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    feels_unsafe = forms.BooleanField(label="I feel unsafe", required=False)
+    wants_debrief = forms.BooleanField(label="I would like a debrief", required=False)
+
+    def __init__(self, *args, user: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        units = Unit.objects.of(user)
+        self.fields["unit"].queryset = units
+        self.fields["supervisor_told"].queryset = (
+            User.objects.filter(role=Role.SUPERVISOR, is_active=True, memberships__unit__in=units)
+            .exclude(pk=user.pk)
+            .distinct()
+        )
+        versions = offered_script_versions()
+        self.fields["script_version"].queryset = versions
+        self.fields["patient_reference"].label = f"Patient's {patient_refs.label()}"
+        self.clock_change: local_time.ClockChange | None = None
+
+    def set_script_choices(self, versions) -> None:
+        """Group the library's scripts by category in the drop-down."""
+        groups: dict[str, list] = {}
+        for version in versions:
+            groups.setdefault(version.category.name, []).append((version.pk, version.title))
+        self.fields["script_version"].widget.choices = [("", "My own words"), *groups.items()]
+
+    def clean_patient_reference(self) -> str:
+        raw = self.cleaned_data["patient_reference"]
+        if not raw.strip():
+            return ""
+        return patient_refs.clean(raw)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        self._clean_when(data)
+        needs_patient = data.get("other_party") and data["other_party"] != OtherParty.OTHER
+        missing_patient = needs_patient and not data.get("patient_reference")
+        if missing_patient and "patient_reference" not in self.errors:
+            self.add_error(
+                "patient_reference",
+                ValidationError(
+                    "Enter the patient's %(label)s, so that repeat patterns can be seen.",
+                    code="required",
+                    params={"label": patient_refs.label()},
+                ),
+            )
+        no_words = not data.get("script_version") and not (data.get("own_words") or "").strip()
+        if no_words and "own_words" not in self.errors:
+            self.add_error(
+                "own_words",
+                ValidationError(
+                    "Choose the script you used, or write the words you said.", code="required"
+                ),
+            )
+        told, told_at = data.get("supervisor_told"), data.get("supervisor_told_at")
+        if told and not told_at and "supervisor_told_at" not in self.errors:
+            self.add_error(
+                "supervisor_told_at",
+                ValidationError("Say when you told them.", code="required"),
+            )
+        if told_at and not told:
+            self.add_error(
+                "supervisor_told", ValidationError("Choose who you told.", code="required")
+            )
+        if told_at and told_at > timezone.now() + CLOCK_SKEW:
+            self.add_error(
+                "supervisor_told_at",
+                ValidationError("That time is in the future.", code="future"),
+            )
+        return data
+
+    def _clean_when(self, data: dict) -> None:
+        day, moment = data.get("occurred_date"), data.get("occurred_time")
+        if day is None or moment is None:
+            return
+        result = local_time.to_instant(day, moment, data.get("clock_choice") or "")
+        if isinstance(result, local_time.ClockChange):
+            self.clock_change = result
+            self.fields["clock_choice"].choices = result.choices()
+            self.add_error(
+                "clock_choice",
+                ValidationError(
+                    result.explanation(datetime.combine(day, moment)), code="clock_change"
+                ),
+            )
+            return
+        change = local_time.clock_change(day, moment)
+        if change is not None:
+            self.clock_change = change
+            self.fields["clock_choice"].choices = change.choices()
+        now = timezone.now()
+        if result > now + CLOCK_SKEW:
+            self.add_error(
+                "occurred_time",
+                ValidationError("That is in the future. Check the date and time.", code="future"),
+            )
+            return
+        late_days = settings.BOUNDARIES["LATE_REPORT_DAYS"]
+        if (
+            result < now - timedelta(days=late_days)
+            and not (data.get("late_reason") or "").strip()
+        ):
+            self.add_error(
+                "late_reason",
+                ValidationError(
+                    "This happened more than %(days)s days ago: say briefly why it is "
+                    "reported now.",
+                    code="late",
+                    params={"days": late_days},
+                ),
+            )
+        data["occurred_at"] = result
+
+    def prepare_clock_choices(self) -> None:
+        """On an unbound or restored form, offer the clock choice if the initial date and
+        time need one."""
+        day = self.initial.get("occurred_date")
+        moment = self.initial.get("occurred_time")
+        try:
+            day = forms.DateField().to_python(day)
+            moment = forms.TimeField().to_python(moment)
+        except ValidationError:
+            return
+        if day and moment:
+            self.clock_change = local_time.clock_change(day, moment)
+            if self.clock_change:
+                self.fields["clock_choice"].choices = self.clock_change.choices()
+
+
+class WitnessForm(forms.Form):
+    name = TextField(label="Name", max_length=100)
+    role = forms.ChoiceField(label="Role", choices=[("", "Choose…"), *WitnessRole.choices])
+    contact = TextField(
+        label="Contact (optional)",
+        required=False,
+        max_length=120,
+        help_text="A ward, extension or email, if they are not staff here.",
+    )
+
+    def details(self) -> WitnessDetails:
+        return WitnessDetails(
+            name=self.cleaned_data["name"],
+            role=self.cleaned_data["role"],
+            contact=self.cleaned_data.get("contact", ""),
+        )
+
+
+class BaseWitnessFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        "too_many_forms": (
+            f"You can list up to {MAX_WITNESSES} witnesses. Name any others in the description."
+        ),
+    }
+
+    def witnesses(self) -> list[WitnessDetails]:
+        return [
+            form.details()
+            for form in self.forms
+            if form.has_changed() and form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+
+
+WitnessFormSet = forms.formset_factory(
+    WitnessForm,
+    formset=BaseWitnessFormSet,
+    extra=1,
+    max_num=MAX_WITNESSES,
+    validate_max=True,
+    absolute_max=MAX_WITNESSES + 4,
+)
+
+
+class AddendumForm(forms.Form):
+    text = TextField(
+        label="Add to this report",
+        max_length=DESCRIPTION_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='Something that happened later, for example "the patient called the ward '
+        'again today".',
+    )

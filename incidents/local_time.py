@@ -1,0 +1,75 @@
+"""Turning a local date and time, as a person types it, into one exact instant.
+
+Twice a year a local time is not one instant. When the clocks go back, 01:30 happens
+twice (first in summer time, then in winter time); when they go forward, 01:30 never
+happens at all. Rather than refuse such a time, the form asks which instant was meant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+EARLIER = "earlier"
+LATER = "later"
+
+
+@dataclass(frozen=True)
+class ClockChange:
+    """A local time that needs a choice: the two instants it could mean."""
+
+    ambiguous: bool  # True: it happened twice; False: it never happened
+    earlier: datetime
+    later: datetime
+
+    def choices(self) -> list[tuple[str, str]]:
+        return [(EARLIER, describe(self.earlier)), (LATER, describe(self.later))]
+
+    def explanation(self, naive: datetime) -> str:
+        when = f"{naive:%H:%M} on {naive.day} {naive:%B %Y}"
+        if self.ambiguous:
+            return (
+                f"The clocks went back that night, so {when} happened twice. "
+                "Choose which one you mean."
+            )
+        return (
+            f"The clocks went forward that night, so {when} did not exist. "
+            "Choose the time you mean."
+        )
+
+
+def describe(moment: datetime) -> str:
+    local = timezone.localtime(moment)
+    return f"{local:%H:%M} {local.tzname()}"
+
+
+def clock_change(day: date, moment: time, zone: ZoneInfo | None = None) -> ClockChange | None:
+    """None when the local time is one ordinary instant; otherwise the two readings."""
+    zone = zone or timezone.get_current_timezone()
+    naive = datetime.combine(day, moment)
+    first = naive.replace(tzinfo=zone, fold=0)
+    second = naive.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    instants = sorted([first.astimezone(UTC), second.astimezone(UTC)])
+    round_trips = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == naive
+    return ClockChange(ambiguous=round_trips, earlier=instants[0], later=instants[1])
+
+
+def to_instant(
+    day: date, moment: time, choice: str = "", zone: ZoneInfo | None = None
+) -> datetime | ClockChange:
+    """The aware instant for a local date and time, or the ClockChange that needs a
+    choice (when ``choice`` is not EARLIER or LATER)."""
+    zone = zone or timezone.get_current_timezone()
+    change = clock_change(day, moment, zone)
+    if change is None:
+        return datetime.combine(day, moment).replace(tzinfo=zone)
+    if choice == EARLIER:
+        return change.earlier
+    if choice == LATER:
+        return change.later
+    return change

@@ -1,0 +1,189 @@
+// The incident form: saves a draft on the server as the reporter types, previews the
+// severity, offers the script ladder for the chosen situation, and adds witness rows.
+// Without this file the form still works: it submits, and "Save and finish later" saves.
+"use strict";
+
+(() => {
+  const form = document.getElementById("incident-form");
+  if (!form) return;
+
+  const status = document.getElementById("autosave-status");
+  const severity = document.getElementById("severity-preview");
+  const DELAY_MS = 2000;
+  let timer = null;
+  let saving = false;
+  let pending = false;
+  let signedOut = false;
+
+  function cookie(name) {
+    const prefix = name + "=";
+    for (const part of document.cookie.split(";")) {
+      const item = part.trim();
+      if (item.startsWith(prefix)) return decodeURIComponent(item.slice(prefix.length));
+    }
+    return "";
+  }
+
+  function csrfToken() {
+    return cookie(form.dataset.csrfCookie) ||
+      form.querySelector("input[name=csrfmiddlewaretoken]").value;
+  }
+
+  function say(message) {
+    status.textContent = message;
+  }
+
+  function signedOutMessage() {
+    status.textContent = "";
+    const text = document.createTextNode(
+      "You have been signed out, so saving has paused. Nothing on this page is lost. "
+    );
+    const link = document.createElement("a");
+    link.href = "/accounts/login/?next=/incidents/signed-in-again/";
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.textContent = "Sign in again (opens a new tab)";
+    const after = document.createTextNode(", then come back here: saving carries on.");
+    status.append(text, link, after);
+  }
+
+  async function save() {
+    if (saving) {
+      pending = true;
+      return;
+    }
+    saving = true;
+    try {
+      const response = await fetch(form.dataset.autosaveUrl, {
+        method: "POST",
+        body: new FormData(form),
+        headers: { "X-CSRFToken": csrfToken() },
+        credentials: "same-origin",
+      });
+      if (response.status === 401 || response.status === 403) {
+        signedOut = true;
+        signedOutMessage();
+      } else if (response.status === 409) {
+        say("This report has already been submitted. Open a new report for a new incident.");
+      } else if (response.ok) {
+        const result = await response.json();
+        signedOut = false;
+        say(`Draft saved at ${result.saved_at}.`);
+        if (result.severity) {
+          severity.hidden = false;
+          severity.textContent = `Severity so far: ${result.severity}.`;
+        }
+      } else {
+        say("Could not save the draft just now; trying again as you type.");
+      }
+    } catch {
+      say("No connection: the draft will be saved when the connection returns.");
+    } finally {
+      saving = false;
+      if (pending) {
+        pending = false;
+        schedule();
+      }
+    }
+  }
+
+  function schedule() {
+    clearTimeout(timer);
+    timer = setTimeout(save, DELAY_MS);
+  }
+
+  form.addEventListener("input", schedule);
+  form.addEventListener("change", schedule);
+  // Keep trying while signed out, so saving resumes after signing in in another tab.
+  setInterval(() => { if (signedOut) save(); }, 15000);
+
+  form.addEventListener("submit", () => {
+    // A sign-in in another tab rotates the CSRF token: send the current one.
+    const field = form.querySelector("input[name=csrfmiddlewaretoken]");
+    const current = cookie(form.dataset.csrfCookie);
+    if (current) field.value = current;
+    clearTimeout(timer);
+  });
+
+  // Late reports: the reason is only asked for when the date is old enough.
+  const lateBox = document.getElementById("late-reason");
+  const dateInput = form.elements.namedItem("occurred_date");
+  const lateDays = Number(form.dataset.lateDays) || 30;
+  function toggleLate() {
+    const hasError = lateBox.querySelector(".is-invalid, .invalid-feedback");
+    const filled = form.elements.namedItem("late_reason").value.trim() !== "";
+    const when = dateInput.value ? new Date(dateInput.value + "T00:00:00") : null;
+    const old = when && (Date.now() - when.getTime()) > lateDays * 86400000;
+    lateBox.hidden = !(old || hasError || filled);
+  }
+  dateInput.addEventListener("change", toggleLate);
+  toggleLate();
+
+  // Own words are only needed when no script was chosen.
+  const scriptSelect = form.elements.namedItem("script_version");
+  const ownWords = form.elements.namedItem("own_words");
+  const ownWordsBox = ownWords.closest(".mb-3") || ownWords.parentElement;
+  function toggleOwnWords() {
+    const needed = scriptSelect.value === "" || ownWords.value.trim() !== "";
+    ownWordsBox.hidden = !needed;
+  }
+  scriptSelect.addEventListener("change", toggleOwnWords);
+  toggleOwnWords();
+
+  // The ladder of approved scripts for the chosen situation.
+  const ladder = document.getElementById("ladder");
+  const requestType = form.elements.namedItem("request_type");
+  async function showLadder() {
+    ladder.replaceChildren();
+    if (!requestType.value) return;
+    try {
+      const url = `${form.dataset.suggestionsUrl}${encodeURIComponent(requestType.value)}/suggestions/`;
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const html = await response.text();
+      const fragment = document.createRange().createContextualFragment(html);
+      fragment.querySelectorAll("script").forEach((node) => node.remove());
+      ladder.append(fragment);
+    } catch {
+      // The drop-down below still lists every script.
+    }
+  }
+  ladder.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-script-version]");
+    if (!button) return;
+    scriptSelect.value = button.dataset.scriptVersion;
+    scriptSelect.dispatchEvent(new Event("change", { bubbles: true }));
+    say("Script chosen: it is selected in \u201cThe words you used\u201d.");
+    scriptSelect.focus();
+  });
+  requestType.addEventListener("change", showLadder);
+  if (requestType.value) showLadder();
+
+  // Witness rows, up to the form's limit.
+  const addWitness = document.getElementById("add-witness");
+  const template = document.getElementById("witness-template");
+  const container = document.getElementById("witness-forms");
+  const total = form.elements.namedItem("witnesses-TOTAL_FORMS");
+  const max = Number(form.elements.namedItem("witnesses-MAX_NUM_FORMS").value);
+  const limitNote = document.getElementById("witness-limit");
+  function refreshWitnessButton() {
+    const full = Number(total.value) >= max;
+    addWitness.hidden = full;
+    limitNote.hidden = !full;
+  }
+  addWitness.addEventListener("click", () => {
+    const index = Number(total.value);
+    const html = template.innerHTML.replaceAll("__prefix__", String(index));
+    const fragment = document.createRange().createContextualFragment(html);
+    fragment.querySelector("h3").textContent = `Witness ${index + 1}`;
+    container.append(fragment);
+    total.value = String(index + 1);
+    refreshWitnessButton();
+    container.lastElementChild.querySelector("input, select").focus();
+  });
+  refreshWitnessButton();
+
+  // After a failed submission, take keyboard and screen-reader users to the summary.
+  const summary = document.getElementById("error-summary");
+  if (summary) summary.focus();
+})();

@@ -1,0 +1,134 @@
+"""Drafts live on the server, survive a session that expires, and turn into exactly one
+incident."""
+
+import time
+import uuid
+
+from django.test import Client
+
+from boundaries.sessions import SEEN_KEY, STARTED_KEY
+from incidents.models import Draft, Incident
+from tests.factories import TEST_PASSWORD
+from tests.incidents.conftest import incident_post, with_witnesses
+
+
+def autosave(client, data):
+    return client.post(f"/incidents/drafts/{data['submission_token']}/autosave/", data)
+
+
+def test_autosave_keeps_the_draft_on_the_server(nurse_client, nurse, unit):
+    data = incident_post(unit, description="He was waiting by the lifts again.")
+    response = autosave(nurse_client, data)
+    assert response.status_code == 200
+    assert response.json()["saved_at"]
+    draft = Draft.objects.get(pk=data["submission_token"])
+    assert draft.owner == nurse
+    assert draft.data["description"] == ["He was waiting by the lifts again."]
+    assert "csrfmiddlewaretoken" not in draft.data
+
+
+def test_autosave_previews_the_severity(nurse_client, unit):
+    response = autosave(nurse_client, incident_post(unit, person_response="asked_again"))
+    assert response.json()["severity"] == "Moderate"
+    response = autosave(nurse_client, incident_post(unit, feels_unsafe="on"))
+    assert response.json()["severity"] == "High"
+
+
+def test_autosave_updates_the_same_draft(nurse_client, unit):
+    data = incident_post(unit, description="First words")
+    autosave(nurse_client, data)
+    data["description"] = "First words, and more"
+    autosave(nurse_client, data)
+    assert Draft.objects.get().data["description"] == ["First words, and more"]
+
+
+def test_drafts_are_listed_on_the_home_page_and_open_with_their_values(nurse_client, unit):
+    data = with_witnesses(
+        incident_post(unit, description="Left a card with his number."),
+        [("Dee Rosevear", "staff", ""), ("Fen Polwarth", "visitor", "")],
+    )
+    autosave(nurse_client, data)
+    home = nurse_client.get("/incidents/")
+    assert b"Drafts to finish" in home.content
+    page = nurse_client.get(f"/incidents/drafts/{data['submission_token']}/")
+    assert page.status_code == 200
+    assert b"Left a card with his number." in page.content
+    assert b"Fen Polwarth" in page.content
+    assert data["submission_token"].encode() in page.content
+
+
+def test_save_and_finish_later(nurse_client, unit):
+    data = incident_post(unit, action="save", location="")
+    response = nurse_client.post("/incidents/new/", data)
+    assert response.status_code == 302
+    assert Draft.objects.filter(pk=data["submission_token"]).exists()
+    assert not Incident.objects.exists()
+
+
+def test_a_submission_with_errors_is_kept_as_a_draft(nurse_client, unit):
+    data = incident_post(unit, location="")
+    nurse_client.post("/incidents/new/", data)
+    assert Draft.objects.get(pk=data["submission_token"]).data["description"]
+
+
+def test_filing_removes_the_draft_and_later_autosaves_are_refused(nurse_client, unit):
+    data = incident_post(unit)
+    autosave(nurse_client, data)
+    nurse_client.post("/incidents/new/", data)
+    assert not Draft.objects.exists()
+    response = autosave(nurse_client, data)
+    assert response.status_code == 409
+    assert not Draft.objects.exists()
+
+
+def test_a_draft_survives_the_session_expiring(nurse_client, nurse, unit, settings):
+    data = incident_post(unit, description="Words typed before the break.")
+    autosave(nurse_client, data)
+    session = nurse_client.session
+    session[STARTED_KEY] = time.time() - 3600
+    session[SEEN_KEY] = time.time() - settings.SESSION_IDLE_TIMEOUT.total_seconds() - 60
+    session.save()
+
+    expired = autosave(nurse_client, data)
+    assert expired.status_code == 401
+    assert expired.json() == {"error": "signed_out"}
+
+    fresh = Client()
+    fresh.post("/accounts/login/", {"username": "nurse", "password": TEST_PASSWORD})
+    home = fresh.get("/incidents/")
+    assert b"Drafts to finish" in home.content
+    page = fresh.get(f"/incidents/drafts/{data['submission_token']}/")
+    assert b"Words typed before the break." in page.content
+
+
+def test_nobody_else_can_open_or_overwrite_a_draft(nurse_client, other_unit_nurse_client, unit):
+    data = incident_post(unit, description="Mine.")
+    autosave(nurse_client, data)
+    token = data["submission_token"]
+    assert other_unit_nurse_client.get(f"/incidents/drafts/{token}/").status_code == 404
+    assert autosave(other_unit_nurse_client, {**data, "description": "Theirs"}).status_code == 409
+    assert Draft.objects.get().data["description"] == ["Mine."]
+    response = other_unit_nurse_client.post(f"/incidents/drafts/{token}/delete/")
+    assert response.status_code == 404
+    assert Draft.objects.exists()
+
+
+def test_deleting_a_draft(nurse_client, unit):
+    data = incident_post(unit)
+    autosave(nurse_client, data)
+    response = nurse_client.post(f"/incidents/drafts/{data['submission_token']}/delete/")
+    assert response.status_code == 302
+    assert not Draft.objects.exists()
+
+
+def test_draft_pages_refuse_the_wrong_method(nurse_client, unit):
+    token = uuid.uuid4()
+    assert nurse_client.get(f"/incidents/drafts/{token}/autosave/").status_code == 405
+    assert nurse_client.get(f"/incidents/drafts/{token}/delete/").status_code == 405
+
+
+def test_forged_keys_are_not_kept_in_a_draft(nurse_client, unit):
+    data = incident_post(unit, reporter="1", status="closed", **{"x" * 50: "junk"})
+    autosave(nurse_client, data)
+    stored = Draft.objects.get().data
+    assert "reporter" not in stored and "status" not in stored and "x" * 50 not in stored

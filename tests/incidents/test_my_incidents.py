@@ -1,0 +1,123 @@
+"""A reporter's own list and detail pages, addenda, and who may open what."""
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from boundaries.models import AuditEvent
+from incidents.models import Addendum
+from tests.factories import IncidentFactory, UserFactory
+
+
+def test_reporters_see_only_their_own_incidents(nurse_client, nurse, other_unit_nurse, unit):
+    mine = IncidentFactory(reporter=nurse)
+    colleague = UserFactory(units=[unit])
+    theirs = IncidentFactory(reporter=colleague)
+    page = nurse_client.get("/incidents/")
+    assert mine.reference.encode() in page.content
+    assert theirs.reference.encode() not in page.content
+
+
+def test_the_list_runs_the_same_queries_for_1_or_20_incidents(nurse_client, nurse):
+    def count() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert nurse_client.get("/incidents/").status_code == 200
+        return len(captured)
+
+    IncidentFactory(reporter=nurse)
+    nurse_client.get("/incidents/")  # the session's first request records its start
+    one = count()
+    IncidentFactory.create_batch(19, reporter=nurse)
+    assert count() == one
+
+
+def test_the_list_pages_by_keyset(nurse_client, nurse):
+    incidents = IncidentFactory.create_batch(30, reporter=nurse)
+    first = nurse_client.get("/incidents/")
+    assert len(first.context["page"].items) == 25
+    cursor = first.context["page"].next_cursor
+    second = nurse_client.get(f"/incidents/?after={cursor}")
+    shown = [*first.context["page"].items, *second.context["page"].items]
+    assert sorted(i.pk for i in shown) == sorted(i.pk for i in incidents)
+    assert second.context["page"].next_cursor is None
+
+
+def test_a_malformed_cursor_shows_the_first_page(nurse_client, nurse):
+    IncidentFactory(reporter=nurse)
+    response = nurse_client.get("/incidents/?after=%%%not-base64")
+    assert response.status_code == 200
+    assert response.context["page"].is_first
+
+
+def test_the_reporter_opens_their_incident(nurse_client, nurse):
+    incident = IncidentFactory(reporter=nurse, description="He followed me to the bus stop.")
+    page = nurse_client.get(f"/incidents/{incident.pk}/")
+    assert page.status_code == 200
+    assert b"He followed me to the bus stop." in page.content
+    assert not AuditEvent.objects.filter(action="incident.viewed").exists()
+
+
+def test_another_reporter_gets_404_with_nothing_in_the_body(other_unit_nurse_client, nurse):
+    incident = IncidentFactory(reporter=nurse, description="Private words")
+    response = other_unit_nurse_client.get(f"/incidents/{incident.pk}/")
+    assert response.status_code == 404
+    assert b"Private words" not in response.content
+    assert incident.reference.encode() not in response.content
+
+
+def test_a_colleague_on_the_same_unit_cannot_open_it(db, nurse, unit, client):
+    incident = IncidentFactory(reporter=nurse)
+    client.force_login(UserFactory(units=[unit]))
+    assert client.get(f"/incidents/{incident.pk}/").status_code == 404
+
+
+def test_the_units_supervisor_opens_it_and_the_view_is_audited(supervisor_client, nurse):
+    incident = IncidentFactory(reporter=nurse)
+    assert supervisor_client.get(f"/incidents/{incident.pk}/").status_code == 200
+    assert AuditEvent.objects.filter(action="incident.viewed", object_id=str(incident.pk)).exists()
+
+
+def test_another_units_supervisor_gets_404(other_unit_supervisor_client, nurse):
+    incident = IncidentFactory(reporter=nurse)
+    assert other_unit_supervisor_client.get(f"/incidents/{incident.pk}/").status_code == 404
+
+
+def test_anonymous_people_are_sent_to_sign_in(client, nurse):
+    incident = IncidentFactory(reporter=nurse)
+    response = client.get(f"/incidents/{incident.pk}/")
+    assert response.status_code == 302
+
+
+def test_the_reporter_adds_an_addendum(nurse_client, nurse):
+    incident = IncidentFactory(reporter=nurse)
+    response = nurse_client.post(
+        f"/incidents/{incident.pk}/addenda/", {"text": "He phoned the ward again today."}
+    )
+    assert response.status_code == 302
+    addendum = Addendum.objects.get()
+    assert addendum.incident == incident and addendum.author == nurse
+    assert AuditEvent.objects.filter(action="addendum.added").exists()
+    page = nurse_client.get(f"/incidents/{incident.pk}/")
+    assert b"He phoned the ward again today." in page.content
+
+
+def test_an_empty_addendum_is_refused_with_a_message(nurse_client, nurse):
+    incident = IncidentFactory(reporter=nurse)
+    response = nurse_client.post(f"/incidents/{incident.pk}/addenda/", {"text": "  "})
+    assert response.status_code == 200
+    assert b"This field is required." in response.content
+    assert not Addendum.objects.exists()
+
+
+def test_only_the_reporter_adds_addenda(supervisor_client, other_unit_nurse_client, nurse):
+    incident = IncidentFactory(reporter=nurse)
+    for client in (supervisor_client, other_unit_nurse_client):
+        response = client.post(f"/incidents/{incident.pk}/addenda/", {"text": "Not mine to add"})
+        assert response.status_code == 404
+    assert not Addendum.objects.exists()
+
+
+def test_a_filed_incident_cannot_be_edited_or_deleted(nurse_client, nurse):
+    incident = IncidentFactory(reporter=nurse)
+    assert nurse_client.post(f"/incidents/{incident.pk}/").status_code == 405
+    assert nurse_client.delete(f"/incidents/{incident.pk}/").status_code == 405
+    assert nurse_client.get(f"/incidents/{incident.pk}/addenda/").status_code == 405

@@ -1,0 +1,48 @@
+"""Supervisors are told of new incidents by email: at once when severity is high, in a
+digest otherwise. Emails carry a link, never patient details or what was said."""
+
+from django.core import mail
+from django.core.management import call_command
+
+from incidents.models import Incident, Severity
+from tests.factories import IncidentFactory, UserFactory
+from tests.incidents.conftest import incident_post
+
+
+def test_high_severity_emails_the_units_supervisors_at_once(
+    nurse_client, unit, supervisor, other_unit_supervisor, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        nurse_client.post(
+            "/incidents/new/",
+            incident_post(unit, request_type="stalking", description="Found my car at home."),
+        )
+    incident = Incident.objects.get()
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == [supervisor.email]
+    assert incident.reference in message.subject
+    assert f"/incidents/{incident.pk}/" in message.body
+    assert "9434765919" not in message.body and "943 476 5919" not in message.body
+    assert "Found my car" not in message.body
+    incident.refresh_from_db()
+    assert incident.notified_at is not None
+
+
+def test_low_severity_waits_for_the_digest(nurse_client, unit, supervisor):
+    nurse_client.post("/incidents/new/", incident_post(unit))
+    assert mail.outbox == []
+    call_command("send_incident_digests", verbosity=0)
+    assert len(mail.outbox) == 1
+    assert Incident.objects.get().reference in mail.outbox[0].body
+    call_command("send_incident_digests", verbosity=0)
+    assert len(mail.outbox) == 1
+
+
+def test_digest_is_one_email_per_unit(db, unit, other_unit, supervisor, other_unit_supervisor):
+    IncidentFactory.create_batch(2, reporter=UserFactory(units=[unit]), severity=Severity.LOW)
+    IncidentFactory(reporter=UserFactory(units=[other_unit]))
+    call_command("send_incident_digests", verbosity=0)
+    recipients = sorted(tuple(message.to) for message in mail.outbox)
+    assert recipients == sorted([(supervisor.email,), (other_unit_supervisor.email,)])
+    assert not Incident.objects.filter(notified_at__isnull=True).exists()

@@ -1,0 +1,156 @@
+"""Bad input gets a clear message next to the field, the input is kept, and nothing
+half-saved remains."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from incidents.models import Incident
+from tests.incidents.conftest import incident_post, with_witnesses
+
+
+def errors_for(client, unit, **overrides):
+    response = client.post("/incidents/new/", incident_post(unit, **overrides))
+    assert response.status_code == 200, response.status_code
+    assert not Incident.objects.exists()
+    return response, response.context["form"].errors
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("location", "", "This field is required."),
+        ("location", "   ", "This field is required."),
+        ("description", "", "This field is required."),
+        ("description", "x" * 5001, "at most 5000 characters"),
+        ("location", "x" * 121, "at most 120 characters"),
+        ("request_type", "no-such-type", "Select a valid choice"),
+        ("person_response", "", "This field is required."),
+        ("patient_reference", "943 476 5918", "not a valid NHS number"),
+        ("patient_reference", "", "Enter the patient's NHS number"),
+        ("occurred_date", "31/02/2026", "Enter a valid date."),
+        ("description", "Said \x00 this", "Null characters are not allowed."),
+        ("description", "Said \x1b[31m this", "invisible control characters"),
+    ],
+)
+def test_each_field_says_what_is_wrong(nurse_client, unit, field, value, message):
+    _, errors = errors_for(nurse_client, unit, **{field: value})
+    assert message in " ".join(errors[field])
+
+
+def test_what_was_typed_is_kept_after_an_error(nurse_client, unit):
+    response, _ = errors_for(
+        nurse_client, unit, location="", description="He said he would wait by my car."
+    )
+    assert b"He said he would wait by my car." in response.content
+    assert b"Some answers need a second look" in response.content
+
+
+def test_someone_else_needs_no_patient_reference(nurse_client, unit):
+    nurse_client.post(
+        "/incidents/new/", incident_post(unit, other_party="other", patient_reference="")
+    )
+    assert Incident.objects.get().patient is None
+
+
+def test_own_words_are_needed_when_no_script_was_used(nurse_client, unit):
+    _, errors = errors_for(nurse_client, unit, own_words="")
+    assert "Choose the script you used, or write the words you said." in str(errors["own_words"])
+
+
+def test_a_time_in_the_future_is_refused(nurse_client, unit):
+    later = timezone.localtime() + timedelta(hours=2)
+    _, errors = errors_for(
+        nurse_client,
+        unit,
+        occurred_date=later.strftime("%Y-%m-%d"),
+        occurred_time=later.strftime("%H:%M"),
+    )
+    assert "in the future" in str(errors["occurred_time"])
+
+
+def test_a_few_minutes_of_clock_skew_is_allowed(nurse_client, unit):
+    soon = timezone.localtime() + timedelta(minutes=3)
+    nurse_client.post(
+        "/incidents/new/",
+        incident_post(
+            unit, occurred_date=soon.strftime("%Y-%m-%d"), occurred_time=soon.strftime("%H:%M")
+        ),
+    )
+    assert Incident.objects.count() == 1
+
+
+def test_an_old_incident_needs_a_reason_for_the_late_report(nurse_client, unit):
+    old = timezone.localtime() - timedelta(days=45)
+    dated = {"occurred_date": old.strftime("%Y-%m-%d"), "occurred_time": "10:00"}
+    _, errors = errors_for(nurse_client, unit, **dated)
+    assert "more than 30 days ago" in str(errors["late_reason"])
+    nurse_client.post(
+        "/incidents/new/", incident_post(unit, late_reason="I was on leave.", **dated)
+    )
+    assert Incident.objects.get().late_reason == "I was on leave."
+
+
+def test_an_ambiguous_time_offers_bst_or_gmt_and_is_then_accepted(nurse_client, unit):
+    dated = {"occurred_date": "2025-10-26", "occurred_time": "01:30"}
+    response, errors = errors_for(nurse_client, unit, late_reason="Testing.", **dated)
+    assert "happened twice" in str(errors["clock_choice"])
+    assert b"01:30 BST" in response.content and b"01:30 GMT" in response.content
+    nurse_client.post(
+        "/incidents/new/",
+        incident_post(unit, late_reason="Testing.", clock_choice="later", **dated),
+    )
+    incident = Incident.objects.get()
+    assert incident.occurred_at.isoformat() == "2025-10-26T01:30:00+00:00"
+
+
+def test_a_time_that_did_not_exist_offers_the_times_either_side(nurse_client, unit):
+    dated = {"occurred_date": "2025-03-30", "occurred_time": "01:30"}
+    response, errors = errors_for(nurse_client, unit, late_reason="Testing.", **dated)
+    assert "did not exist" in str(errors["clock_choice"])
+    assert b"00:30 GMT" in response.content and b"02:30 BST" in response.content
+    nurse_client.post(
+        "/incidents/new/",
+        incident_post(unit, late_reason="Testing.", clock_choice="earlier", **dated),
+    )
+    assert Incident.objects.get().occurred_at.isoformat() == "2025-03-30T00:30:00+00:00"
+
+
+def test_witnesses_are_capped_with_a_clear_message(nurse_client, unit):
+    data = with_witnesses(incident_post(unit), [(f"Witness {i}", "staff", "") for i in range(7)])
+    response = nurse_client.post("/incidents/new/", data)
+    assert response.status_code == 200
+    assert "up to 6 witnesses" in str(response.context["formset"].non_form_errors())
+    assert not Incident.objects.exists()
+
+
+def test_a_witness_needs_a_name(nurse_client, unit):
+    data = with_witnesses(incident_post(unit), [("", "staff", "ext 4321")])
+    response = nurse_client.post("/incidents/new/", data)
+    assert "This field is required." in str(response.context["formset"].errors)
+
+
+def test_supervisor_told_needs_who_and_when(nurse_client, unit, supervisor):
+    _, errors = errors_for(nurse_client, unit, supervisor_told=str(supervisor.pk))
+    assert "Say when you told them." in str(errors["supervisor_told_at"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert('x')</script><b>bold</b>",
+        "{{ request.user.password }} {% debug %}",
+        "\u202eright-to-left override \u05e9\u05dc\u05d5\u05dd \u0645\u0631\u062d\u0628\u0627",
+        "emoji \U0001f600\U0001f469\u200d\u2695\ufe0f and combining e\u0301",
+    ],
+)
+def test_odd_text_is_stored_exactly_and_shown_as_text(nurse_client, unit, text):
+    nurse_client.post("/incidents/new/", incident_post(unit, description=text))
+    incident = Incident.objects.get()
+    assert incident.description == text
+    page = nurse_client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "<script>alert" not in page
+    assert "<b>bold</b>" not in page
+    if "{{" in text:
+        assert "{{ request.user.password }}" in page
