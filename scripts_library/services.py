@@ -1,0 +1,383 @@
+"""Changes to the library, and the reads the incident form and the reports share.
+
+Every change runs in one transaction, checks who is acting, and writes its audit event
+inside that transaction. The database constraints on ScriptVersion back up the rules
+checked here (one approved and one pending version per script, no self-approval).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+from django.utils.text import slugify
+
+from boundaries import audit
+from incidents.models import Channel, PersonResponse, RequestType
+from scripts_library.library import LIBRARY, LibraryScript
+from scripts_library.models import (
+    LADDER,
+    Category,
+    Script,
+    ScriptStatus,
+    ScriptVersion,
+    Stage,
+    VersionState,
+)
+from scripts_library.permissions import may_approve, may_draft
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+    from django.http import HttpRequest
+
+    from boundaries.models import User
+    from incidents.models import Incident
+
+WITHDRAWN_ON_RETIREMENT = "Withdrawn when the script was retired."
+
+
+class LibraryDataError(ValueError):
+    """The starting library names a category, situation or channel the database lacks."""
+
+
+# --- Reads ---------------------------------------------------------------------------
+
+
+class LadderStep(NamedTuple):
+    """One rung of a situation's ladder: a stage and the offered scripts for it."""
+
+    stage: Stage
+    scripts: list[Script]
+
+
+def as_ladder(scripts: Iterable[Script]) -> list[LadderStep]:
+    """Group scripts by stage, in ladder order; every stage is present."""
+    by_stage: dict[str, list[Script]] = {stage: [] for stage in LADDER}
+    for script in scripts:
+        by_stage[script.stage].append(script)
+    return [LadderStep(stage, by_stage[stage]) for stage in LADDER]
+
+
+def ladder_for(
+    request_type: RequestType | str, *, channel: Channel | None = None
+) -> list[LadderStep]:
+    """The offered scripts for a situation, grouped by stage in ladder order (first
+    response, if they ask again, if it escalates). Every stage is present, possibly with
+    no scripts. One query."""
+    scripts = (
+        Script.objects.offered()
+        .for_request_type(request_type)
+        .for_channel(channel)
+        .select_related("current_version", "category")
+        .in_ladder_order()
+    )
+    return as_ladder(scripts)
+
+
+@dataclass(frozen=True)
+class ScriptUsage:
+    """How often a script's words were used, and how the person responded."""
+
+    script_id: int
+    title: str
+    used: int
+    accepted: int
+    asked_again: int
+    escalated: int
+
+
+def usage_by_script(incidents: QuerySet[Incident]) -> dict[int, ScriptUsage]:
+    """Usage of each script over ``incidents`` (already scoped by the caller), keyed by
+    script id, most used first. One aggregate query, whatever the number of incidents."""
+    rows = (
+        incidents.filter(script_version__isnull=False)
+        .order_by()
+        .values("script_version__script", "script_version__script__current_version__title")
+        .annotate(
+            used=Count("pk"),
+            accepted=Count("pk", filter=Q(person_response=PersonResponse.ACCEPTED)),
+            asked_again=Count("pk", filter=Q(person_response=PersonResponse.ASKED_AGAIN)),
+            escalated=Count("pk", filter=Q(person_response=PersonResponse.ESCALATED)),
+        )
+        .order_by("-used", "script_version__script")
+    )
+    return {
+        row["script_version__script"]: ScriptUsage(
+            script_id=row["script_version__script"],
+            title=row["script_version__script__current_version__title"] or "",
+            used=row["used"],
+            accepted=row["accepted"],
+            asked_again=row["asked_again"],
+            escalated=row["escalated"],
+        )
+        for row in rows
+    }
+
+
+# --- Changes -------------------------------------------------------------------------
+
+
+def _require(allowed: bool, message: str) -> None:
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+def _locked(script: Script) -> Script:
+    """The script row, locked until the transaction ends, so that two people acting on
+    the same script at once are served one after the other."""
+    return Script.objects.select_for_update().get(pk=script.pk)
+
+
+def _set_placement(
+    target: Script | ScriptVersion,
+    *,
+    category: Category,
+    stage: str,
+    request_types: Iterable[RequestType],
+    channels: Iterable[Channel],
+) -> None:
+    """Save the script or version (with where it is offered) and its situations and
+    channels."""
+    target.category, target.stage = category, stage
+    target.save()
+    target.request_types.set(request_types)
+    target.channels.set(channels)
+
+
+def _copy_placement(version: ScriptVersion, script: Script) -> None:
+    _set_placement(
+        script,
+        category=version.category,
+        stage=version.stage,
+        request_types=version.request_types.all(),
+        channels=version.channels.all(),
+    )
+
+
+@transaction.atomic
+def draft_script(
+    *,
+    author: User,
+    title: str,
+    text: str,
+    guidance: str,
+    category: Category,
+    stage: str,
+    request_types: Sequence[RequestType],
+    channels: Sequence[Channel] = (),
+    request: HttpRequest | None = None,
+) -> Script:
+    """Start a new script with its first version as a draft. Nothing reaches reporters
+    until a manager who is not the author approves it."""
+    _require(may_draft(author), "You do not have permission to draft scripts.")
+    # The key ends with the row's id, so it can never collide with a key in the
+    # starting library (which would stop load_scripts from adding that script).
+    script = Script.objects.create(
+        key=uuid.uuid4().hex, category=category, stage=stage, created_by=author
+    )
+    script.key = f"{slugify(title)[:60].strip('-') or 'script'}-{script.pk}"
+    version = ScriptVersion(
+        script=script, number=1, title=title, text=text, guidance=guidance, author=author
+    )
+    placement = {"category": category, "stage": stage, "request_types": request_types}
+    _set_placement(version, **placement, channels=channels)
+    _set_placement(script, **placement, channels=channels)
+    audit.record(action=audit.Action.SCRIPT_DRAFTED, actor=author, request=request, target=script)
+    return script
+
+
+@transaction.atomic
+def edit_script(
+    *,
+    editor: User,
+    script: Script,
+    title: str,
+    text: str,
+    guidance: str,
+    category: Category,
+    stage: str,
+    request_types: Sequence[RequestType],
+    channels: Sequence[Channel] = (),
+    request: HttpRequest | None = None,
+) -> ScriptVersion:
+    """Write the script's next wording as a draft. An approved version is never changed:
+    it stays offered until the new one is approved. A draft or proposal already pending
+    is revised in place (a proposal goes back to draft), and the editor becomes its
+    author, since they now answer for the words."""
+    _require(may_draft(editor), "You do not have permission to edit scripts.")
+    script = _locked(script)
+    version = script.versions.pending().first()
+    if version is None:
+        number = (script.versions.aggregate(last=Max("number"))["last"] or 0) + 1
+        version = ScriptVersion(script=script, number=number)
+    version.title, version.text, version.guidance = title, text, guidance
+    version.author, version.state, version.proposed_at = editor, VersionState.DRAFT, None
+    placement = {"category": category, "stage": stage, "request_types": request_types}
+    _set_placement(version, **placement, channels=channels)
+    if script.status == ScriptStatus.DRAFT:
+        # Never offered yet: the script's own placement simply follows its draft.
+        _set_placement(script, **placement, channels=channels)
+    audit.record(action=audit.Action.SCRIPT_DRAFTED, actor=editor, request=request, target=script)
+    return version
+
+
+@transaction.atomic
+def propose_version(
+    *, proposer: User, version: ScriptVersion, request: HttpRequest | None = None
+) -> ScriptVersion:
+    """Put a draft forward for a manager's approval."""
+    _require(may_draft(proposer), "You do not have permission to propose scripts.")
+    script = _locked(version.script)
+    version = script.versions.get(pk=version.pk)
+    if version.state != VersionState.DRAFT:
+        raise ValidationError("Only a draft can be proposed.", code="not_draft")
+    version.state, version.proposed_at = VersionState.PROPOSED, timezone.now()
+    version.save(update_fields=["state", "proposed_at"])
+    audit.record(
+        action=audit.Action.SCRIPT_PROPOSED, actor=proposer, request=request, target=script
+    )
+    return version
+
+
+def _check_decision(approver: User, version: ScriptVersion) -> None:
+    if version.state != VersionState.PROPOSED:
+        raise ValidationError(
+            "This version is not awaiting approval any more.", code="not_proposed"
+        )
+    if version.author_id is not None and version.author_id == approver.pk:
+        raise ValidationError(
+            "You wrote this version, so another approver must decide on it.",
+            code="own_version",
+        )
+
+
+@transaction.atomic
+def approve_version(
+    *, approver: User, version: ScriptVersion, request: HttpRequest | None = None
+) -> ScriptVersion:
+    """Approve a proposed version: it becomes the words and placement reporters are
+    offered, and the version it replaces is kept as superseded."""
+    _require(may_approve(approver), "Only a manager who approves scripts can approve one.")
+    script = _locked(version.script)
+    version = script.versions.get(pk=version.pk)
+    _check_decision(approver, version)
+    # Before the new approval: the database allows one approved version per script.
+    script.versions.filter(state=VersionState.APPROVED).update(state=VersionState.SUPERSEDED)
+    version.state, version.decided_by, version.decided_at = (
+        VersionState.APPROVED,
+        approver,
+        timezone.now(),
+    )
+    version.save(update_fields=["state", "decided_by", "decided_at"])
+    script.current_version, script.status = version, ScriptStatus.APPROVED
+    _copy_placement(version, script)
+    audit.record(
+        action=audit.Action.SCRIPT_APPROVED, actor=approver, request=request, target=script
+    )
+    return version
+
+
+@transaction.atomic
+def reject_version(
+    *, approver: User, version: ScriptVersion, note: str, request: HttpRequest | None = None
+) -> ScriptVersion:
+    """Send a proposed version back to its author with a note saying why. Whatever was
+    approved before stays offered."""
+    _require(may_approve(approver), "Only a manager who approves scripts can send one back.")
+    script = _locked(version.script)
+    version = script.versions.get(pk=version.pk)
+    _check_decision(approver, version)
+    if not note.strip():
+        raise ValidationError("Say why you are sending it back.", code="note_required")
+    version.state, version.decided_by, version.decided_at = (
+        VersionState.REJECTED,
+        approver,
+        timezone.now(),
+    )
+    version.decision_note = note.strip()
+    version.save(update_fields=["state", "decided_by", "decided_at", "decision_note"])
+    audit.record(
+        action=audit.Action.SCRIPT_REJECTED, actor=approver, request=request, target=script
+    )
+    return version
+
+
+@transaction.atomic
+def retire_script(*, approver: User, script: Script, request: HttpRequest | None = None) -> Script:
+    """Stop offering a script. Its versions stay, so incidents keep the words they used;
+    a draft or proposal still pending is withdrawn."""
+    _require(may_approve(approver), "Only a manager who approves scripts can retire one.")
+    script = _locked(script)
+    if script.status == ScriptStatus.RETIRED:
+        raise ValidationError("This script is already retired.", code="already_retired")
+    now = timezone.now()
+    script.versions.pending().update(
+        state=VersionState.REJECTED,
+        decided_by=approver,
+        decided_at=now,
+        decision_note=WITHDRAWN_ON_RETIREMENT,
+    )
+    script.versions.filter(state=VersionState.APPROVED).update(state=VersionState.RETIRED)
+    script.status = ScriptStatus.RETIRED
+    script.save(update_fields=["status"])
+    audit.record(
+        action=audit.Action.SCRIPT_RETIRED, actor=approver, request=request, target=script
+    )
+    return script
+
+
+@transaction.atomic
+def load_library(
+    *, entries: Sequence[LibraryScript] = LIBRARY, request: HttpRequest | None = None
+) -> list[Script]:
+    """Add the starting library's scripts whose keys are not yet in the database, each
+    approved as the organisation's own (no author). A script already present is left
+    exactly as the organisation has edited, approved or retired it, so running this
+    again changes nothing. Returns the scripts added."""
+    present = set(
+        Script.objects.filter(key__in=[e.key for e in entries]).values_list("key", flat=True)
+    )
+    missing = [entry for entry in entries if entry.key not in present]
+    if not missing:
+        return []
+    categories = {c.code: c for c in Category.objects.all()}
+    request_types = {r.code: r for r in RequestType.objects.all()}
+    channels = {c.code: c for c in Channel.objects.all()}
+    now = timezone.now()
+    created = []
+    for entry in missing:
+        try:
+            placement = {
+                "category": categories[entry.category],
+                "stage": entry.stage,
+                "request_types": [request_types[code] for code in entry.request_types],
+                "channels": [channels[code] for code in entry.channels],
+            }
+        except KeyError as error:
+            raise LibraryDataError(
+                f"Script {entry.key!r} names {error.args[0]!r}, which is not in the database."
+            ) from None
+        script = Script.objects.create(
+            key=entry.key, category=placement["category"], stage=entry.stage
+        )
+        version = ScriptVersion(
+            script=script,
+            number=1,
+            title=entry.title,
+            text=entry.text,
+            guidance=entry.guidance,
+            state=VersionState.APPROVED,
+            decided_at=now,
+        )
+        _set_placement(version, **placement)
+        script.current_version, script.status = version, ScriptStatus.APPROVED
+        _set_placement(script, **placement)
+        audit.record(action=audit.Action.SCRIPT_APPROVED, request=request, target=script)
+        created.append(script)
+    return created
