@@ -22,6 +22,8 @@ class NavItem:
 # The navigation, in order. Each person sees the items their role may open.
 NAVIGATION = (
     NavItem("My incidents", "incidents:list", STAFF_ROLES),
+    NavItem("Report an incident", "incidents:new", STAFF_ROLES),
+    NavItem("Scripts", "scripts_library:index", STAFF_ROLES),
     NavItem("Admin", "admin:index", (Role.ADMINISTRATOR,)),
 )
 

@@ -183,7 +183,9 @@ SESSION_COOKIE_AGE = int(SESSION_ABSOLUTE_TIMEOUT.total_seconds())
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-CSRF_COOKIE_HTTPONLY = True
+# Readable by the page script, which refreshes its token after a sign-in in another tab
+# (Django rotates it); HttpOnly adds nothing for the CSRF cookie (Django docs).
+CSRF_COOKIE_HTTPONLY = False
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 if HTTPS:

@@ -132,9 +132,11 @@
 
   // The ladder of approved scripts for the chosen situation.
   const ladder = document.getElementById("ladder");
+  const ladderSection = document.getElementById("ladder-section");
   const requestType = form.elements.namedItem("request_type");
   async function showLadder() {
     ladder.replaceChildren();
+    ladderSection.hidden = true;
     if (!requestType.value) return;
     try {
       const url = `${form.dataset.suggestionsUrl}${encodeURIComponent(requestType.value)}/suggestions/`;
@@ -144,6 +146,7 @@
       const fragment = document.createRange().createContextualFragment(html);
       fragment.querySelectorAll("script").forEach((node) => node.remove());
       ladder.append(fragment);
+      ladderSection.hidden = !ladder.querySelector("[data-script-version]");
     } catch {
       // The drop-down below still lists every script.
     }
@@ -175,7 +178,7 @@
     const index = Number(total.value);
     const html = template.innerHTML.replaceAll("__prefix__", String(index));
     const fragment = document.createRange().createContextualFragment(html);
-    fragment.querySelector("h3").textContent = `Witness ${index + 1}`;
+    fragment.querySelector("h2").textContent = `Witness ${index + 1}`;
     container.append(fragment);
     total.value = String(index + 1);
     refreshWitnessButton();

@@ -1,0 +1,105 @@
+"""A nurse on a phone files a complete incident, with two witnesses and words from the
+script library, and finds it in her list."""
+
+import pytest
+from django.utils import timezone
+
+from boundaries.models import Role
+from incidents.models import Draft, Incident
+from scripts_library.models import Category, Script, ScriptStatus, ScriptVersion, VersionState
+from tests.browser.conftest import sign_in
+from tests.factories import UnitFactory, UserFactory, request_type
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def ward():
+    unit = UnitFactory(code="WARD-A", name="Ward A")
+    UserFactory(username="nurse", role=Role.REPORTER, units=[unit])
+    UserFactory(username="supervisor", role=Role.SUPERVISOR, units=[unit])
+    script = Script.objects.create(
+        key="browser-social-first", category=Category.objects.get(code="social-media")
+    )
+    version = ScriptVersion.objects.create(
+        script=script,
+        category=script.category,
+        number=1,
+        title="Friend requests",
+        text="Thank you, but I keep my social media personal; the ward page has our news.",
+        state=VersionState.APPROVED,
+        decided_at=timezone.now(),
+    )
+    version.request_types.add(request_type("social-media"))
+    script.request_types.add(request_type("social-media"))
+    script.current_version = version
+    script.status = ScriptStatus.APPROVED
+    script.save()
+    return version
+
+
+def test_nurse_files_a_complete_incident_on_a_phone(
+    page, live_server, ward, assert_accessible, csp_violations
+):
+    sign_in(page, live_server.url, "nurse")
+    page.locator("#main").get_by_role("link", name="Report an incident").click()
+    page.wait_for_load_state("load")
+    assert_accessible(page)
+
+    page.get_by_label("Where exactly").fill("Bay 3")
+    page.get_by_label("Patient").first.check()
+    page.get_by_label("Patient's NHS number").fill("943 476 5919")
+    page.get_by_label("What did they ask for or do?").select_option("social-media")
+    page.get_by_label("How?").select_option("social-media")
+    page.get_by_label("What they said or did").fill(
+        "Her son sent me a friend request and messaged asking to meet for coffee."
+    )
+    page.get_by_label("The words you used").select_option(str(ward.pk))
+    page.get_by_label("Asked again").check()
+    page.get_by_label("I ended the interaction").check()
+
+    page.get_by_label("Name").first.fill("Dee Rosevear")
+    page.locator("select[name=witnesses-0-role]").select_option("staff")
+    page.get_by_role("button", name="Add a witness").click()
+    page.locator("input[name=witnesses-1-name]").fill("Fen Polwarth")
+    page.locator("select[name=witnesses-1-role]").select_option("visitor")
+
+    # The draft is saved on the server while typing, and the severity shown.
+    page.get_by_text("Draft saved at").wait_for()
+    page.get_by_text("Severity so far: Moderate.").wait_for()
+    assert Draft.objects.count() == 1
+    assert_accessible(page)
+
+    page.get_by_role("button", name="Submit report").click()
+    page.wait_for_load_state("load")
+    incident = Incident.objects.get()
+    assert page.get_by_text(incident.reference).is_visible()
+    assert_accessible(page)
+
+    assert incident.words_used == ward.text
+    assert incident.script_version == ward
+    assert [w.name for w in incident.witnesses.all()] == ["Dee Rosevear", "Fen Polwarth"]
+    assert incident.patient.reference == "9434765919"
+    assert not Draft.objects.exists()
+
+    page.get_by_role("link", name="Back to my incidents").click()
+    page.wait_for_load_state("load")
+    assert page.get_by_role("link", name=incident.reference).is_visible()
+    assert_accessible(page)
+    assert csp_violations == []
+
+
+def test_errors_are_shown_next_to_fields_and_summarised(
+    page, live_server, ward, assert_accessible
+):
+    sign_in(page, live_server.url, "nurse")
+    page.goto(f"{live_server.url}/incidents/new/")
+    page.get_by_label("Where exactly").fill("Car park")
+    page.get_by_role("button", name="Submit report").click()
+    page.wait_for_load_state("load")
+    summary = page.locator("#error-summary")
+    assert summary.is_visible()
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    assert page.get_by_label("Where exactly").input_value() == "Car park"
+    assert page.locator("#id_description").get_attribute("aria-invalid") == "true"
+    assert_accessible(page)
