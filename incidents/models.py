@@ -51,6 +51,20 @@ class WitnessRole(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# The supervisor's follow-up actions: field name and label, in the order shown.
+REVIEW_ACTIONS = [
+    ("debrief_offered", "Debrief offered"),
+    ("debrief_held", "Debrief held"),
+    ("spoke_with_patient", "Spoke with the patient"),
+    ("expectations_in_writing", "Expectations set in writing"),
+    ("care_transferred", "Care transferred to a colleague"),
+    ("security_informed", "Security informed"),
+    ("police_informed", "Police informed"),
+    ("referred_onwards", "Referred to a manager or the behaviour committee"),
+    ("flag_recommended", "Behavioural flag on the patient record recommended"),
+]
+
+
 class TaxonomyQuerySet(models.QuerySet):
     def active(self):
         return self.filter(is_active=True)
@@ -201,6 +215,34 @@ class Incident(models.Model):
     # Review.
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUBMITTED)
     review_due_at = models.DateTimeField()
+    # When a supervisor first took it up (moved it out of "submitted").
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    feedback = models.TextField(
+        max_length=DESCRIPTION_MAX_LENGTH, blank=True, help_text="Shown to the reporter."
+    )
+    feedback_at = models.DateTimeField(null=True, blank=True)
+    internal_note = models.TextField(
+        max_length=DESCRIPTION_MAX_LENGTH,
+        blank=True,
+        help_text="For supervisors and managers only; never shown to the reporter.",
+    )
+    # What the supervisor did.
+    debrief_offered = models.BooleanField(default=False)
+    debrief_held = models.BooleanField(default=False)
+    spoke_with_patient = models.BooleanField(default=False)
+    expectations_in_writing = models.BooleanField(default=False)
+    care_transferred = models.BooleanField(default=False)
+    security_informed = models.BooleanField(default=False)
+    police_informed = models.BooleanField(default=False)
+    referred_onwards = models.BooleanField(default=False)
+    flag_recommended = models.BooleanField(default=False)
+    # Optimistic locking: a review form carries the version it was read at, and a save
+    # against a newer version is refused rather than overwriting someone else's.
+    version = models.PositiveIntegerField(default=0)
 
     objects = IncidentQuerySet.as_manager()
 
@@ -272,6 +314,13 @@ class Incident(models.Model):
     def used_own_words(self) -> bool:
         return self.script_version_id is None
 
+    @property
+    def review_actions(self) -> list[str]:
+        return [label for name, label in REVIEW_ACTIONS if getattr(self, name)]
+
+    def is_overdue(self, now: datetime | None = None) -> bool:
+        return self.status == Status.SUBMITTED and self.review_due_at < (now or timezone.now())
+
 
 class Witness(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="witnesses")
@@ -334,3 +383,183 @@ class Draft(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("incidents:draft", args=[self.pk])
+
+
+class IncidentEvent(models.Model):
+    """The incident's history as supervisors see it: every status change and review."""
+
+    class Kind(models.TextChoices):
+        FILED = "filed", "Filed"
+        STATUS_CHANGED = "status_changed", "Status changed"
+        REVIEWED = "reviewed", "Review updated"
+        FEEDBACK = "feedback", "Feedback given"
+        REOPENED = "reopened", "Reopened"
+        ADDENDUM = "addendum", "Addendum added"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    from_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
+    # Which fields a review changed (names only), and a reopening's reason.
+    changed_fields = models.JSONField(default=list, blank=True)
+    note = models.TextField(max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["incident", "created_at"], name="incident_event_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.incident_id}"
+
+
+class AlertRule(models.TextChoices):
+    REPEAT_PATIENT = "repeat_patient", "Same patient, repeated incidents"
+    SEVERAL_STAFF = "several_staff", "Same patient, several staff"
+    HIGH_SEVERITY = "high_severity", "High-severity incident"
+    ESCALATION = "escalation", "Escalating behaviour"
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+
+
+class AlertThresholds(models.Model):
+    """The pattern rules' thresholds, which managers can change. One row (pk=1)."""
+
+    repeat_count = models.PositiveSmallIntegerField(
+        default=3, help_text="Incidents about the same patient that raise an alert."
+    )
+    repeat_days = models.PositiveSmallIntegerField(default=90, help_text="…within this many days.")
+    staff_count = models.PositiveSmallIntegerField(
+        default=2, help_text="Different staff reporting the same patient that raise an alert."
+    )
+    staff_days = models.PositiveSmallIntegerField(default=30, help_text="…within this many days.")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name_plural = "alert thresholds"
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="alert_thresholds_single_row"),
+            models.CheckConstraint(
+                condition=Q(
+                    repeat_count__gte=2, staff_count__gte=2, repeat_days__gte=1, staff_days__gte=1
+                ),
+                name="alert_thresholds_sensible",
+                violation_error_message="Counts start at 2 and periods at 1 day.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Alert thresholds"
+
+    @classmethod
+    def current(cls) -> AlertThresholds:
+        thresholds, _ = cls.objects.get_or_create(pk=1)
+        return thresholds
+
+
+class AlertQuerySet(models.QuerySet):
+    def visible_to(self, user: User) -> AlertQuerySet:
+        """Managers see every alert; supervisors those involving their units."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.role == Role.MANAGER:
+            return self
+        if user.role == Role.SUPERVISOR:
+            links = AlertIncident.objects.filter(
+                alert=models.OuterRef("pk"), unit__in=Unit.objects.supervised_by(user)
+            )
+            return self.filter(models.Exists(links))
+        return self.none()
+
+    def unresolved(self) -> AlertQuerySet:
+        return self.exclude(status=AlertStatus.RESOLVED)
+
+
+class Alert(models.Model):
+    """A pattern a supervisor must look at, raised by the rules in incidents.alerts.
+
+    It explains itself: the rule, the incidents behind it, how many and over what span.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    rule = models.CharField(max_length=20, choices=AlertRule.choices)
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="alerts", null=True, blank=True
+    )
+    # What makes two alerts "the same pattern": never two unresolved alerts share a key.
+    pattern_key = models.CharField(max_length=80)
+    status = models.CharField(max_length=14, choices=AlertStatus.choices, default=AlertStatus.OPEN)
+    opened_at = models.DateTimeField(default=timezone.now)
+    last_matched_at = models.DateTimeField(default=timezone.now)
+    incident_count = models.PositiveIntegerField(default=0)
+    staff_count = models.PositiveIntegerField(default=0)
+    span_start = models.DateTimeField(null=True, blank=True)
+    span_end = models.DateTimeField(null=True, blank=True)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.LOW)
+    incidents = models.ManyToManyField(Incident, through="AlertIncident", related_name="alerts")
+
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledgement_note = models.TextField(max_length=2000, blank=True)
+    acknowledgement_action = models.CharField(max_length=200, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(max_length=2000, blank=True)
+
+    objects = AlertQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_matched_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "-last_matched_at", "-id"], name="alert_status_idx"),
+            models.Index(fields=["patient", "rule"], name="alert_patient_rule_idx"),
+            models.Index(fields=["opened_at"], name="alert_opened_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pattern_key"],
+                condition=~Q(status="resolved"),
+                name="alert_one_unresolved_per_pattern",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=AlertStatus.values), name="alert_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_rule_display()} ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:alert_detail", args=[self.public_id])
+
+
+class AlertIncident(models.Model):
+    """An incident behind an alert, with its unit copied for fast scoping."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="links")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="alert_links")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "incident"], name="alert_incident_unique")
+        ]
+        indexes = [models.Index(fields=["unit", "alert"], name="alert_incident_unit_idx")]
+
+    def __str__(self) -> str:
+        return f"Incident {self.incident_id} in alert {self.alert_id}"
