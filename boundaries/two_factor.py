@@ -80,10 +80,14 @@ def _check(device: Device | None, code: str) -> Attempt:
     return Attempt(device if device.verify_token(code) else None)
 
 
+@dataclass(frozen=True)
+class SetUp:
+    attempt: Attempt
+    backup_codes: list[str]
+
+
 @transaction.atomic
-def confirm_set_up(
-    *, user: User, device_id: int, code: str, request: HttpRequest
-) -> list[str] | None:
+def confirm_set_up(*, user: User, device_id: int, code: str, request: HttpRequest) -> SetUp:
     """Confirm a new authenticator with a code from it. On success the session counts as
     verified and the person's new backup codes are returned, to be shown once."""
     device = (
@@ -93,14 +97,14 @@ def confirm_set_up(
     )
     attempt = _check(device, code)
     if not attempt.accepted:
-        return None
+        return SetUp(attempt, [])
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     codes = replace_backup_codes(user=user)
     _sign_in_with(request, device)
     audit.record(action=audit.Action.TWO_FACTOR_ENROLLED, actor=user, request=request)
-    return codes
+    return SetUp(attempt, codes)
 
 
 @transaction.atomic

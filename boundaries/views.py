@@ -72,6 +72,13 @@ def _next_or_home(request: HttpRequest) -> str:
     return home_url(request.user)
 
 
+def _refusal(attempt: two_factor.Attempt) -> str:
+    if attempt.throttled:
+        # Each wrong code doubles the wait before the next one is even checked.
+        return "Too many wrong codes in a row. Wait a minute, then try the newest code."
+    return "That code did not work. Try the newest code from your app, or a backup code."
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def two_factor_verify(request: HttpRequest) -> HttpResponse:
@@ -92,12 +99,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         )
         if attempt.accepted:
             return redirect(_next_or_home(request))
-        if attempt.throttled:
-            form.add_error(
-                "code", "Too many wrong codes. Wait a minute, then try the newest code."
-            )
-        else:
-            form.add_error("code", "That code did not work. Try the newest code from your app.")
+        form.add_error("code", _refusal(attempt))
     return render(
         request,
         "account/two_factor_verify.html",
@@ -119,13 +121,13 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     device = two_factor.device_being_set_up(user)
     form = SetUpAuthenticatorForm(request.POST or None)
     if form.is_valid():
-        codes = two_factor.confirm_set_up(
+        result = two_factor.confirm_set_up(
             user=user, device_id=device.pk, code=form.cleaned_data["code"], request=request
         )
-        if codes is not None:
-            context = {"codes": codes, "next": _next_or_home(request)}
+        if result.attempt.accepted:
+            context = {"codes": result.backup_codes, "next": _next_or_home(request)}
             return render(request, "account/backup_codes.html", context)
-        form.add_error("code", "That code did not match. Check the key and try the newest code.")
+        form.add_error("code", _refusal(result.attempt))
     context = {
         "form": form,
         "qr_code": two_factor.qr_code_data_uri(device),

@@ -1,6 +1,10 @@
 """Each role signs in at phone size, lands on its home and follows its navigation."""
 
+import time
+
 import pytest
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from boundaries.models import Role
 from tests.browser.conftest import open_menu, sign_in
@@ -19,8 +23,21 @@ HOMES = {
 def people():
     unit = UnitFactory(code="WARD-A", name="Ward A")
     UserFactory(username="nurse", role=Role.REPORTER, units=[unit])
-    UserFactory(username="supervisor", role=Role.SUPERVISOR, units=[unit])
-    UserFactory(username="manager", role=Role.MANAGER, units=[unit])
+    for username, role in [("supervisor", Role.SUPERVISOR), ("manager", Role.MANAGER)]:
+        person = UserFactory(username=username, role=role, units=[unit])
+        TOTPDevice.objects.create(user=person, name="Phone", confirmed=True)
+
+
+def second_step(page, username: str) -> None:
+    """Supervisors, managers and administrators type the code their phone shows."""
+    device = TOTPDevice.objects.filter(user__username=username, confirmed=True).first()
+    if device is None:
+        return
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    page.get_by_label("Code").fill(f"{totp.token():06d}")
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_load_state("load")
 
 
 def test_login_page_is_accessible(page, live_server, assert_accessible, csp_violations):
@@ -35,6 +52,7 @@ def test_each_role_lands_on_its_home_and_every_link_works(
     page, live_server, people, username, assert_accessible, csp_violations
 ):
     sign_in(page, live_server.url, username)
+    second_step(page, username)
     assert page.url == f"{live_server.url}{HOMES[username]}"
     assert_accessible(page)
 
@@ -67,7 +85,11 @@ def test_skip_link_moves_keyboard_focus_to_the_content(page, live_server, people
 
 
 def test_administrator_lands_on_the_admin_site(page, live_server, db):
-    UserFactory(username="admin", role=Role.ADMINISTRATOR, is_staff=True, is_superuser=True)
+    admin = UserFactory(
+        username="admin", role=Role.ADMINISTRATOR, is_staff=True, is_superuser=True
+    )
+    TOTPDevice.objects.create(user=admin, name="Phone", confirmed=True)
     sign_in(page, live_server.url, "admin")
+    second_step(page, "admin")
     assert page.url == f"{live_server.url}/admin/"
     assert page.get_by_role("heading", name="People, units and settings").is_visible()
