@@ -8,6 +8,7 @@ import sys
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -117,6 +118,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         # Someone who has a second factor proves it first; never a way round it.
         return redirect(f"{reverse('two_factor')}?{urlencode({'next': _next_or_home(request)})}")
     if two_factor.has_authenticator(user):
+        messages.info(request, "Two-factor sign-in is already set up for your account.")
         return redirect(_next_or_home(request))
     device = two_factor.device_being_set_up(user)
     form = SetUpAuthenticatorForm(request.POST or None)

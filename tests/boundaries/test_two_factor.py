@@ -423,3 +423,14 @@ def test_routes_with_ids_are_held_back_too(supervisor, supervisor_phone, path):
     response = client.get(path)
     assert response.status_code == 302
     assert response["Location"].startswith(VERIFY)
+
+
+def test_a_reporter_can_choose_to_set_up_two_factor_sign_in(nurse_client, nurse):
+    response = nurse_client.get("/accounts/password_change/")
+    assert b'href="/accounts/two-factor/set-up/"' in response.content
+    nurse_client.get(SET_UP)
+    device = TOTPDevice.objects.get(user=nurse)
+    response = nurse_client.post(SET_UP, {"code": code_for(device)})
+    assert len(response.context["codes"]) == two_factor.BACKUP_CODE_COUNT
+    response = nurse_client.get(SET_UP, follow=True)
+    assert b"already set up" in response.content
