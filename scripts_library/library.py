@@ -352,8 +352,8 @@ LIBRARY: tuple[LibraryScript, ...] = (
         guidance=(
             "Use if they become upset, hide gifts among your things, or link a gift to a "
             "favour or to their care. Step away and tell your line manager, and hand over "
-            "anything left. Money or valuables offered in return for a favour must be "
-            "reported straight away. " + _AFTERWARDS
+            "anything left. Call security if they become threatening. Money or valuables "
+            "offered in return for a favour must be reported straight away. " + _AFTERWARDS
         ),
     ),
     # --- Asked for private services --------------------------------------------------
@@ -402,9 +402,9 @@ LIBRARY: tuple[LibraryScript, ...] = (
         ),
         guidance=(
             "Use if they offer more money, won't take no, or contact you outside work about "
-            "it. Stop the conversation and tell your supervisor. Private arrangements with "
-            "patients go against professional codes, so keep a record of every approach. "
-            + _AFTERWARDS
+            "it. Stop the conversation and tell your supervisor, and call security if you "
+            "feel unsafe. Private arrangements with patients go against professional codes, "
+            "so keep a record of every approach. " + _AFTERWARDS
         ),
     ),
     # --- Kept contacting me personally after discharge -------------------------------
