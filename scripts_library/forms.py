@@ -1,0 +1,138 @@
+"""Forms for the library: searching, writing a version, and sending one back."""
+
+from __future__ import annotations
+
+import re
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Fieldset, Layout
+from django import forms
+from django.core.exceptions import ValidationError
+
+from incidents.models import Channel, RequestType
+from scripts_library.models import SEARCH_MAX_LENGTH, Category, ScriptVersion, Stage
+
+# Short enough to say aloud in one breath or two.
+WORDS_MAX_LENGTH = 300
+WORDS_MAX_SENTENCES = 2
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(
+        label="Search the scripts",
+        max_length=SEARCH_MAX_LENGTH,
+        required=False,
+        widget=forms.TextInput(
+            attrs={"type": "search", "class": "form-control", "placeholder": "for example: gift"}
+        ),
+    )
+
+
+class ScriptForm(forms.Form):
+    """A version's words and where it is offered. The same form writes a new script and
+    the next version of an existing one."""
+
+    title = forms.CharField(
+        max_length=120,
+        help_text="A short name staff will recognise, for example “Gift: decline with thanks”.",
+    )
+    text = forms.CharField(
+        label="The words to say",
+        max_length=WORDS_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=f"One or two sentences, at most {WORDS_MAX_LENGTH} characters. Promise "
+        "nothing staff cannot keep.",
+    )
+    guidance = forms.CharField(
+        label="Guidance for staff",
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="When to use these words, and what to do next.",
+    )
+    category = forms.ModelChoiceField(
+        label="Approach", queryset=Category.objects.all(), empty_label="Choose an approach"
+    )
+    stage = forms.ChoiceField(
+        label="When to say it", choices=Stage.choices, widget=forms.RadioSelect
+    )
+    request_types = forms.ModelMultipleChoiceField(
+        label="Situations",
+        queryset=RequestType.objects.active(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The kinds of request these words answer.",
+        error_messages={"required": "Choose at least one situation."},
+    )
+    channels = forms.ModelMultipleChoiceField(
+        label="Channels",
+        queryset=Channel.objects.active(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Leave all unticked if the words fit any channel.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout(
+            Fieldset("The words", "title", "text", "guidance"),
+            Fieldset("Where it is offered", "category", "stage", "request_types", "channels"),
+        )
+
+    @classmethod
+    def initial_from(cls, version: ScriptVersion) -> dict:
+        """Start the next version from an existing one."""
+        return {
+            "title": version.title,
+            "text": version.text,
+            "guidance": version.guidance,
+            "category": version.category_id,
+            "stage": version.stage,
+            "request_types": list(version.request_types.all()),
+            "channels": list(version.channels.all()),
+        }
+
+    def clean_title(self) -> str:
+        title = self.cleaned_data["title"].strip()
+        if not title:
+            raise ValidationError("Give the script a short title.", code="required")
+        return title
+
+    def clean_text(self) -> str:
+        text = " ".join(self.cleaned_data["text"].split())
+        if not text:
+            raise ValidationError("Write the words to say.", code="required")
+        if len(_SENTENCE_END.findall(text)) > WORDS_MAX_SENTENCES:
+            raise ValidationError(
+                "Keep it to one or two sentences, so it can be said aloud.",
+                code="too_many_sentences",
+            )
+        return text
+
+    def clean_guidance(self) -> str:
+        return self.cleaned_data["guidance"].strip()
+
+
+class RejectForm(forms.Form):
+    note = forms.CharField(
+        label="Why are you sending it back?",
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The author sees this note. Say what to change.",
+        error_messages={"required": "Say why you are sending it back."},
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+
+    def clean_note(self) -> str:
+        note = self.cleaned_data["note"].strip()
+        if not note:
+            raise ValidationError("Say why you are sending it back.", code="required")
+        return note

@@ -1,0 +1,322 @@
+"""Looking after the library through its own pages: write, propose, approve or send back,
+retire; and who may do each."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from incidents.models import Channel, RequestType
+from scripts_library.models import Script, ScriptVersion
+from scripts_library.services import draft_script, propose_version
+from tests.factories import IncidentFactory, ScriptFactory, script_category
+
+
+def _form(**overrides) -> dict:
+    data = {
+        "title": "Gift: a kind no",
+        "text": "Thank you, that's kind, but I can't accept gifts.",
+        "guidance": "Hand anything left behind to your line manager.",
+        "category": script_category("gifts-favours").pk,
+        "stage": "first",
+        "request_types": [RequestType.objects.get(code="gifts").pk],
+        "channels": [Channel.objects.get(code="in-person").pk],
+    }
+    return {**data, **overrides}
+
+
+def _proposed_by(author) -> ScriptVersion:
+    script = draft_script(
+        author=author,
+        title="Gift: a kind no",
+        text="Thanks, but no.",
+        guidance="",
+        category=script_category("gifts-favours"),
+        stage="first",
+        request_types=[RequestType.objects.get(code="gifts")],
+    )
+    return propose_version(proposer=author, version=script.versions.get())
+
+
+# --- Writing -------------------------------------------------------------------------------
+
+
+def test_supervisor_writes_a_new_script_as_a_draft(supervisor_client, supervisor):
+    response = supervisor_client.post("/scripts/manage/new/", _form())
+
+    script = Script.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/scripts/manage/{script.pk}/"
+    version = script.versions.get()
+    assert (version.state, version.author, version.text) == (
+        "draft",
+        supervisor,
+        "Thank you, that's kind, but I can't accept gifts.",
+    )
+    assert list(version.channels.values_list("code", flat=True)) == ["in-person"]
+    page = supervisor_client.get(response["Location"]).content.decode()
+    assert "Draft saved." in page
+    assert "Propose for approval" in page
+
+
+def test_invalid_script_re_renders_with_messages_and_keeps_the_input(supervisor_client):
+    too_long = "I am sorry. " + "Really " * 50 + "no."
+    response = supervisor_client.post(
+        "/scripts/manage/new/",
+        _form(title="My own title", text=too_long, request_types=[], category=""),
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Choose at least one situation." in page
+    assert "Ensure this value has at most 300 characters" in page
+    assert 'value="My own title"' in page
+    assert "Really Really" in page
+    assert not Script.objects.exists()
+
+
+def test_words_of_more_than_two_sentences_are_refused(supervisor_client):
+    response = supervisor_client.post(
+        "/scripts/manage/new/", _form(text="No. Sorry. I can't. Really.")
+    )
+    assert "Keep it to one or two sentences" in response.content.decode()
+
+
+def test_editing_an_approved_script_starts_from_its_words_and_makes_a_new_version(
+    supervisor_client,
+):
+    script = ScriptFactory(request_types=["gifts"], version__text="Old words.")
+
+    form_page = supervisor_client.get(f"/scripts/manage/{script.pk}/edit/").content.decode()
+    response = supervisor_client.post(
+        f"/scripts/manage/{script.pk}/edit/", _form(text="New words.")
+    )
+
+    assert "Old words." in form_page
+    assert "Staff keep seeing the approved words" in form_page
+    assert response.status_code == 302
+    script.refresh_from_db()
+    assert script.current_version.text == "Old words."
+    assert list(script.versions.values_list("number", "state")) == [(2, "draft"), (1, "approved")]
+
+
+def test_supervisor_proposes_a_draft(supervisor_client, supervisor):
+    supervisor_client.post("/scripts/manage/new/", _form())
+    script = Script.objects.get()
+    version = script.versions.get()
+
+    response = supervisor_client.post(f"/scripts/manage/versions/{version.pk}/propose/")
+
+    version.refresh_from_db()
+    assert response.status_code == 302
+    assert version.state == "proposed"
+    page = supervisor_client.get(f"/scripts/manage/{script.pk}/").content.decode()
+    assert "waiting for a manager who approves scripts" in page
+    assert "Approve" not in page
+
+
+# --- Deciding ------------------------------------------------------------------------------
+
+
+def test_manager_approves_a_proposal_and_staff_see_it(supervisor, manager_client, nurse_client):
+    version = _proposed_by(supervisor)
+
+    response = manager_client.post(f"/scripts/manage/versions/{version.pk}/approve/")
+
+    version.refresh_from_db()
+    assert response.status_code == 302
+    assert version.state == "approved"
+    page = manager_client.get(response["Location"]).content.decode()
+    assert "Approved. Staff now see these words." in page
+    assert "Thanks, but no." in nurse_client.get("/scripts/situations/gifts/").content.decode()
+
+
+def test_manager_is_told_they_cannot_approve_their_own_words(manager, manager_client):
+    version = _proposed_by(manager)
+
+    page = manager_client.get(f"/scripts/manage/{version.script_id}/").content.decode()
+    response = manager_client.post(f"/scripts/manage/versions/{version.pk}/approve/", follow=True)
+
+    assert "You wrote this version, so another manager who approves scripts" in page
+    assert "another approver must decide on it" in response.content.decode()
+    version.refresh_from_db()
+    assert version.state == "proposed"
+
+
+def test_manager_sends_a_proposal_back_with_a_note(supervisor, manager_client, supervisor_client):
+    version = _proposed_by(supervisor)
+
+    manager_client.post(
+        f"/scripts/manage/versions/{version.pk}/send-back/", {"note": "Warmer, please."}
+    )
+
+    version.refresh_from_db()
+    assert (version.state, version.decision_note) == ("rejected", "Warmer, please.")
+    assert "Warmer, please." in supervisor_client.get("/scripts/manage/").content.decode()
+
+
+def test_sending_back_without_a_note_shows_the_message_by_the_field(supervisor, manager_client):
+    version = _proposed_by(supervisor)
+
+    response = manager_client.post(
+        f"/scripts/manage/versions/{version.pk}/send-back/", {"note": "  "}
+    )
+
+    assert response.status_code == 200
+    assert "Say why you are sending it back." in response.content.decode()
+    version.refresh_from_db()
+    assert version.state == "proposed"
+
+
+def test_manager_retires_a_script_after_confirming(manager_client, nurse_client):
+    script = ScriptFactory(version__text="Words to retire.")
+
+    confirm = manager_client.get(f"/scripts/manage/{script.pk}/retire/")
+    response = manager_client.post(f"/scripts/manage/{script.pk}/retire/")
+
+    assert "Retire this script" in confirm.content.decode()
+    assert response.status_code == 302
+    script.refresh_from_db()
+    assert script.status == "retired"
+    assert (
+        "Words to retire."
+        not in nurse_client.get("/scripts/situations/personal-contact/").content.decode()
+    )
+
+
+# --- The overview --------------------------------------------------------------------------
+
+
+def test_manage_page_sorts_scripts_by_where_they_stand_and_shows_their_use(
+    supervisor, manager_client, nurse
+):
+    proposed = _proposed_by(supervisor)
+    used = ScriptFactory(version__title="Often used words")
+    for response in ["accepted", "accepted", "asked_again", "escalated"]:
+        IncidentFactory(
+            reporter=nurse,
+            script_version=used.current_version,
+            words_used="x",
+            person_response=response,
+        )
+
+    response = manager_client.get("/scripts/manage/")
+
+    page = response.content.decode()
+    assert "Awaiting approval (1)" in page and proposed.title in page
+    assert "Approved (1)" in page
+    (row,) = [(s, u) for s, u in response.context["approved"]]
+    assert row[0] == used
+    assert (row[1].used, row[1].accepted, row[1].asked_again, row[1].escalated) == (4, 2, 1, 1)
+
+
+def test_manage_page_makes_the_same_number_of_queries_for_1_or_20_scripts(
+    supervisor, manager_client, nurse
+):
+    def count() -> int:
+        manager_client.get("/scripts/manage/")
+        with CaptureQueriesContext(connection) as queries:
+            assert manager_client.get("/scripts/manage/").status_code == 200
+        return len(queries)
+
+    ScriptFactory()
+    _proposed_by(supervisor)
+    with_one = count()
+    for _ in range(19):
+        script = ScriptFactory()
+        IncidentFactory(reporter=nurse, script_version=script.current_version, words_used="x")
+    ScriptFactory(version__state="draft")
+
+    assert count() == with_one
+
+
+def test_script_management_page_makes_the_same_number_of_queries_for_1_or_20_versions(
+    supervisor, manager, manager_client
+):
+    from scripts_library import services
+
+    script = ScriptFactory()
+
+    def count() -> int:
+        manager_client.get(f"/scripts/manage/{script.pk}/")
+        with CaptureQueriesContext(connection) as queries:
+            manager_client.get(f"/scripts/manage/{script.pk}/")
+        return len(queries)
+
+    with_one = count()
+    words = {
+        "title": "t",
+        "guidance": "",
+        "category": script.category,
+        "stage": "first",
+        "request_types": list(RequestType.objects.all()[:3]),
+    }
+    for number in range(19):
+        version = services.edit_script(
+            editor=supervisor, script=script, text=f"Words {number}.", **words
+        )
+        services.propose_version(proposer=supervisor, version=version)
+        services.reject_version(approver=manager, version=version, note="No.")
+
+    assert count() == with_one
+
+
+# --- Access --------------------------------------------------------------------------------
+
+MANAGE_PAGES = ["/scripts/manage/", "/scripts/manage/new/"]
+
+
+@pytest.mark.parametrize("path", MANAGE_PAGES)
+def test_anonymous_visitors_are_sent_to_sign_in(client, db, path):
+    assert client.get(path)["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize("path", MANAGE_PAGES)
+def test_reporters_and_supervisors_without_the_permission_are_refused(
+    nurse_client, other_unit_supervisor_client, path
+):
+    assert nurse_client.get(path).status_code == 403
+    assert other_unit_supervisor_client.get(path).status_code == 403
+
+
+def test_supervisor_cannot_approve_send_back_or_retire(supervisor, supervisor_client):
+    version = _proposed_by(supervisor)
+    script = version.script
+
+    assert (
+        supervisor_client.post(f"/scripts/manage/versions/{version.pk}/approve/").status_code
+        == 403
+    )
+    assert (
+        supervisor_client.post(
+            f"/scripts/manage/versions/{version.pk}/send-back/", {"note": "n"}
+        ).status_code
+        == 403
+    )
+    assert supervisor_client.get(f"/scripts/manage/{script.pk}/retire/").status_code == 403
+    version.refresh_from_db()
+    assert version.state == "proposed"
+
+
+def test_decisions_answer_405_to_get(supervisor, manager_client):
+    version = _proposed_by(supervisor)
+    for action in ("propose", "approve", "send-back"):
+        path = f"/scripts/manage/versions/{version.pk}/{action}/"
+        assert manager_client.get(path).status_code == 405, action
+
+
+def test_missing_scripts_and_versions_are_not_found(manager_client, db):
+    assert manager_client.get("/scripts/manage/999/").status_code == 404
+    assert manager_client.get("/scripts/manage/999/edit/").status_code == 404
+    assert manager_client.post("/scripts/manage/versions/999/approve/").status_code == 404
+
+
+def test_decision_pages_check_the_csrf_token(supervisor, manager):
+    from django.test import Client
+
+    version = _proposed_by(supervisor)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(manager)
+
+    assert client.post(f"/scripts/manage/versions/{version.pk}/approve/").status_code == 403

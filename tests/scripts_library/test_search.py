@@ -1,0 +1,93 @@
+"""Search: every word on SQLite, full-text search on PostgreSQL. The same tests run on
+both (DATABASE_URL=postgres://... pytest tests/scripts_library)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from scripts_library.models import Script
+from tests.factories import ScriptFactory
+
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="full-text search is PostgreSQL's"
+)
+
+
+@pytest.fixture
+def scripts(db):
+    return {
+        "friend": ScriptFactory(
+            request_types=["social-media"],
+            version__title="Friend or follow request",
+            version__text="I don't connect with patients or their families on my accounts.",
+            version__guidance="Take a screenshot, then decline the request.",
+        ),
+        "gift": ScriptFactory(
+            request_types=["gifts"],
+            version__title="Gift: decline with thanks",
+            version__text="Thank you, but I'm not allowed to accept gifts or money.",
+        ),
+        "draft": ScriptFactory(
+            version__title="Friend request, draft wording",
+            version__text="A friend request draft nobody approved.",
+            version__state="draft",
+        ),
+    }
+
+
+def _found(query: str) -> list[Script]:
+    return list(Script.objects.offered().search(query))
+
+
+def test_search_finds_words_in_the_title_text_or_guidance(scripts):
+    assert _found("friend request") == [scripts["friend"]]
+    assert _found("request friend") == [scripts["friend"]]
+    assert _found("screenshot") == [scripts["friend"]]
+    assert _found("accept gifts") == [scripts["gift"]]
+
+
+def test_search_needs_every_word(scripts):
+    assert _found("friend gifts") == []
+
+
+def test_search_ignores_case_and_empty_queries(scripts):
+    assert _found("FRIEND") == [scripts["friend"]]
+    assert _found("   ") == []
+
+
+def test_search_never_returns_drafts_or_retired_scripts(scripts):
+    scripts["friend"].status = "retired"
+    scripts["friend"].save()
+    assert _found("friend") == []
+
+
+def test_search_survives_punctuation_and_very_long_input(scripts):
+    assert _found('"friend" & | ! request :*') in ([scripts["friend"]], [])
+    assert _found("friend " * 500) == [scripts["friend"]]
+
+
+def test_search_page_shows_the_matches(nurse_client, scripts):
+    page = nurse_client.get("/scripts/search/", {"q": "friend request"}).content.decode()
+    assert "1 script found for “friend request”." in page
+    assert "Friend or follow request" in page
+    assert "draft wording" not in page
+
+
+def test_search_page_without_a_query_shows_just_the_box(nurse_client, scripts):
+    page = nurse_client.get("/scripts/search/").content.decode()
+    assert 'type="search"' in page
+    assert "found for" not in page
+
+
+@on_postgresql
+def test_postgresql_search_matches_other_forms_of_a_word(scripts):
+    assert set(_found("declining")) == {scripts["gift"], scripts["friend"]}
+    assert _found("connecting") == [scripts["friend"]]
+
+
+@on_postgresql
+def test_postgresql_search_puts_title_matches_first(scripts):
+    body_only = ScriptFactory(version__title="Another one", version__text="A gift, thank you.")
+    assert _found("gift")[0] == scripts["gift"]
+    assert body_only in _found("gift")
