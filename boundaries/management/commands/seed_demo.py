@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 
 from boundaries.demo import MAIN_DEMO_USERNAMES, seed_organisation, seed_second_factors
 from boundaries.models import User
+from scripts_library.services import load_library
 
 
 class Command(BaseCommand):
@@ -27,6 +28,8 @@ class Command(BaseCommand):
         given = password is not None
         password = password or secrets.token_urlsafe(12)
         people = seed_organisation(password=password)
+        added = load_library()
+        self.stdout.write(f"Script library: {len(added)} scripts added.")
         second_factors = seed_second_factors()
 
         created = [person for person, was_created in people if was_created]
