@@ -7,6 +7,7 @@ import time
 import pytest
 from django_otp.oath import TOTP
 
+from boundaries.access import home_url
 from boundaries.models import Role
 from tests.browser.conftest import open_menu, sign_in
 from tests.factories import UnitFactory, UserFactory
@@ -27,7 +28,8 @@ def test_a_supervisor_sets_up_two_factor_sign_in_and_uses_it(
     page, live_server, assert_accessible, csp_violations
 ):
     unit = UnitFactory(code="WARD-A", name="Ward A")
-    UserFactory(username="supervisor", role=Role.SUPERVISOR, units=[unit])
+    supervisor = UserFactory(username="supervisor", role=Role.SUPERVISOR, units=[unit])
+    home = f"{live_server.url}{home_url(supervisor)}"
 
     sign_in(page, live_server.url, "supervisor")
     assert page.url.startswith(f"{live_server.url}/accounts/two-factor/set-up/")
@@ -54,7 +56,7 @@ def test_a_supervisor_sets_up_two_factor_sign_in_and_uses_it(
     assert_accessible(page)
     page.get_by_role("link", name="Continue").click()
     page.wait_for_load_state("load")
-    assert page.url == f"{live_server.url}/incidents/"
+    assert page.url == home
 
     open_menu(page)
     page.get_by_role("button", name="Sign out").click()
@@ -71,5 +73,5 @@ def test_a_supervisor_sets_up_two_factor_sign_in_and_uses_it(
     page.get_by_label("Code").fill(code_from_key(secret, steps_ahead=1))
     page.get_by_role("button", name="Continue").click()
     page.wait_for_load_state("load")
-    assert page.url == f"{live_server.url}/incidents/"
+    assert page.url == home
     assert csp_violations == []
