@@ -41,7 +41,7 @@ SECOND_FACTOR_EXEMPT_URL_NAMES = frozenset({"two_factor", "two_factor_setup", "l
 
 HOME_URL_NAMES = {
     Role.REPORTER: "incidents:list",
-    Role.SUPERVISOR: "incidents:list",
+    Role.SUPERVISOR: "incidents:review_queue",
     Role.MANAGER: "incidents:list",
     Role.ADMINISTRATOR: "admin:index",
 }

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
-from boundaries.access import STAFF_ROLES, has_role
+from boundaries.access import REVIEW_ROLES, STAFF_ROLES, has_role
 from boundaries.models import Role
 
 
@@ -24,6 +24,8 @@ NAVIGATION = (
     NavItem("My incidents", "incidents:list", STAFF_ROLES),
     NavItem("Report an incident", "incidents:new", STAFF_ROLES),
     NavItem("Scripts", "scripts_library:index", STAFF_ROLES),
+    NavItem("Review", "incidents:review_queue", REVIEW_ROLES),
+    NavItem("Alerts", "incidents:alert_list", REVIEW_ROLES),
     NavItem("Admin", "admin:index", (Role.ADMINISTRATOR,)),
 )
 

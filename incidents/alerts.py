@@ -1,16 +1,344 @@
-"""Pattern alerts over incidents (built out by the supervisor work)."""
+"""Pattern alerts: rules over incidents that raise something a supervisor must look at.
+
+The rules (thresholds in AlertThresholds, which managers can change):
+
+(a) repeat patient: the same patient in at least ``repeat_count`` incidents within
+    ``repeat_days`` days;
+(b) several staff: the same patient reported by at least ``staff_count`` different staff
+    within ``staff_days`` days;
+(c) high severity: any high-severity incident;
+(d) escalation: an incident more severe than that patient's previous one.
+
+Alerts are raised inside the transaction that files the incident, so a filed incident
+and its alerts always commit together; they are stored, never computed when a page is
+read. A pattern has at most one unresolved alert (a partial unique index on
+``pattern_key``): a new matching incident joins the open alert, and after resolution a
+new alert is raised.
+"""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max, Min, Q
+from django.utils import timezone
+
+from boundaries import audit
+from incidents.models import (
+    Alert,
+    AlertIncident,
+    AlertRule,
+    AlertStatus,
+    AlertThresholds,
+    Incident,
+    Patient,
+    Severity,
+)
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-    from incidents.models import Incident
+logger = logging.getLogger(__name__)
 
 
-def evaluate_incident(incident: Incident, *, request: HttpRequest | None = None) -> list:
-    """Raise or extend the alerts a newly filed incident matches. Runs inside the
-    filing transaction."""
-    return []
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    occurred_at: datetime
+    reporter_id: int
+    unit_id: int
+    severity: int
+
+
+@dataclass(frozen=True)
+class Match:
+    rule: AlertRule
+    key: str
+    rows: list[_Row]
+
+
+def pattern_key(rule: AlertRule, *, patient_id: int | None, incident_id: int | None = None) -> str:
+    if patient_id is None:
+        return f"{rule}:incident:{incident_id}"
+    return f"{rule}:patient:{patient_id}"
+
+
+def _densest_window(rows: list[_Row], target: _Row, days: int, measure) -> list[_Row]:
+    """The rows of the ``days``-long window containing ``target`` that scores highest on
+    ``measure`` (a function of a list of rows). ``rows`` are sorted by occurred_at."""
+    span = timedelta(days=days)
+    best: list[_Row] = [target]
+    for start in rows:
+        if start.occurred_at > target.occurred_at or target.occurred_at - start.occurred_at > span:
+            continue
+        window = [
+            r for r in rows if start.occurred_at <= r.occurred_at <= start.occurred_at + span
+        ]
+        if measure(window) > measure(best):
+            best = window
+    return best
+
+
+def matches_for(incident: Incident, thresholds: AlertThresholds) -> list[Match]:
+    """Which rules the incident matches, with the incidents behind each match."""
+    target = _Row(
+        incident.pk,
+        incident.occurred_at,
+        incident.reporter_id,
+        incident.unit_id,
+        incident.severity,
+    )
+    found: list[Match] = []
+    if incident.severity == Severity.HIGH:
+        key = pattern_key(
+            AlertRule.HIGH_SEVERITY, patient_id=incident.patient_id, incident_id=incident.pk
+        )
+        found.append(Match(AlertRule.HIGH_SEVERITY, key, [target]))
+    if incident.patient_id is None:
+        return found
+
+    reach = timedelta(days=max(thresholds.repeat_days, thresholds.staff_days))
+    rows = [
+        _Row(*values)
+        for values in Incident.objects.filter(
+            patient_id=incident.patient_id,
+            occurred_at__gte=incident.occurred_at - reach,
+            occurred_at__lte=incident.occurred_at + reach,
+        )
+        .order_by("occurred_at", "id")
+        .values_list("id", "occurred_at", "reporter_id", "unit_id", "severity")
+    ]
+    if target.id not in {row.id for row in rows}:
+        rows.append(target)
+        rows.sort(key=lambda row: (row.occurred_at, row.id))
+
+    repeat = _densest_window(rows, target, thresholds.repeat_days, len)
+    if len(repeat) >= thresholds.repeat_count:
+        found.append(
+            Match(
+                AlertRule.REPEAT_PATIENT,
+                pattern_key(AlertRule.REPEAT_PATIENT, patient_id=incident.patient_id),
+                repeat,
+            )
+        )
+
+    def staff(window: list[_Row]) -> int:
+        return len({row.reporter_id for row in window})
+
+    several = _densest_window(rows, target, thresholds.staff_days, staff)
+    if staff(several) >= thresholds.staff_count:
+        found.append(
+            Match(
+                AlertRule.SEVERAL_STAFF,
+                pattern_key(AlertRule.SEVERAL_STAFF, patient_id=incident.patient_id),
+                several,
+            )
+        )
+
+    previous = (
+        Incident.objects.filter(patient_id=incident.patient_id)
+        .filter(
+            Q(occurred_at__lt=incident.occurred_at)
+            | Q(occurred_at=incident.occurred_at, id__lt=incident.pk)
+        )
+        .order_by("-occurred_at", "-id")
+        .values_list("id", "occurred_at", "reporter_id", "unit_id", "severity")
+        .first()
+    )
+    if previous is not None and incident.severity > previous[4]:
+        found.append(
+            Match(
+                AlertRule.ESCALATION,
+                pattern_key(AlertRule.ESCALATION, patient_id=incident.patient_id),
+                [_Row(*previous), target],
+            )
+        )
+    return found
+
+
+def evaluate_incident(incident: Incident, *, request: HttpRequest | None = None) -> list[Alert]:
+    """Raise or extend the alerts a newly filed incident matches. Runs inside the filing
+    transaction; returns the alerts raised for the first time."""
+    if incident.patient_id is not None:
+        # Filings about one patient take turns here, so two at once cannot both decide
+        # that no alert exists yet.
+        Patient.objects.select_for_update().filter(pk=incident.patient_id).first()
+    thresholds = AlertThresholds.current()
+    matches = matches_for(incident, thresholds)
+    if not matches:
+        return []
+    existing = {
+        alert.pattern_key: alert
+        for alert in Alert.objects.select_for_update()
+        .unresolved()
+        .filter(pattern_key__in=[m.key for m in matches])
+    }
+    raised = []
+    for match in matches:
+        alert, created = _record_match(match, existing.get(match.key), incident)
+        if created:
+            raised.append(alert)
+            audit.record(
+                action=audit.Action.ALERT_RAISED,
+                request=request,
+                actor=incident.reporter,
+                target=alert,
+                unit=incident.unit,
+            )
+    if raised:
+        from incidents import notifications
+
+        ids = [alert.pk for alert in raised]
+        transaction.on_commit(lambda: notifications.new_alerts(ids))
+    return raised
+
+
+def _record_match(match: Match, alert: Alert | None, incident: Incident) -> tuple[Alert, bool]:
+    created = False
+    now = timezone.now()
+    if alert is None:
+        try:
+            with transaction.atomic():
+                alert = Alert.objects.create(
+                    rule=match.rule,
+                    patient_id=incident.patient_id,
+                    pattern_key=match.key,
+                    opened_at=now,
+                    last_matched_at=now,
+                )
+                created = True
+        except IntegrityError:
+            # Raised meanwhile by a concurrent filing: join it.
+            alert = Alert.objects.select_for_update().unresolved().get(pattern_key=match.key)
+    AlertIncident.objects.bulk_create(
+        [
+            AlertIncident(alert=alert, incident_id=row.id, unit_id=row.unit_id)
+            for row in match.rows
+        ],
+        ignore_conflicts=True,
+    )
+    _refresh_summary(alert, now=now, reopen=not created)
+    return alert, created
+
+
+def _refresh_summary(alert: Alert, *, now: datetime, reopen: bool) -> None:
+    """Recount the alert's incidents, staff, span and severity from its links."""
+    summary = Incident.objects.filter(alert_links__alert=alert).aggregate(
+        incidents=Count("id", distinct=True),
+        staff=Count("reporter", distinct=True),
+        start=Min("occurred_at"),
+        end=Max("occurred_at"),
+        severity=Max("severity"),
+    )
+    alert.incident_count = summary["incidents"]
+    alert.staff_count = summary["staff"]
+    alert.span_start = summary["start"]
+    alert.span_end = summary["end"]
+    alert.severity = summary["severity"] or Severity.LOW
+    alert.last_matched_at = now
+    if reopen and alert.status == AlertStatus.ACKNOWLEDGED:
+        # Something new happened since it was acknowledged: it needs looking at again.
+        alert.status = AlertStatus.OPEN
+    alert.save()
+
+
+def explain(alert: Alert, thresholds: AlertThresholds | None = None) -> str:
+    """One sentence a supervisor can act on: the rule, the counts and the span."""
+    thresholds = thresholds or AlertThresholds.current()
+    days = ""
+    if alert.span_start and alert.span_end:
+        span_days = (alert.span_end - alert.span_start).days
+        days = f" over {span_days} day{'s' if span_days != 1 else ''}"
+    if alert.rule == AlertRule.REPEAT_PATIENT:
+        return (
+            f"The same patient is in {alert.incident_count} incidents{days} "
+            f"(the rule: {thresholds.repeat_count} or more within {thresholds.repeat_days} days)."
+        )
+    if alert.rule == AlertRule.SEVERAL_STAFF:
+        return (
+            f"{alert.staff_count} different staff reported the same patient{days} "
+            f"(the rule: {thresholds.staff_count} or more within {thresholds.staff_days} days)."
+        )
+    if alert.rule == AlertRule.ESCALATION:
+        return (
+            "The patient's latest incident is more severe than the one before: the behaviour "
+            "is escalating."
+        )
+    return (
+        "A high-severity incident: harassment, threats, stalking, physical contact, "
+        "a reporter who feels unsafe, or security or police called."
+    )
+
+
+def reevaluate(*, now: datetime | None = None) -> int:
+    """Apply the current thresholds to recent incidents: raise an alert for every
+    patient whose incidents in the last ``repeat_days`` (or ``staff_days``) match rule
+    (a) or (b) and who has no unresolved alert for it. The matching patients come from
+    one aggregate query per rule, whatever the table size; the work after that grows
+    only with the number of alerts raised. Returns how many were raised."""
+    now = now or timezone.now()
+    thresholds = AlertThresholds.current()
+    raised = 0
+    for rule, days, having in (
+        (
+            AlertRule.REPEAT_PATIENT,
+            thresholds.repeat_days,
+            Q(matched__gte=thresholds.repeat_count),
+        ),
+        (AlertRule.SEVERAL_STAFF, thresholds.staff_days, Q(staff__gte=thresholds.staff_count)),
+    ):
+        raised += _reevaluate_rule(rule, since=now - timedelta(days=days), having=having, now=now)
+    return raised
+
+
+@transaction.atomic
+def _reevaluate_rule(rule: AlertRule, *, since: datetime, having: Q, now: datetime) -> int:
+    window = Incident.objects.filter(patient__isnull=False, occurred_at__gte=since)
+    candidates = (
+        window.values("patient")
+        .annotate(matched=Count("*"), staff=Count("reporter", distinct=True))
+        .filter(having)
+        .values_list("patient", flat=True)
+    )
+    covered = Alert.objects.unresolved().filter(rule=rule).values_list("patient", flat=True)
+    new_patients = list(candidates.exclude(patient__in=covered))
+    if not new_patients:
+        return 0
+    alerts = Alert.objects.bulk_create(
+        Alert(
+            rule=rule,
+            patient_id=patient_id,
+            pattern_key=pattern_key(rule, patient_id=patient_id),
+            opened_at=now,
+            last_matched_at=now,
+        )
+        for patient_id in new_patients
+    )
+    by_patient = {
+        alert.patient_id: alert
+        for alert in Alert.objects.filter(
+            pattern_key__in=[a.pattern_key for a in alerts]
+        ).unresolved()
+    }
+    AlertIncident.objects.bulk_create(
+        (
+            AlertIncident(alert=by_patient[patient_id], incident_id=incident_id, unit_id=unit_id)
+            for incident_id, patient_id, unit_id in window.filter(
+                patient__in=new_patients
+            ).values_list("id", "patient", "unit")
+        ),
+        ignore_conflicts=True,
+        batch_size=1000,
+    )
+    for alert in by_patient.values():
+        _refresh_summary(alert, now=now, reopen=False)
+        audit.record(action=audit.Action.ALERT_RAISED, target=alert)
+    from incidents import notifications
+
+    ids = [alert.pk for alert in by_patient.values()]
+    transaction.on_commit(lambda: notifications.new_alerts(ids))
+    return len(by_patient)

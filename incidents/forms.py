@@ -15,14 +15,19 @@ from incidents import local_time, patient_refs
 from incidents.models import (
     DESCRIPTION_MAX_LENGTH,
     MAX_WITNESSES,
+    REVIEW_ACTIONS,
     WORDS_MAX_LENGTH,
+    AlertThresholds,
     Channel,
+    Incident,
     OtherParty,
     PersonResponse,
     RequestType,
+    Severity,
+    Status,
     WitnessRole,
 )
-from incidents.services import WitnessDetails
+from incidents.services import ALLOWED_TRANSITIONS, WitnessDetails
 from scripts_library.models import ScriptVersion
 
 # C0 control characters other than tab, line feed and carriage return, and DEL. They are
@@ -346,3 +351,173 @@ class AddendumForm(forms.Form):
         help_text='Something that happened later, for example "the patient called the ward '
         'again today".',
     )
+
+
+STATUS_LABELS = {
+    Status.SUBMITTED: "Not yet reviewed",
+    Status.UNDER_REVIEW: "Under review",
+    Status.CLOSED: "Closed",
+}
+
+
+class ReviewForm(forms.Form):
+    """A supervisor's review. ``version`` is the incident's version when the page was
+    read: saving against a newer one is a conflict, never an overwrite."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    status = forms.ChoiceField(label="Status", widget=forms.RadioSelect)
+    actions = forms.MultipleChoiceField(
+        label="What you have done",
+        choices=REVIEW_ACTIONS,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    feedback = TextField(
+        label="Feedback to the reporter",
+        required=False,
+        max_length=DESCRIPTION_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The reporter sees this and is emailed that there is an update.",
+    )
+    internal_note = TextField(
+        label="Internal note",
+        required=False,
+        max_length=DESCRIPTION_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Supervisors and managers only. Never shown to the reporter.",
+    )
+    reopen_reason = TextField(
+        label="Why reopen it?",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed to reopen a closed incident.",
+    )
+
+    def __init__(self, *args, incident: Incident, **kwargs) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "version": incident.version,
+                "status": incident.status,
+                "actions": [name for name, _ in REVIEW_ACTIONS if getattr(incident, name)],
+                "feedback": incident.feedback,
+                "internal_note": incident.internal_note,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.incident = incident
+        allowed = sorted(ALLOWED_TRANSITIONS[Status(incident.status)], key=list(Status).index)
+        self.fields["status"].choices = [(status, STATUS_LABELS[status]) for status in allowed]
+        if incident.status != Status.CLOSED:
+            del self.fields["reopen_reason"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        reopening = self.incident.status == Status.CLOSED and data.get("status") == (
+            Status.UNDER_REVIEW
+        )
+        if reopening and not (data.get("reopen_reason") or "").strip():
+            self.add_error(
+                "reopen_reason",
+                ValidationError("Say why the incident is being reopened.", code="required"),
+            )
+        return data
+
+    def action_flags(self) -> dict[str, bool]:
+        chosen = set(self.cleaned_data["actions"])
+        return {name: name in chosen for name, _ in REVIEW_ACTIONS}
+
+
+QUEUE_STATUSES = [
+    ("open", "Open (not yet reviewed, or under review)"),
+    (Status.SUBMITTED, "Not yet reviewed"),
+    (Status.UNDER_REVIEW, "Under review"),
+    (Status.CLOSED, "Closed"),
+]
+
+
+class QueueFilterForm(forms.Form):
+    status = forms.ChoiceField(label="Status", choices=QUEUE_STATUSES, required=False)
+    unit = forms.ModelChoiceField(
+        label="Unit", queryset=Unit.objects.none(), required=False, empty_label="All my units"
+    )
+    request_type = forms.ModelChoiceField(
+        label="Type",
+        queryset=RequestType.objects.all(),
+        to_field_name="code",
+        required=False,
+        empty_label="Any type",
+    )
+    severity = forms.TypedChoiceField(
+        label="Severity",
+        choices=[("", "Any severity"), *Severity.choices],
+        coerce=int,
+        required=False,
+        empty_value=None,
+    )
+    occurred_from = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    occurred_to = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, user: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = Unit.objects.supervised_by(user)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("occurred_from"), data.get("occurred_to")
+        if start and end and start > end:
+            self.add_error(
+                "occurred_to", ValidationError("Choose a date after “From”.", code="order")
+            )
+        return data
+
+
+ALERT_ACTIONS = [
+    ("", "Choose…"),
+    ("Spoke with the patient", "Spoke with the patient"),
+    ("Expectations set in writing", "Expectations set in writing"),
+    ("Care transferred to a colleague", "Care transferred to a colleague"),
+    ("Security involved", "Security involved"),
+    ("Police informed", "Police informed"),
+    ("Referred to the behaviour committee", "Referred to the behaviour committee"),
+    ("Behavioural flag recommended", "Behavioural flag recommended"),
+    ("Watching for now", "Watching for now"),
+]
+
+
+class AcknowledgeAlertForm(forms.Form):
+    action = forms.ChoiceField(label="What you are doing about it", choices=ALERT_ACTIONS)
+    note = TextField(label="Note", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ResolveAlertForm(forms.Form):
+    resolution = TextField(
+        label="How it was resolved", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class ThresholdsForm(forms.ModelForm):
+    class Meta:
+        model = AlertThresholds
+        fields = ["repeat_count", "repeat_days", "staff_count", "staff_days"]
+        labels = {
+            "repeat_count": "Incidents about one patient",
+            "repeat_days": "within (days)",
+            "staff_count": "Different staff reporting one patient",
+            "staff_days": "within (days)",
+        }
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for name in ("repeat_count", "staff_count"):
+            if data.get(name) is not None and data[name] < 2:
+                self.add_error(name, ValidationError("Use 2 or more.", code="min"))
+        for name in ("repeat_days", "staff_days"):
+            if data.get(name) is not None and not 1 <= data[name] <= 730:
+                self.add_error(name, ValidationError("Use 1 to 730 days.", code="range"))
+        return data

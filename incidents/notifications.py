@@ -82,3 +82,42 @@ def send_digests() -> int:
                 )
                 covered += len(incidents)
     return covered
+
+
+def supervisors_of_units(unit_ids: list[int]) -> list[User]:
+    return list(
+        User.objects.filter(
+            role=Role.SUPERVISOR, is_active=True, memberships__unit_id__in=unit_ids
+        )
+        .exclude(email="")
+        .distinct()
+    )
+
+
+def new_alerts(alert_ids: list[int]) -> None:
+    """Tell the supervisors of the units involved that a pattern alert was raised."""
+    from incidents.models import Alert, AlertIncident
+
+    for alert in Alert.objects.filter(pk__in=alert_ids):
+        unit_ids = list(
+            AlertIncident.objects.filter(alert=alert).values_list("unit_id", flat=True).distinct()
+        )
+        _send(
+            template="incidents/email/new_alert.txt",
+            subject=f"Boundaries: pattern alert, {alert.get_rule_display().lower()}",
+            recipients=[user.email for user in supervisors_of_units(unit_ids)],
+            context={"alert": alert},
+        )
+
+
+def incident_updated(incident_id: int) -> None:
+    """Tell the reporter there is news on their report (status or feedback)."""
+    incident = Incident.objects.select_related("reporter").get(pk=incident_id)
+    if not incident.reporter.email or not incident.reporter.is_active:
+        return
+    _send(
+        template="incidents/email/incident_updated.txt",
+        subject=f"Boundaries: an update on your report {incident.reference}",
+        recipients=[incident.reporter.email],
+        context={"incident": incident},
+    )

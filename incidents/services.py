@@ -1,4 +1,5 @@
-"""Writes that touch several rows or have side effects: filing, drafts, addenda."""
+"""Writes that touch several rows or have side effects: filing, drafts, addenda,
+reviews and the alert lifecycle."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from boundaries import audit
@@ -17,12 +19,17 @@ from boundaries.models import Unit, User
 from incidents import alerts, notifications
 from incidents.models import (
     Addendum,
+    Alert,
+    AlertStatus,
+    AlertThresholds,
     Channel,
     Draft,
     Incident,
+    IncidentEvent,
     Patient,
     RequestType,
     Severity,
+    Status,
     Witness,
 )
 from incidents.severity import derive_severity
@@ -217,3 +224,204 @@ def add_addendum(
         unit=incident.unit,
     )
     return addendum
+
+
+class ReviewConflict(Exception):
+    """Someone else saved a review of this incident after it was opened."""
+
+
+class InvalidTransition(Exception):
+    """A status change the review workflow does not allow."""
+
+
+# submitted -> under review -> closed; closed -> under review only with a reason.
+ALLOWED_TRANSITIONS = {
+    Status.SUBMITTED: {Status.SUBMITTED, Status.UNDER_REVIEW},
+    Status.UNDER_REVIEW: {Status.UNDER_REVIEW, Status.CLOSED},
+    Status.CLOSED: {Status.CLOSED, Status.UNDER_REVIEW},
+}
+
+
+def review_incident(
+    *,
+    incident: Incident,
+    reviewer: User,
+    expected_version: int,
+    status: str,
+    feedback: str,
+    internal_note: str,
+    actions: dict[str, bool],
+    reopen_reason: str = "",
+    request: HttpRequest | None = None,
+) -> Incident:
+    """Record a supervisor's review: status, follow-up actions, the internal note and
+    the feedback the reporter sees. Refuses a save based on an outdated version of the
+    incident (ReviewConflict) and any status change the workflow does not allow
+    (InvalidTransition); both leave the incident untouched."""
+    with transaction.atomic():
+        current = Incident.objects.select_for_update().get(pk=incident.pk)
+        if current.version != expected_version:
+            raise ReviewConflict
+        old_status = Status(current.status)
+        new_status = Status(status)
+        if new_status not in ALLOWED_TRANSITIONS[old_status]:
+            raise InvalidTransition(f"{old_status} to {new_status}")
+        reopening = old_status == Status.CLOSED and new_status == Status.UNDER_REVIEW
+        if reopening and not reopen_reason.strip():
+            raise InvalidTransition("reopening needs a reason")
+
+        now = timezone.now()
+        changed = [name for name, value in actions.items() if getattr(current, name) != value]
+        for name, value in actions.items():
+            setattr(current, name, value)
+        if current.internal_note != internal_note:
+            changed.append("internal_note")
+            current.internal_note = internal_note
+        feedback_changed = current.feedback != feedback
+        if feedback_changed:
+            current.feedback = feedback
+            current.feedback_at = now
+        current.status = new_status
+        if old_status == Status.SUBMITTED and new_status != Status.SUBMITTED:
+            current.reviewed_at = now
+        if new_status == Status.CLOSED and old_status != Status.CLOSED:
+            current.closed_at = now
+        if reopening:
+            current.closed_at = None
+        current.reviewed_by = reviewer
+        current.version = F("version") + 1
+        current.save()
+        current.refresh_from_db(fields=["version"])
+
+        _record_review_events(
+            current,
+            reviewer=reviewer,
+            old_status=old_status,
+            new_status=new_status,
+            changed=changed,
+            feedback_changed=feedback_changed,
+            reopen_reason=reopen_reason,
+            request=request,
+        )
+        if feedback_changed or old_status != new_status:
+            transaction.on_commit(lambda: notifications.incident_updated(current.pk))
+    return current
+
+
+def _record_review_events(
+    incident: Incident,
+    *,
+    reviewer: User,
+    old_status: Status,
+    new_status: Status,
+    changed: list[str],
+    feedback_changed: bool,
+    reopen_reason: str,
+    request: HttpRequest | None,
+) -> None:
+    events = []
+    if old_status != new_status:
+        kind = (
+            IncidentEvent.Kind.REOPENED
+            if old_status == Status.CLOSED
+            else IncidentEvent.Kind.STATUS_CHANGED
+        )
+        events.append(
+            IncidentEvent(
+                incident=incident,
+                actor=reviewer,
+                kind=kind,
+                from_status=old_status,
+                to_status=new_status,
+                note=reopen_reason if kind == IncidentEvent.Kind.REOPENED else "",
+            )
+        )
+        audit.record(
+            action=audit.Action.INCIDENT_STATUS_CHANGED,
+            actor=reviewer,
+            request=request,
+            target=incident,
+            unit=incident.unit,
+        )
+    if changed:
+        events.append(
+            IncidentEvent(
+                incident=incident,
+                actor=reviewer,
+                kind=IncidentEvent.Kind.REVIEWED,
+                changed_fields=changed,
+            )
+        )
+    if feedback_changed:
+        events.append(
+            IncidentEvent(incident=incident, actor=reviewer, kind=IncidentEvent.Kind.FEEDBACK)
+        )
+    IncidentEvent.objects.bulk_create(events)
+    if changed or feedback_changed:
+        audit.record(
+            action=audit.Action.INCIDENT_REVIEWED,
+            actor=reviewer,
+            request=request,
+            target=incident,
+            unit=incident.unit,
+        )
+
+
+@transaction.atomic
+def acknowledge_alert(
+    *, alert: Alert, user: User, note: str, action: str, request: HttpRequest | None = None
+) -> Alert:
+    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    if alert.status == AlertStatus.RESOLVED:
+        raise InvalidTransition("a resolved alert cannot be acknowledged")
+    alert.status = AlertStatus.ACKNOWLEDGED
+    alert.acknowledged_by = user
+    alert.acknowledged_at = timezone.now()
+    alert.acknowledgement_note = note
+    alert.acknowledgement_action = action
+    alert.save()
+    audit.record(action=audit.Action.ALERT_ACKNOWLEDGED, actor=user, request=request, target=alert)
+    return alert
+
+
+@transaction.atomic
+def resolve_alert(
+    *, alert: Alert, user: User, note: str, request: HttpRequest | None = None
+) -> Alert:
+    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    if alert.status == AlertStatus.RESOLVED:
+        raise InvalidTransition("already resolved")
+    alert.status = AlertStatus.RESOLVED
+    alert.resolved_by = user
+    alert.resolved_at = timezone.now()
+    alert.resolution_note = note
+    alert.save()
+    audit.record(action=audit.Action.ALERT_RESOLVED, actor=user, request=request, target=alert)
+    return alert
+
+
+@transaction.atomic
+def change_thresholds(
+    *,
+    user: User | None,
+    repeat_count: int,
+    repeat_days: int,
+    staff_count: int,
+    staff_days: int,
+    request: HttpRequest | None = None,
+) -> int:
+    """Save new thresholds and apply them to recent incidents at once. Returns how many
+    alerts the new thresholds raised."""
+    from incidents import alerts
+
+    thresholds = AlertThresholds.current()
+    thresholds.repeat_count = repeat_count
+    thresholds.repeat_days = repeat_days
+    thresholds.staff_count = staff_count
+    thresholds.staff_days = staff_days
+    thresholds.updated_by = user
+    thresholds.save()
+    audit.record(
+        action=audit.Action.THRESHOLDS_CHANGED, actor=user, request=request, target=thresholds
+    )
+    return alerts.reevaluate()

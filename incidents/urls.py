@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents import views
+from incidents import views, views_review
 
 app_name = "incidents"
 
@@ -16,4 +16,20 @@ urlpatterns = [
     path("incidents/<int:pk>/", views.incident_detail, name="detail"),
     path("incidents/<int:pk>/filed/", views.incident_filed, name="filed"),
     path("incidents/<int:pk>/addenda/", views.addendum_add, name="addendum_add"),
+    path("incidents/<int:pk>/review/", views_review.incident_review, name="review"),
+    path("review/", views_review.review_queue, name="review_queue"),
+    path("alerts/", views_review.alert_list, name="alert_list"),
+    path("alerts/thresholds/", views_review.alert_thresholds, name="alert_thresholds"),
+    path("alerts/<uuid:public_id>/", views_review.alert_detail, name="alert_detail"),
+    path(
+        "alerts/<uuid:public_id>/acknowledge/",
+        views_review.alert_acknowledge,
+        name="alert_acknowledge",
+    ),
+    path("alerts/<uuid:public_id>/resolve/", views_review.alert_resolve, name="alert_resolve"),
+    path(
+        "alerts/patients/<uuid:public_id>/",
+        views_review.patient_timeline,
+        name="patient_timeline",
+    ),
 ]

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from boundaries import audit
 from boundaries.access import STAFF_ROLES, role_required
-from boundaries.models import Unit
+from boundaries.models import AuditEvent, Unit
 from incidents import drafts, services
 from incidents.forms import AddendumForm, IncidentForm, WitnessFormSet
 from incidents.models import Draft, Incident, PersonResponse, RequestType, Severity
@@ -218,22 +218,39 @@ def incident_filed(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "incidents/incident_filed.html", context)
 
 
-def _render_detail(request, incident: Incident, addendum_form=None) -> HttpResponse:
-    if addendum_form is None and incident.reporter_id == request.user.pk:
+def render_detail(
+    request: HttpRequest,
+    incident: Incident,
+    *,
+    addendum_form: AddendumForm | None = None,
+    review_form=None,
+    status: int = 200,
+) -> HttpResponse:
+    """The incident page: the record for everyone who may see it, the addendum form for
+    its reporter, and the review form and history for its supervisors and managers."""
+    from incidents.forms import ReviewForm
+
+    is_reporter = incident.reporter_id == request.user.pk
+    if addendum_form is None and is_reporter:
         addendum_form = AddendumForm()
+    can_review = Incident.objects.reviewable_by(request.user).filter(pk=incident.pk).exists()
     context = {
         "incident": incident,
         "witnesses": incident.witnesses.all(),
         "addenda": incident.addenda.select_related("author"),
         "addendum_form": addendum_form,
+        "can_review": can_review,
+        "review_form": (review_form or ReviewForm(incident=incident)) if can_review else None,
+        "events": incident.events.select_related("actor") if can_review else (),
+        "audit_events": AuditEvent.objects.for_object(incident) if can_review else (),
     }
-    return render(request, "incidents/incident_detail.html", context)
+    return render(request, "incidents/incident_detail.html", context, status=status)
 
 
 @role_required(*STAFF_ROLES)
 @require_GET
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _render_detail(request, _get_incident_for_user(request, pk))
+    return render_detail(request, _get_incident_for_user(request, pk))
 
 
 @role_required(*STAFF_ROLES)
@@ -247,7 +264,7 @@ def addendum_add(request: HttpRequest, pk: int) -> HttpResponse:
         )
         messages.success(request, "Added to your report.")
         return redirect(incident)
-    return _render_detail(request, incident, form)
+    return render_detail(request, incident, addendum_form=form)
 
 
 @role_required(*STAFF_ROLES)

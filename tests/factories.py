@@ -172,3 +172,16 @@ class ScriptFactory(DjangoModelFactory):
         if state == "approved":
             self.current_version, self.status = version, "approved"
             self.save(update_fields=["current_version", "status"])
+
+
+def nhs_number(seed: int) -> str:
+    """A valid, invented NHS number (correct check digit) for test filings."""
+    from incidents.patient_refs import nhs_number_is_valid
+
+    base = 400_000_000 + seed * 7
+    while True:
+        for last in range(10):
+            candidate = f"{base:09d}{last}"
+            if nhs_number_is_valid(candidate):
+                return candidate
+        base += 1

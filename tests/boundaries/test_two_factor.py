@@ -116,7 +116,7 @@ def test_next_never_leaves_the_site(client, supervisor_phone):
     response = client.post(
         VERIFY, {"code": code_for(supervisor_phone), "next": "https://elsewhere.example/"}
     )
-    assert response["Location"] == "/incidents/"
+    assert response["Location"] == "/review/"
 
 
 # --- A half-signed-in session -------------------------------------------------------------
@@ -252,7 +252,7 @@ def test_a_code_from_the_app_lets_the_person_in_and_is_recorded(supervisor, supe
     client = signed_in_with_password_only(supervisor)
     before = client.session.session_key
     response = client.post(VERIFY, {"code": code_for(supervisor_phone)})
-    assert response["Location"] == "/incidents/"
+    assert response["Location"] == "/review/"
     assert client.session.session_key != before
     assert client.get("/incidents/").status_code == 200
     event = AuditEvent.objects.get(action=audit.Action.SIGN_IN_SUCCEEDED)
@@ -262,7 +262,7 @@ def test_a_code_from_the_app_lets_the_person_in_and_is_recorded(supervisor, supe
 def test_a_code_cannot_be_used_twice(supervisor, supervisor_phone):
     code = code_for(supervisor_phone)
     first = signed_in_with_password_only(supervisor)
-    assert first.post(VERIFY, {"code": code})["Location"] == "/incidents/"
+    assert first.post(VERIFY, {"code": code})["Location"] == "/review/"
 
     second = signed_in_with_password_only(supervisor)
     # Let the throttle from any earlier failure pass: this is about replay alone.
@@ -296,14 +296,14 @@ def test_repeated_wrong_codes_are_slowed_down(supervisor, supervisor_phone):
         throttling_failure_timestamp=timezone.now() - timedelta(seconds=9)
     )
     response = client.post(VERIFY, {"code": code_for(supervisor_phone, steps_ahead=1)})
-    assert response["Location"] == "/incidents/"
+    assert response["Location"] == "/review/"
 
 
 def test_a_backup_code_works_once(supervisor, supervisor_phone):
     codes = two_factor.replace_backup_codes(user=supervisor)
     client = signed_in_with_password_only(supervisor)
     response = client.post(VERIFY, {"code": codes[0].upper()})
-    assert response["Location"] == "/incidents/"
+    assert response["Location"] == "/review/"
     assert StaticToken.objects.filter(device__user=supervisor).count() == len(codes) - 1
     event = AuditEvent.objects.get(action=audit.Action.SIGN_IN_SUCCEEDED)
     assert event.object_type == "otp_static.staticdevice"

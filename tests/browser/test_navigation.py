@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 HOMES = {
     "nurse": "/incidents/",
-    "supervisor": "/incidents/",
+    "supervisor": "/review/",
     "manager": "/incidents/",
 }
 

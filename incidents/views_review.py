@@ -1,0 +1,255 @@
+"""Views for supervisors and managers: the review queue, reviews, and pattern alerts."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from boundaries import audit
+from boundaries.access import REVIEW_ROLES, role_required
+from boundaries.models import Role, Unit
+from incidents import alerts, services
+from incidents.forms import (
+    AcknowledgeAlertForm,
+    QueueFilterForm,
+    ResolveAlertForm,
+    ReviewForm,
+    ThresholdsForm,
+)
+from incidents.models import Alert, AlertStatus, AlertThresholds, Incident, Patient, Status
+from incidents.pagination import KeysetPage
+
+QUEUE_PAGE_SIZE = 50
+ALERT_PAGE_SIZE = 50
+TIMELINE_LIMIT = 200
+
+
+def _get_reviewable_incident(request: HttpRequest, pk: int) -> Incident:
+    return get_object_or_404(Incident.objects.reviewable_by(request.user), pk=pk)
+
+
+def _get_alert_for_user(request: HttpRequest, public_id: uuid.UUID) -> Alert:
+    return get_object_or_404(
+        Alert.objects.visible_to(request.user).select_related("patient"), public_id=public_id
+    )
+
+
+def _filtered_queue(request: HttpRequest, form: QueueFilterForm):
+    incidents = Incident.objects.reviewable_by(request.user).select_related(
+        "unit", "request_type", "reporter"
+    )
+    data = form.cleaned_data if form.is_valid() else {}
+    status = data.get("status") or "open"
+    if status == "open":
+        incidents = incidents.filter(status__in=[Status.SUBMITTED, Status.UNDER_REVIEW])
+    else:
+        incidents = incidents.filter(status=status)
+    for field in ("unit", "request_type", "severity"):
+        if data.get(field) is not None:
+            incidents = incidents.filter(**{field: data[field]})
+    if data.get("occurred_from"):
+        incidents = incidents.filter(occurred_at__date__gte=data["occurred_from"])
+    if data.get("occurred_to"):
+        incidents = incidents.filter(occurred_at__date__lte=data["occurred_to"])
+    # Not yet reviewed first ("submitted" sorts before "under_review"), soonest due first.
+    keys = ("-closed_at", "-id") if status == Status.CLOSED else ("status", "review_due_at", "id")
+    return incidents, keys
+
+
+@role_required(*REVIEW_ROLES)
+@require_GET
+def review_queue(request: HttpRequest) -> HttpResponse:
+    form = QueueFilterForm(request.GET or None, user=request.user)
+    incidents, keys = _filtered_queue(request, form)
+    page = KeysetPage.from_request(request, incidents, size=QUEUE_PAGE_SIZE, keys=keys)
+    now = timezone.now()
+    summary = Incident.objects.reviewable_by(request.user).aggregate(
+        awaiting=Count("pk", filter=Q(status=Status.SUBMITTED)),
+        overdue=Count("pk", filter=Q(status=Status.SUBMITTED, review_due_at__lt=now)),
+        under_review=Count("pk", filter=Q(status=Status.UNDER_REVIEW)),
+    )
+    query = request.GET.copy()
+    query.pop("after", None)
+    context = {"form": form, "page": page, "summary": summary, "now": now, "query": query}
+    return render(request, "incidents/review_queue.html", context)
+
+
+@role_required(*REVIEW_ROLES)
+@require_POST
+def incident_review(request: HttpRequest, pk: int) -> HttpResponse:
+    from incidents.views import render_detail
+
+    incident = _get_reviewable_incident(request, pk)
+    form = ReviewForm(request.POST, incident=incident)
+    if not form.is_valid():
+        return render_detail(request, incident, review_form=form, status=200)
+    try:
+        services.review_incident(
+            incident=incident,
+            reviewer=request.user,
+            expected_version=form.cleaned_data["version"],
+            status=form.cleaned_data["status"],
+            feedback=form.cleaned_data["feedback"],
+            internal_note=form.cleaned_data["internal_note"],
+            actions=form.action_flags(),
+            reopen_reason=form.cleaned_data.get("reopen_reason", ""),
+            request=request,
+        )
+    except services.ReviewConflict:
+        return _review_conflict(request, incident, form)
+    except services.InvalidTransition:
+        form.add_error("status", "That status change is not allowed from here.")
+        return render_detail(request, incident, review_form=form, status=200)
+    messages.success(request, "Review saved.")
+    return redirect(incident)
+
+
+def _review_conflict(request: HttpRequest, incident: Incident, form: ReviewForm) -> HttpResponse:
+    from incidents.views import render_detail
+
+    incident.refresh_from_db()
+    messages.error(
+        request,
+        "Someone else saved a review of this incident while you were working on it. Nothing "
+        "of yours was saved and nothing of theirs was overwritten. Their version is shown "
+        "below; your text is kept in the form so you can re-apply it.",
+    )
+    data = form.data.copy()
+    data["version"] = str(incident.version)
+    return render_detail(
+        request, incident, review_form=ReviewForm(data, incident=incident), status=409
+    )
+
+
+@role_required(*REVIEW_ROLES)
+@require_GET
+def alert_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "unresolved")
+    visible = Alert.objects.visible_to(request.user)
+    if status in AlertStatus.values:
+        visible = visible.filter(status=status)
+    else:
+        status = "unresolved"
+        visible = visible.unresolved()
+    page = KeysetPage.from_request(
+        request,
+        visible.select_related("patient"),
+        size=ALERT_PAGE_SIZE,
+        keys=("-last_matched_at", "-id"),
+    )
+    thresholds = AlertThresholds.current()
+    rows = [(alert, alerts.explain(alert, thresholds)) for alert in page.items]
+    context = {"page": page, "rows": rows, "status": status, "statuses": AlertStatus.choices}
+    return render(request, "incidents/alert_list.html", context)
+
+
+def _incidents_split(request: HttpRequest, incidents):
+    """The incidents this person may see in full, and how many others there are."""
+    if request.user.role == Role.MANAGER:
+        return incidents, 0
+    units = Unit.objects.supervised_by(request.user)
+    return incidents.filter(unit__in=units), incidents.exclude(unit__in=units).count()
+
+
+def _render_alert(request, alert: Alert, *, ack_form=None, resolve_form=None, status=200):
+    shown, elsewhere = _incidents_split(request, alert.incidents.all())
+    context = {
+        "alert": alert,
+        "explanation": alerts.explain(alert),
+        "incidents": shown.select_related("unit", "request_type").order_by("occurred_at"),
+        "elsewhere": elsewhere,
+        "ack_form": ack_form or AcknowledgeAlertForm(),
+        "resolve_form": resolve_form or ResolveAlertForm(),
+    }
+    return render(request, "incidents/alert_detail.html", context, status=status)
+
+
+@role_required(*REVIEW_ROLES)
+@require_GET
+def alert_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    return _render_alert(request, _get_alert_for_user(request, public_id))
+
+
+@role_required(*REVIEW_ROLES)
+@require_POST
+def alert_acknowledge(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    alert = _get_alert_for_user(request, public_id)
+    form = AcknowledgeAlertForm(request.POST)
+    if not form.is_valid() or alert.status == AlertStatus.RESOLVED:
+        if form.is_valid():
+            form.add_error(None, "This alert is already resolved.")
+        return _render_alert(request, alert, ack_form=form)
+    services.acknowledge_alert(
+        alert=alert,
+        user=request.user,
+        note=form.cleaned_data["note"],
+        action=form.cleaned_data["action"],
+        request=request,
+    )
+    messages.success(request, "Alert acknowledged.")
+    return redirect(alert)
+
+
+@role_required(*REVIEW_ROLES)
+@require_POST
+def alert_resolve(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    alert = _get_alert_for_user(request, public_id)
+    form = ResolveAlertForm(request.POST)
+    if not form.is_valid() or alert.status == AlertStatus.RESOLVED:
+        if form.is_valid():
+            form.add_error(None, "This alert is already resolved.")
+        return _render_alert(request, alert, resolve_form=form)
+    services.resolve_alert(
+        alert=alert, user=request.user, note=form.cleaned_data["resolution"], request=request
+    )
+    messages.success(request, "Alert resolved. A new matching incident will raise a new alert.")
+    return redirect(alert)
+
+
+@role_required(*REVIEW_ROLES)
+@require_GET
+def patient_timeline(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """One patient's incidents, oldest first: those of the person's units in full, and a
+    count of those elsewhere."""
+    patient = get_object_or_404(Patient, public_id=public_id)
+    shown, elsewhere = _incidents_split(request, patient.incidents.all())
+    if not shown.exists():
+        # None of this patient's incidents are in the person's units: not theirs to see.
+        raise Http404
+    audit.record(action=audit.Action.TIMELINE_VIEWED, request=request, target=patient)
+    incidents = list(
+        shown.select_related("unit", "request_type", "reporter").order_by("occurred_at", "id")[
+            : TIMELINE_LIMIT + 1
+        ]
+    )
+    context = {
+        "patient": patient,
+        "incidents": incidents[:TIMELINE_LIMIT],
+        "truncated": len(incidents) > TIMELINE_LIMIT,
+        "elsewhere": elsewhere,
+        "alerts": Alert.objects.visible_to(request.user).filter(patient=patient),
+    }
+    return render(request, "incidents/patient_timeline.html", context)
+
+
+@role_required(Role.MANAGER)
+@require_http_methods(["GET", "POST"])
+def alert_thresholds(request: HttpRequest) -> HttpResponse:
+    thresholds = AlertThresholds.current()
+    form = ThresholdsForm(request.POST or None, instance=thresholds)
+    if request.method == "POST" and form.is_valid():
+        raised = services.change_thresholds(
+            user=request.user, request=request, **form.cleaned_data
+        )
+        messages.success(
+            request,
+            f"Thresholds saved and applied to recent incidents: {raised} new alert(s) raised.",
+        )
+        return redirect("incidents:alert_thresholds")
+    return render(request, "incidents/alert_thresholds.html", {"form": form})

@@ -1,0 +1,426 @@
+"""Pattern alerts: each rule at, below and above its threshold, one unresolved alert per
+pattern, the lifecycle, scoping, and changing the thresholds."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.db import close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from boundaries.models import AuditEvent
+from incidents import alerts, services
+from incidents.models import (
+    Alert,
+    AlertRule,
+    AlertStatus,
+    AlertThresholds,
+    Incident,
+    Patient,
+    Severity,
+)
+from tests.conftest import client_for
+from tests.factories import (
+    IncidentFactory,
+    PatientFactory,
+    UnitFactory,
+    UserFactory,
+    request_type,
+)
+from tests.incidents.conftest import incident_post
+
+NOW = timezone.now()
+
+
+def filed(*, patient, reporter, days_ago=0, severity=Severity.LOW, unit=None):
+    """An incident filed through the same path as the form: rules run inside it."""
+    incident = IncidentFactory(
+        patient=patient,
+        reporter=reporter,
+        unit=unit or reporter.units.first(),
+        occurred_at=NOW - timedelta(days=days_ago),
+        severity=severity,
+    )
+    alerts.evaluate_incident(incident)
+    return incident
+
+
+def rules_for(patient) -> set[str]:
+    return set(Alert.objects.filter(patient=patient).values_list("rule", flat=True))
+
+
+@pytest.fixture
+def patient(db):
+    return PatientFactory()
+
+
+@pytest.mark.parametrize(("count", "raised"), [(2, False), (3, True), (4, True)])
+def test_repeat_patient_rule_at_below_and_above_three_in_90_days(nurse, patient, count, raised):
+    for day in range(count):
+        filed(patient=patient, reporter=nurse, days_ago=day * 20)
+    assert (AlertRule.REPEAT_PATIENT in rules_for(patient)) is raised
+
+
+def test_repeat_patient_rule_ignores_incidents_outside_the_window(nurse, patient):
+    filed(patient=patient, reporter=nurse, days_ago=200)
+    filed(patient=patient, reporter=nurse, days_ago=95)
+    filed(patient=patient, reporter=nurse, days_ago=0)
+    assert AlertRule.REPEAT_PATIENT not in rules_for(patient)
+
+
+@pytest.mark.parametrize(("staff", "raised"), [(1, False), (2, True), (3, True)])
+def test_several_staff_rule_at_below_and_above_two_in_30_days(unit, patient, staff, raised):
+    for index in range(staff):
+        filed(patient=patient, reporter=UserFactory(units=[unit]), days_ago=index * 10)
+    assert (AlertRule.SEVERAL_STAFF in rules_for(patient)) is raised
+
+
+def test_several_staff_rule_needs_them_within_30_days(unit, patient):
+    filed(patient=patient, reporter=UserFactory(units=[unit]), days_ago=40)
+    filed(patient=patient, reporter=UserFactory(units=[unit]), days_ago=0)
+    assert AlertRule.SEVERAL_STAFF not in rules_for(patient)
+
+
+@pytest.mark.parametrize(
+    ("severity", "raised"),
+    [(Severity.LOW, False), (Severity.MODERATE, False), (Severity.HIGH, True)],
+)
+def test_any_high_severity_incident_raises_an_alert(nurse, patient, severity, raised):
+    filed(patient=patient, reporter=nurse, severity=severity)
+    assert (AlertRule.HIGH_SEVERITY in rules_for(patient)) is raised
+
+
+def test_high_severity_without_a_patient_still_raises_an_alert(nurse):
+    incident = IncidentFactory(reporter=nurse, patient=None, severity=Severity.HIGH)
+    raised = alerts.evaluate_incident(incident)
+    assert [a.rule for a in raised] == [AlertRule.HIGH_SEVERITY]
+    assert raised[0].patient is None
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "raised"),
+    [
+        (Severity.LOW, Severity.LOW, False),
+        (Severity.MODERATE, Severity.LOW, False),
+        (Severity.LOW, Severity.MODERATE, True),
+    ],
+)
+def test_escalation_is_an_incident_more_severe_than_the_previous_one(
+    nurse, patient, before, after, raised
+):
+    filed(patient=patient, reporter=nurse, days_ago=5, severity=before)
+    filed(patient=patient, reporter=nurse, days_ago=0, severity=after)
+    assert (AlertRule.ESCALATION in rules_for(patient)) is raised
+
+
+def test_an_alert_explains_itself(nurse, patient):
+    for day in (40, 20, 0):
+        filed(patient=patient, reporter=nurse, days_ago=day)
+    alert = Alert.objects.get(rule=AlertRule.REPEAT_PATIENT)
+    assert alert.incident_count == 3
+    assert alert.staff_count == 1
+    assert (alert.span_end - alert.span_start).days == 40
+    assert alerts.explain(alert) == (
+        "The same patient is in 3 incidents over 40 days (the rule: 3 or more within 90 days)."
+    )
+
+
+def test_a_fourth_incident_joins_the_open_alert(nurse, patient):
+    for day in (30, 20, 10, 0):
+        filed(patient=patient, reporter=nurse, days_ago=day)
+    alert = Alert.objects.get(rule=AlertRule.REPEAT_PATIENT)
+    assert alert.incident_count == 4
+    assert alert.incidents.count() == 4
+
+
+def test_after_resolution_a_new_matching_incident_raises_a_new_alert(nurse, patient, supervisor):
+    for day in (30, 20, 10):
+        filed(patient=patient, reporter=nurse, days_ago=day)
+    first = Alert.objects.get(rule=AlertRule.REPEAT_PATIENT)
+    services.resolve_alert(alert=first, user=supervisor, note="Spoke with the family.")
+    filed(patient=patient, reporter=nurse, days_ago=0)
+    repeat = Alert.objects.filter(rule=AlertRule.REPEAT_PATIENT).order_by("id")
+    assert [a.status for a in repeat] == [AlertStatus.RESOLVED, AlertStatus.OPEN]
+
+
+def test_a_new_incident_reopens_an_acknowledged_alert(nurse, patient, supervisor):
+    for day in (30, 20, 10):
+        filed(patient=patient, reporter=nurse, days_ago=day)
+    alert = Alert.objects.get(rule=AlertRule.REPEAT_PATIENT)
+    services.acknowledge_alert(alert=alert, user=supervisor, note="Watching.", action="Watching")
+    filed(patient=patient, reporter=nurse, days_ago=0)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.OPEN
+    assert alert.acknowledged_by == supervisor
+    assert Alert.objects.filter(rule=AlertRule.REPEAT_PATIENT).count() == 1
+
+
+def test_normalised_references_count_as_one_patient(nurse_client, unit):
+    for typed in ["943 476 5919", "9434765919", "943-476-5919"]:
+        nurse_client.post("/incidents/new/", incident_post(unit, patient_reference=typed))
+    patient = Patient.objects.get()
+    assert Alert.objects.get(rule=AlertRule.REPEAT_PATIENT).patient == patient
+
+
+def test_alerts_are_raised_in_the_filing_transaction_and_emailed(
+    nurse_client, unit, supervisor, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            nurse_client.post("/incidents/new/", incident_post(unit))
+    alert = Alert.objects.get(rule=AlertRule.REPEAT_PATIENT)
+    assert AuditEvent.objects.filter(action="alert.raised", object_id=str(alert.pk)).exists()
+    alert_mail = [m for m in mail.outbox if "pattern alert" in m.subject]
+    assert len(alert_mail) == 1
+    assert str(alert.public_id) in alert_mail[0].body
+    assert "9434765919" not in alert_mail[0].body
+
+
+def test_a_failed_filing_leaves_no_alert(nurse, patient, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("notification system down")
+
+    for day in (20, 10):
+        filed(patient=patient, reporter=nurse, days_ago=day)
+    monkeypatch.setattr("boundaries.audit.record", broken)
+    with pytest.raises(RuntimeError):
+        services.log_incident(
+            reporter=nurse,
+            token=__import__("uuid").uuid4(),
+            unit=nurse.units.first(),
+            occurred_at=NOW,
+            location="Bay 1",
+            other_party="patient",
+            patient_reference=patient.reference,
+            request_type=request_type(),
+            channel=__import__("tests.factories", fromlist=["channel"]).channel(),
+            description="x",
+            script_version=None,
+            own_words="No.",
+            person_response="accepted",
+        )
+    assert Incident.objects.count() == 2
+    assert not Alert.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite runs one writer at a time, so filings cannot race there; the "
+    "unique index that backs this is tested on both databases below",
+)
+def test_concurrent_filings_about_one_patient_raise_one_alert():
+    unit = UnitFactory(code="WARD-C")
+    patient = PatientFactory()
+    reporters = [UserFactory(units=[unit]) for _ in range(6)]
+    barrier = threading.Barrier(len(reporters))
+    errors = []
+
+    def file_one(reporter):
+        try:
+            barrier.wait(timeout=10)
+            incident = IncidentFactory(patient=patient, reporter=reporter, unit=unit)
+            from django.db import transaction
+
+            with transaction.atomic():
+                alerts.evaluate_incident(incident)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=file_one, args=(r,)) for r in reporters]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for rule in (AlertRule.REPEAT_PATIENT, AlertRule.SEVERAL_STAFF):
+        assert Alert.objects.filter(rule=rule, patient=patient).count() == 1
+    assert Alert.objects.get(rule=AlertRule.REPEAT_PATIENT).incident_count == 6
+
+
+def test_the_database_refuses_two_unresolved_alerts_for_one_pattern(patient):
+    from django.db import IntegrityError, transaction
+
+    Alert.objects.create(rule=AlertRule.REPEAT_PATIENT, patient=patient, pattern_key="k")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Alert.objects.create(rule=AlertRule.REPEAT_PATIENT, patient=patient, pattern_key="k")
+    Alert.objects.filter(pattern_key="k").update(status=AlertStatus.RESOLVED)
+    Alert.objects.create(rule=AlertRule.REPEAT_PATIENT, patient=patient, pattern_key="k")
+
+
+def test_lower_thresholds_are_applied_to_recent_incidents(nurse, unit, manager):
+    patients = [PatientFactory() for _ in range(3)]
+    for patient in patients:
+        for day in (20, 5):
+            IncidentFactory(patient=patient, reporter=nurse, occurred_at=NOW - timedelta(days=day))
+    raised = services.change_thresholds(
+        user=manager, repeat_count=2, repeat_days=90, staff_count=2, staff_days=30
+    )
+    assert raised == 3
+    assert Alert.objects.filter(rule=AlertRule.REPEAT_PATIENT).count() == 3
+    assert (
+        services.change_thresholds(
+            user=manager, repeat_count=2, repeat_days=90, staff_count=2, staff_days=30
+        )
+        == 0
+    )
+    assert AuditEvent.objects.filter(action="alerts.thresholds_changed").count() == 2
+
+
+def test_reevaluate_command_applies_the_thresholds(nurse, capsys):
+    patient = PatientFactory()
+    for day in (3, 2, 1):
+        IncidentFactory(patient=patient, reporter=nurse, occurred_at=NOW - timedelta(days=day))
+    call_command("reevaluate_alerts")
+    assert "1 alert" in capsys.readouterr().out
+    assert Alert.objects.get().rule == AlertRule.REPEAT_PATIENT
+
+
+def test_evaluation_runs_a_constant_number_of_queries(nurse, unit):
+    def queries_for(patient) -> int:
+        incident = IncidentFactory(patient=patient, reporter=nurse, occurred_at=NOW)
+        with CaptureQueriesContext(connection) as captured:
+            alerts.evaluate_incident(incident)
+        return len(captured)
+
+    queries_for(PatientFactory())  # the first evaluation also stores default thresholds
+    few = queries_for(PatientFactory())
+    IncidentFactory.create_batch(40, reporter=nurse)
+    assert queries_for(PatientFactory()) == few
+
+
+# --- Pages --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cross_unit_alert(nurse, other_unit_nurse, patient):
+    filed(patient=patient, reporter=nurse, days_ago=20)
+    filed(patient=patient, reporter=nurse, days_ago=10)
+    filed(patient=patient, reporter=other_unit_nurse, days_ago=0)
+    return Alert.objects.get(rule=AlertRule.REPEAT_PATIENT)
+
+
+def test_supervisors_see_alerts_involving_their_units(supervisor_client, cross_unit_alert):
+    page = supervisor_client.get("/alerts/")
+    assert page.status_code == 200
+    assert str(cross_unit_alert.public_id).encode() in page.content
+
+
+def test_an_unrelated_units_supervisor_sees_nothing(db, cross_unit_alert):
+    stranger = UserFactory(role="supervisor", units=[UnitFactory(code="WARD-Z")])
+    client = client_for(stranger)
+    assert str(cross_unit_alert.public_id).encode() not in client.get("/alerts/").content
+    assert client.get(cross_unit_alert.get_absolute_url()).status_code == 404
+    timeline = f"/alerts/patients/{cross_unit_alert.patient.public_id}/"
+    assert client.get(timeline).status_code == 404
+
+
+def test_other_units_incidents_are_counted_not_shown(
+    supervisor_client, cross_unit_alert, other_unit_nurse
+):
+    page = supervisor_client.get(cross_unit_alert.get_absolute_url())
+    theirs = Incident.objects.get(reporter=other_unit_nurse)
+    assert theirs.reference.encode() not in page.content
+    assert b"And 1 incident in other units" in page.content
+    timeline = supervisor_client.get(f"/alerts/patients/{cross_unit_alert.patient.public_id}/")
+    assert theirs.reference.encode() not in timeline.content
+    assert b"1 incident in other units" in timeline.content
+
+
+def test_managers_see_every_incident_of_an_alert(manager_client, cross_unit_alert):
+    page = manager_client.get(cross_unit_alert.get_absolute_url())
+    assert page.context["elsewhere"] == 0
+    assert len(page.context["incidents"]) == 3
+
+
+def test_patient_references_stay_out_of_urls_and_titles(supervisor_client, cross_unit_alert):
+    reference = cross_unit_alert.patient.reference
+    for url in ("/alerts/", cross_unit_alert.get_absolute_url()):
+        page = supervisor_client.get(url).content.decode()
+        assert reference not in page.split("<title>")[1].split("</title>")[0]
+        assert f"/{reference}" not in page and f"={reference}" not in page
+    timeline = supervisor_client.get(f"/alerts/patients/{cross_unit_alert.patient.public_id}/")
+    assert "<title>Patient timeline" in timeline.content.decode()
+
+
+def test_viewing_a_timeline_is_audited_without_the_reference(supervisor_client, cross_unit_alert):
+    supervisor_client.get(f"/alerts/patients/{cross_unit_alert.patient.public_id}/")
+    event = AuditEvent.objects.get(action="timeline.viewed")
+    assert event.object_id == str(cross_unit_alert.patient.pk)
+    assert cross_unit_alert.patient.reference not in str(vars(event))
+
+
+def test_supervisor_acknowledges_then_resolves(supervisor_client, supervisor, cross_unit_alert):
+    url = cross_unit_alert.get_absolute_url()
+    response = supervisor_client.post(
+        f"{url}acknowledge/", {"action": "Spoke with the patient", "note": "Set expectations."}
+    )
+    assert response.status_code == 302
+    cross_unit_alert.refresh_from_db()
+    assert cross_unit_alert.status == AlertStatus.ACKNOWLEDGED
+    assert cross_unit_alert.acknowledged_by == supervisor
+    response = supervisor_client.post(f"{url}resolve/", {"resolution": "Care transferred."})
+    cross_unit_alert.refresh_from_db()
+    assert cross_unit_alert.status == AlertStatus.RESOLVED
+
+
+def test_acknowledging_needs_a_note_and_an_action(supervisor_client, cross_unit_alert):
+    url = cross_unit_alert.get_absolute_url()
+    response = supervisor_client.post(f"{url}acknowledge/", {"action": "", "note": ""})
+    assert response.status_code == 200
+    assert b"This field is required." in response.content
+    cross_unit_alert.refresh_from_db()
+    assert cross_unit_alert.status == AlertStatus.OPEN
+
+
+def test_alert_actions_need_a_post(supervisor_client, cross_unit_alert):
+    url = cross_unit_alert.get_absolute_url()
+    assert supervisor_client.get(f"{url}acknowledge/").status_code == 405
+    assert supervisor_client.get(f"{url}resolve/").status_code == 405
+
+
+def test_reporters_cannot_open_alert_pages(nurse_client, cross_unit_alert):
+    assert nurse_client.get("/alerts/").status_code == 403
+    assert nurse_client.get(cross_unit_alert.get_absolute_url()).status_code == 403
+
+
+def test_the_alert_list_runs_the_same_queries_for_1_or_20_alerts(supervisor_client, nurse):
+    def count() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert supervisor_client.get("/alerts/").status_code == 200
+        return len(captured)
+
+    filed(patient=PatientFactory(), reporter=nurse, severity=Severity.HIGH)
+    supervisor_client.get("/alerts/")
+    one = count()
+    for _ in range(19):
+        filed(patient=PatientFactory(), reporter=nurse, severity=Severity.HIGH)
+    assert Alert.objects.count() == 20
+    assert count() == one
+
+
+def test_only_managers_change_thresholds(supervisor_client, manager_client):
+    assert supervisor_client.get("/alerts/thresholds/").status_code == 403
+    assert manager_client.get("/alerts/thresholds/").status_code == 200
+
+
+def test_managers_change_thresholds_with_validation(manager_client):
+    response = manager_client.post(
+        "/alerts/thresholds/",
+        {"repeat_count": "1", "repeat_days": "90", "staff_count": "2", "staff_days": "30"},
+    )
+    assert response.status_code == 200
+    assert b"Use 2 or more." in response.content
+    assert AlertThresholds.current().repeat_count == 3
+    response = manager_client.post(
+        "/alerts/thresholds/",
+        {"repeat_count": "4", "repeat_days": "60", "staff_count": "3", "staff_days": "14"},
+    )
+    assert response.status_code == 302
+    current = AlertThresholds.current()
+    assert (current.repeat_count, current.repeat_days) == (4, 60)

@@ -1,0 +1,213 @@
+"""The review queue and reviews: the loop back to the reporter, the workflow, conflicts
+between two supervisors, and who may review what."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from incidents.models import IncidentEvent, Severity, Status
+from tests.conftest import client_for
+from tests.factories import IncidentFactory, UserFactory
+
+
+def review_data(incident, **overrides) -> dict:
+    data = {
+        "version": str(incident.version),
+        "status": Status.UNDER_REVIEW,
+        "actions": ["debrief_offered"],
+        "feedback": "Thank you for reporting this so clearly. I have spoken to the family.",
+        "internal_note": "Son has asked two other nurses; considering a letter.",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def incident(nurse):
+    return IncidentFactory(reporter=nurse)
+
+
+def test_queue_shows_unreviewed_first_and_marks_overdue(supervisor_client, nurse):
+    now = timezone.now()
+    reviewing = IncidentFactory(reporter=nurse, status=Status.UNDER_REVIEW, review_due_at=now)
+    late = IncidentFactory(reporter=nurse, review_due_at=now - timedelta(days=1))
+    fresh = IncidentFactory(reporter=nurse, review_due_at=now + timedelta(days=2))
+    page = supervisor_client.get("/review/")
+    assert page.status_code == 200
+    assert [i.pk for i in page.context["page"].items] == [late.pk, fresh.pk, reviewing.pk]
+    assert page.context["summary"] == {"awaiting": 2, "overdue": 1, "under_review": 1}
+    assert b"Overdue" in page.content
+
+
+def test_queue_is_limited_to_the_supervisors_units(supervisor_client, nurse, other_unit_nurse):
+    mine = IncidentFactory(reporter=nurse)
+    theirs = IncidentFactory(reporter=other_unit_nurse)
+    page = supervisor_client.get("/review/")
+    assert mine.reference.encode() in page.content
+    assert theirs.reference.encode() not in page.content
+
+
+def test_queue_filters(supervisor_client, nurse):
+    high = IncidentFactory(reporter=nurse, severity=Severity.HIGH)
+    low = IncidentFactory(reporter=nurse, severity=Severity.LOW)
+    page = supervisor_client.get("/review/?severity=3")
+    assert [i.pk for i in page.context["page"].items] == [high.pk]
+    closed = IncidentFactory(reporter=nurse, status=Status.CLOSED, closed_at=timezone.now())
+    page = supervisor_client.get("/review/?status=closed")
+    assert [i.pk for i in page.context["page"].items] == [closed.pk]
+    today = timezone.localdate().isoformat()
+    page = supervisor_client.get(f"/review/?occurred_from={today}&request_type=personal-contact")
+    assert {i.pk for i in page.context["page"].items} <= {high.pk, low.pk}
+
+
+def test_a_bad_filter_says_so_and_still_shows_the_queue(supervisor_client, incident):
+    page = supervisor_client.get("/review/?occurred_from=2026-02-30&severity=9")
+    assert page.status_code == 200
+    assert page.context["form"].errors
+    assert [i.pk for i in page.context["page"].items] == [incident.pk]
+
+
+def test_queue_pages_by_keyset(supervisor_client, nurse):
+    IncidentFactory.create_batch(55, reporter=nurse)
+    first = supervisor_client.get("/review/")
+    assert len(first.context["page"].items) == 50
+    second = supervisor_client.get(f"/review/?after={first.context['page'].next_cursor}")
+    assert len(second.context["page"].items) == 5
+
+
+def test_queue_runs_the_same_queries_for_1_or_20_incidents(supervisor_client, nurse):
+    def count() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert supervisor_client.get("/review/").status_code == 200
+        return len(captured)
+
+    IncidentFactory(reporter=nurse)
+    supervisor_client.get("/review/")
+    one = count()
+    IncidentFactory.create_batch(19, reporter=nurse)
+    assert count() == one
+
+
+def test_supervisor_reviews_and_the_reporter_sees_feedback_not_the_note(
+    supervisor_client, supervisor, nurse_client, incident, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = supervisor_client.post(
+            f"/incidents/{incident.pk}/review/", review_data(incident)
+        )
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert incident.status == Status.UNDER_REVIEW
+    assert incident.reviewed_by == supervisor and incident.reviewed_at
+    assert incident.debrief_offered and not incident.police_informed
+    assert incident.version == 1
+
+    page = nurse_client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "I have spoken to the family." in page
+    assert "considering a letter" not in page
+    assert "Under review" in page
+
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [incident.reporter.email]
+    assert "considering a letter" not in mail.outbox[0].body
+    assert "spoken to the family" not in mail.outbox[0].body
+
+    kinds = list(IncidentEvent.objects.values_list("kind", flat=True))
+    assert kinds == ["status_changed", "reviewed", "feedback"]
+
+
+def test_reporters_list_shows_there_is_feedback(nurse_client, supervisor_client, incident):
+    supervisor_client.post(f"/incidents/{incident.pk}/review/", review_data(incident))
+    page = nurse_client.get("/incidents/")
+    assert b">Yes<" in page.content
+
+
+def test_status_moves_one_step_at_a_time(supervisor_client, incident):
+    response = supervisor_client.post(
+        f"/incidents/{incident.pk}/review/", review_data(incident, status=Status.CLOSED)
+    )
+    assert response.status_code == 200
+    assert b"Select a valid choice" in response.content
+    incident.refresh_from_db()
+    assert incident.status == Status.SUBMITTED
+
+
+def test_closing_and_reopening_with_a_reason(supervisor_client, incident):
+    supervisor_client.post(f"/incidents/{incident.pk}/review/", review_data(incident))
+    incident.refresh_from_db()
+    supervisor_client.post(
+        f"/incidents/{incident.pk}/review/", review_data(incident, status=Status.CLOSED)
+    )
+    incident.refresh_from_db()
+    assert incident.status == Status.CLOSED and incident.closed_at
+
+    response = supervisor_client.post(
+        f"/incidents/{incident.pk}/review/", review_data(incident, status=Status.UNDER_REVIEW)
+    )
+    assert b"Say why the incident is being reopened." in response.content
+    supervisor_client.post(
+        f"/incidents/{incident.pk}/review/",
+        review_data(incident, status=Status.UNDER_REVIEW, reopen_reason="He came back."),
+    )
+    incident.refresh_from_db()
+    assert incident.status == Status.UNDER_REVIEW and incident.closed_at is None
+    reopened = IncidentEvent.objects.get(kind=IncidentEvent.Kind.REOPENED)
+    assert reopened.note == "He came back."
+
+
+def test_the_later_of_two_concurrent_reviews_gets_a_conflict(supervisor_client, unit, incident):
+    second = client_for(UserFactory(role="supervisor", units=[unit]))
+    stale = review_data(incident)
+    first = supervisor_client.post(f"/incidents/{incident.pk}/review/", stale)
+    assert first.status_code == 302
+    response = second.post(
+        f"/incidents/{incident.pk}/review/",
+        {**stale, "feedback": "My different feedback", "internal_note": "Mine"},
+    )
+    assert response.status_code == 409
+    assert b"Someone else saved a review" in response.content
+    assert b"My different feedback" in response.content
+    incident.refresh_from_db()
+    assert incident.feedback.startswith("Thank you for reporting")
+    assert incident.version == 1
+
+
+def test_a_reviewer_of_another_unit_gets_404(other_unit_supervisor_client, incident):
+    response = other_unit_supervisor_client.post(
+        f"/incidents/{incident.pk}/review/", review_data(incident)
+    )
+    assert response.status_code == 404
+    incident.refresh_from_db()
+    assert incident.status == Status.SUBMITTED
+
+
+def test_reporters_cannot_review_even_their_own(nurse_client, incident):
+    response = nurse_client.post(f"/incidents/{incident.pk}/review/", review_data(incident))
+    assert response.status_code == 403
+
+
+def test_the_review_form_needs_a_post(supervisor_client, incident):
+    assert supervisor_client.get(f"/incidents/{incident.pk}/review/").status_code == 405
+
+
+def test_managers_review_any_unit(manager_client, other_unit_nurse):
+    incident = IncidentFactory(reporter=other_unit_nurse)
+    response = manager_client.post(f"/incidents/{incident.pk}/review/", review_data(incident))
+    assert response.status_code == 302
+
+
+def test_the_detail_page_shows_supervisors_the_review_form_and_trail(supervisor_client, incident):
+    page = supervisor_client.get(f"/incidents/{incident.pk}/")
+    assert b"Save review" in page.content
+    assert b"Audit trail" in page.content
+    assert incident.patient.reference.encode() in page.content
+
+
+def test_the_reporter_does_not_see_the_review_form(nurse_client, incident):
+    page = nurse_client.get(f"/incidents/{incident.pk}/")
+    assert b"Save review" not in page.content
+    assert b"Internal note" not in page.content
