@@ -20,7 +20,14 @@ from boundaries.pdf import render_pdf
 from incidents.models import Channel, Incident, RequestType
 from scripts_library import services
 from scripts_library.forms import RejectForm, ScriptForm, SearchForm
-from scripts_library.models import Category, Script, ScriptStatus, ScriptVersion, VersionState
+from scripts_library.models import (
+    Category,
+    Script,
+    ScriptQuerySet,
+    ScriptStatus,
+    ScriptVersion,
+    VersionState,
+)
 from scripts_library.permissions import APPROVING_ROLES, DRAFTING_ROLES, may_approve, may_draft
 
 # Counting a situation's or category's offered scripts (kept in step with offered()).
@@ -48,7 +55,7 @@ def _situation(code: str) -> RequestType:
     return get_object_or_404(RequestType.objects.active(), code=code)
 
 
-def _offered_scripts():
+def _offered_scripts() -> ScriptQuerySet:
     return Script.objects.offered().select_related("current_version", "category")
 
 
@@ -195,7 +202,7 @@ def _manageable_version(request: HttpRequest, pk: int) -> ScriptVersion:
 
 
 def _render_manage_detail(
-    request: HttpRequest, script: Script, *, reject_form: RejectForm | None = None, status=200
+    request: HttpRequest, script: Script, *, reject_form: RejectForm | None = None
 ) -> HttpResponse:
     versions = list(
         script.versions.select_related("author", "decided_by", "category").prefetch_related(
@@ -210,7 +217,7 @@ def _render_manage_detail(
         "may_approve": may_approve(request.user),
         "reject_form": reject_form or RejectForm(),
     }
-    return render(request, "scripts_library/manage_detail.html", context, status=status)
+    return render(request, "scripts_library/manage_detail.html", context)
 
 
 @role_required(*DRAFTING_ROLES)
@@ -293,7 +300,8 @@ def send_back(request: HttpRequest, pk: int) -> HttpResponse:
     version = _manageable_version(request, pk)
     form = RejectForm(request.POST)
     if not form.is_valid():
-        return _render_manage_detail(request, version.script, reject_form=form)
+        script = _manageable_script(request, version.script_id)
+        return _render_manage_detail(request, script, reject_form=form)
     _decide(
         request,
         lambda: services.reject_version(
