@@ -176,7 +176,7 @@ def manage(request: HttpRequest) -> HttpResponse:
     versions = ScriptVersion.objects.manageable_by(request.user).select_related("author")
     scripts = Script.objects.manageable_by(request.user).select_related("current_version")
     usage = services.usage_by_script(Incident.objects.visible_to(request.user))
-    approved = scripts.filter(status=ScriptStatus.APPROVED)
+    approved = scripts.filter(status=ScriptStatus.APPROVED).order_by("current_version__title")
     context = {
         "proposed": versions.filter(state=VersionState.PROPOSED).order_by("proposed_at"),
         "drafts": versions.filter(state=VersionState.DRAFT).order_by("-created_at"),
