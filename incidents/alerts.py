@@ -160,9 +160,12 @@ def matches_for(incident: Incident, thresholds: AlertThresholds) -> list[Match]:
     return found
 
 
-def evaluate_incident(incident: Incident, *, request: HttpRequest | None = None) -> list[Alert]:
+def evaluate_incident(
+    incident: Incident, *, request: HttpRequest | None = None, notify: bool = True
+) -> list[Alert]:
     """Raise or extend the alerts a newly filed incident matches. Runs inside the filing
-    transaction; returns the alerts raised for the first time."""
+    transaction; returns the alerts raised for the first time. ``notify=False`` skips
+    the emails (loading demo data)."""
     if incident.patient_id is not None:
         # Filings about one patient take turns here, so two at once cannot both decide
         # that no alert exists yet.
@@ -189,7 +192,7 @@ def evaluate_incident(incident: Incident, *, request: HttpRequest | None = None)
                 target=alert,
                 unit=incident.unit,
             )
-    if raised:
+    if raised and notify:
         from incidents import notifications
 
         ids = [alert.pk for alert in raised]

@@ -89,6 +89,7 @@ def log_incident(
     late_reason: str = "",
     witnesses: list[WitnessDetails] = (),
     request: HttpRequest | None = None,
+    notify: bool = True,
 ) -> tuple[Incident, bool]:
     """File an incident in one transaction and return it with whether it is new.
 
@@ -128,6 +129,7 @@ def log_incident(
                 late_reason=late_reason,
                 witnesses=witnesses,
                 request=request,
+                notify=notify,
             )
     except IntegrityError:
         # Another request with the same token won the race; it holds the incident.
@@ -149,6 +151,7 @@ def _create_incident(
     own_words: str,
     witnesses: list[WitnessDetails],
     request: HttpRequest | None,
+    notify: bool,
     **fields,
 ) -> Incident:
     patient = None
@@ -185,8 +188,8 @@ def _create_incident(
         target=incident,
         unit=incident.unit,
     )
-    alerts.evaluate_incident(incident, request=request)
-    if severity == Severity.HIGH:
+    alerts.evaluate_incident(incident, request=request, notify=notify)
+    if notify and severity == Severity.HIGH:
         transaction.on_commit(lambda: notifications.new_incident_at_once(incident.pk))
     return incident
 

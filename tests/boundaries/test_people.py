@@ -96,7 +96,7 @@ def test_anonymous_admin_visitors_sign_in_through_the_two_step_sign_in(client, d
 def test_seed_demo_creates_every_role_and_is_idempotent(db, capsys):
     from django.core.management import call_command
 
-    call_command("seed_demo", password="demo-password-123")
+    call_command("seed_demo", password="demo-password-123", months=1)
     first = capsys.readouterr().out
     counts = (User.objects.count(), Unit.objects.count(), Membership.objects.count())
     for username, role in [
@@ -114,6 +114,6 @@ def test_seed_demo_creates_every_role_and_is_idempotent(db, capsys):
     nurse2_units = set(User.objects.get(username="nurse2").units.values_list("code", flat=True))
     assert nurse_units.isdisjoint(nurse2_units)
 
-    call_command("seed_demo", password="demo-password-123")
+    call_command("seed_demo", password="demo-password-123", months=1)
     assert (User.objects.count(), Unit.objects.count(), Membership.objects.count()) == counts
     assert User.objects.get(username="nurse").check_password("demo-password-123")

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 
 from boundaries.demo import MAIN_DEMO_USERNAMES, seed_organisation, seed_second_factors
 from boundaries.models import User
+from incidents.demo import seed_incidents
 from scripts_library.services import load_library
 
 
@@ -23,13 +24,21 @@ class Command(BaseCommand):
             "--password",
             help="The password for every demo account (default: a random one, printed).",
         )
+        parser.add_argument(
+            "--months",
+            type=int,
+            default=6,
+            help="How many months of invented incidents to create (default 6).",
+        )
 
-    def handle(self, *args, password=None, **options):
+    def handle(self, *args, password=None, months=6, **options):
         given = password is not None
         password = password or secrets.token_urlsafe(12)
         people = seed_organisation(password=password)
         added = load_library()
         self.stdout.write(f"Script library: {len(added)} scripts added.")
+        incidents = seed_incidents(months=months)
+        self.stdout.write(f"Demo incidents: {incidents} added.")
         second_factors = seed_second_factors()
 
         created = [person for person, was_created in people if was_created]
