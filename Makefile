@@ -60,10 +60,10 @@ test: $(STAMP) $(NODE_STAMP)
 		echo "Chromium is missing, so the browser tests cannot run."; \
 		echo "Install it with: sudo apt-get install chromium   (never 'playwright install')"; \
 		if [ -n "$$CI" ]; then echo "CI is set: the browser tests will fail."; fi; fi
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 -m "not browser" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -139,7 +139,9 @@
     ladderSection.hidden = true;
     if (!requestType.value) return;
     try {
-      const url = `${form.dataset.suggestionsUrl}${encodeURIComponent(requestType.value)}/suggestions/`;
+      const channel = form.elements.namedItem("channel").value;
+      const url = `${form.dataset.suggestionsUrl}${encodeURIComponent(requestType.value)}` +
+        `/suggestions/?channel=${encodeURIComponent(channel)}`;
       const response = await fetch(url, { credentials: "same-origin" });
       if (!response.ok) return;
       const html = await response.text();
@@ -160,6 +162,7 @@
     scriptSelect.focus();
   });
   requestType.addEventListener("change", showLadder);
+  form.elements.namedItem("channel").addEventListener("change", showLadder);
   if (requestType.value) showLadder();
 
   // Witness rows, up to the form's limit.
