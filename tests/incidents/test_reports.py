@@ -1,0 +1,388 @@
+"""The monthly summary's figures, counted by hand from a small October 2026.
+
+October 2026 in London starts in summer time (BST, UTC+1) and ends in winter time: the
+clocks went back at 02:00 BST on Sunday 25 October, so 01:30 happened twice that night.
+
+Ward A (nurse):
+  a  Thu 1 Oct 00:30 BST  (30 Sep 23:30 UTC)  low,      patient 1, script 1, accepted
+  b  Sat 31 Oct 23:30 GMT (31 Oct 23:30 UTC)  high,     patient 1, own words, escalated
+  c  Sun 25 Oct 01:30 BST (00:30 UTC)         moderate, patient 2, script 1, asked again
+  d  Sun 25 Oct 01:30 GMT (01:30 UTC)         low,      patient 2, script 2, accepted
+Ward B (nurse2):
+  e  Thu 15 Oct 12:00 BST (11:00 UTC)         high,     patient 1, own words, accepted
+Outside October: Wed 30 Sep 23:30 BST (ward A), 10 Sep (ward B), 15 Oct 2025 (ward A),
+Sun 1 Nov 00:30 GMT (ward B).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from incidents import reports
+from incidents.models import (
+    Alert,
+    AlertIncident,
+    AlertRule,
+    AlertStatus,
+    PersonResponse,
+    Severity,
+    Status,
+)
+from incidents.reports import MalformedMonth, Month
+from tests.factories import (
+    IncidentFactory,
+    PatientFactory,
+    ScriptFactory,
+    channel,
+    request_type,
+)
+
+OCTOBER = Month(2026, 10)
+# "Now" for the figures about work waiting: after the month, before December.
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def incident(*, occurred_at, reviewed_after=None, **fields):
+    """An incident filed an hour after it happened, due for review 3 days later (1 day if
+    high), and reviewed ``reviewed_after`` filing (if given)."""
+    submitted_at = occurred_at + timedelta(hours=1)
+    severity = fields.setdefault("severity", Severity.LOW)
+    due = timedelta(days=1 if severity == Severity.HIGH else 3)
+    if reviewed_after is not None:
+        fields.setdefault("status", Status.UNDER_REVIEW)
+        fields["reviewed_at"] = submitted_at + reviewed_after
+    return IncidentFactory(
+        occurred_at=occurred_at,
+        submitted_at=submitted_at,
+        review_due_at=submitted_at + due,
+        **fields,
+    )
+
+
+def alert(*, opened_at, incidents, status=AlertStatus.OPEN, resolved_at=None):
+    raised = Alert.objects.create(
+        rule=AlertRule.HIGH_SEVERITY,
+        pattern_key=f"test:{opened_at.isoformat()}",
+        opened_at=opened_at,
+        last_matched_at=opened_at,
+        status=status,
+        resolved_at=resolved_at,
+    )
+    for item in incidents:
+        AlertIncident.objects.create(alert=raised, incident=item, unit=item.unit)
+    return raised
+
+
+def build_october(*, nurse, other_unit_nurse):
+    """The month described at the top of this module; returns its incidents by letter."""
+    first, second = PatientFactory(), PatientFactory()
+    script_1 = ScriptFactory(version__title="Our policy on personal numbers")
+    script_2 = ScriptFactory(version__title="Back to your care plan")
+    made = {
+        "a": incident(
+            reporter=nurse,
+            occurred_at=utc(2026, 9, 30, 23, 30),
+            patient=first,
+            script_version=script_1.current_version,
+            person_response=PersonResponse.ACCEPTED,
+            reviewed_after=timedelta(hours=2),
+            status=Status.CLOSED,
+        ),
+        "b": incident(
+            reporter=nurse,
+            occurred_at=utc(2026, 10, 31, 23, 30),
+            patient=first,
+            severity=Severity.HIGH,
+            request_type=request_type("harassment"),
+            channel=channel("social-media"),
+            script_version=None,
+            person_response=PersonResponse.ESCALATED,
+            called_security=True,
+        ),
+        "c": incident(
+            reporter=nurse,
+            occurred_at=utc(2026, 10, 25, 0, 30),
+            patient=second,
+            severity=Severity.MODERATE,
+            request_type=request_type("gifts"),
+            script_version=script_1.current_version,
+            person_response=PersonResponse.ASKED_AGAIN,
+            reviewed_after=timedelta(days=4),
+        ),
+        "d": incident(
+            reporter=nurse,
+            occurred_at=utc(2026, 10, 25, 1, 30),
+            patient=second,
+            script_version=script_2.current_version,
+            person_response=PersonResponse.ACCEPTED,
+            reviewed_after=timedelta(hours=10),
+            status=Status.CLOSED,
+            debrief_offered=True,
+        ),
+        "e": incident(
+            reporter=other_unit_nurse,
+            occurred_at=utc(2026, 10, 15, 11, 0),
+            patient=first,
+            severity=Severity.HIGH,
+            request_type=request_type("harassment"),
+            channel=channel("personal-phone"),
+            script_version=None,
+            person_response=PersonResponse.ACCEPTED,
+            reviewed_after=timedelta(hours=5),
+            ended_interaction=True,
+            called_police=True,
+            security_informed=True,
+        ),
+        "september_a": incident(
+            reporter=nurse,
+            occurred_at=utc(2026, 9, 30, 22, 30),
+            reviewed_after=timedelta(hours=1),
+            status=Status.CLOSED,
+        ),
+        "september_b": incident(
+            reporter=other_unit_nurse,
+            occurred_at=utc(2026, 9, 10, 9, 0),
+            reviewed_after=timedelta(hours=1),
+            status=Status.CLOSED,
+        ),
+        "last_october": incident(
+            reporter=nurse,
+            occurred_at=utc(2025, 10, 15, 9, 0),
+            reviewed_after=timedelta(hours=1),
+            status=Status.CLOSED,
+        ),
+        "november": incident(reporter=other_unit_nurse, occurred_at=utc(2026, 11, 1, 0, 30)),
+    }
+    alert(
+        opened_at=utc(2026, 10, 10, 9, 0),
+        incidents=[made["a"]],
+        status=AlertStatus.RESOLVED,
+        resolved_at=utc(2026, 10, 20, 9, 0),
+    )
+    alert(
+        opened_at=utc(2026, 9, 20, 9, 0),
+        incidents=[made["e"]],
+        status=AlertStatus.RESOLVED,
+        resolved_at=utc(2026, 10, 5, 9, 0),
+    )
+    alert(opened_at=utc(2026, 10, 31, 23, 45), incidents=[made["b"]])
+    return made
+
+
+@pytest.fixture
+def october(nurse, other_unit_nurse):
+    return build_october(nurse=nurse, other_unit_nurse=other_unit_nurse)
+
+
+def summary_for(unit=None):
+    return reports.monthly_summary(month=OCTOBER, unit=unit, generated_by="Test", now=NOW)
+
+
+def counts(tallies) -> dict[str, int]:
+    return {tally.label: tally.count for tally in tallies}
+
+
+# --- Months ------------------------------------------------------------------------------
+
+
+def test_a_month_runs_from_local_midnight_to_local_midnight():
+    assert OCTOBER.start == utc(2026, 9, 30, 23, 0)  # 00:00 BST
+    assert OCTOBER.end == utc(2026, 11, 1, 0, 0)  # 00:00 GMT
+    march = Month(2026, 3)  # the clocks go forward on the 29th: an hour shorter
+    assert march.end.astimezone(UTC) - march.start.astimezone(UTC) == timedelta(days=31, hours=-1)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("2026-10", Month(2026, 10)), (" 2026-01 ", Month(2026, 1))]
+)
+def test_a_month_is_read_from_year_and_month(value, expected):
+    assert Month.parse(value) == expected
+
+
+@pytest.mark.parametrize("value", ["2026-13", "2026-1", "October", "2026-10-01", "", "1999-12"])
+def test_a_malformed_month_is_refused_with_a_reason(value):
+    with pytest.raises(MalformedMonth):
+        Month.parse(value)
+
+
+def test_a_month_that_has_not_started_is_refused():
+    with pytest.raises(MalformedMonth, match="has not started"):
+        Month.parse("2026-12", now=NOW)
+
+
+def test_last_month_is_the_default_across_the_year_end():
+    assert Month.last_completed(utc(2027, 1, 10)) == Month(2026, 12)
+    assert Month.last_completed(NOW) == OCTOBER
+
+
+# --- Figures -------------------------------------------------------------------------------
+
+
+def test_incidents_at_both_edges_of_the_month_belong_to_it_by_the_local_clock(october):
+    summary = summary_for()
+    # a (00:30 BST on the 1st) and b (23:30 GMT on the 31st) are in; 23:30 BST on
+    # 30 September and 00:30 GMT on 1 November are not.
+    assert summary.figures.incidents == 5
+    assert summary.trend[-2] == (Month(2026, 9), 2)
+
+
+def test_key_figures_for_the_organisation(october):
+    figures = summary_for().figures
+    assert figures.incidents == 5
+    assert (figures.previous_month.count, figures.previous_month.words) == (2, "+3 (+150%)")
+    assert (figures.year_earlier.count, figures.year_earlier.words) == (1, "+4 (+400%)")
+    assert (figures.high_severity, figures.moderate_severity, figures.low_severity) == (2, 1, 2)
+    assert (figures.alerts_opened, figures.alerts_resolved) == (2, 2)
+    assert figures.repeat_patients == 2
+    # Waits from filing to review: 2 h, 5 h, 10 h and 4 days.
+    assert figures.reviewed == 4
+    assert figures.median_review == timedelta(hours=7, minutes=30)
+    assert figures.median_review_words == "7.5 hours"
+    # Due by now or reviewed: a, b (overdue), c (late), d, e; on time: a, d, e.
+    assert (figures.review_target_met, figures.review_target_due) == (3, 5)
+    assert figures.review_target_share == 60
+    # b, and 1 November's unreviewed incident on ward B.
+    assert figures.overdue_now == 2
+
+
+def test_key_figures_for_one_unit_count_only_its_incidents_and_alerts(october, unit):
+    figures = summary_for(unit).figures
+    assert figures.incidents == 4
+    assert figures.previous_month.count == 1
+    assert figures.year_earlier.count == 1
+    assert figures.high_severity == 1
+    assert (figures.alerts_opened, figures.alerts_resolved) == (2, 1)
+    assert figures.repeat_patients == 2
+    assert figures.median_review == timedelta(hours=10)
+    assert (figures.review_target_met, figures.review_target_due) == (2, 4)
+    assert figures.overdue_now == 1
+
+
+def test_the_trend_covers_twelve_months_ending_with_the_report_month(october):
+    trend = summary_for().trend
+    assert [month for month, _ in trend] == [OCTOBER.shifted(-n) for n in range(11, -1, -1)]
+    assert dict(trend)[OCTOBER] == 5
+    assert sum(count for _, count in trend) == 7  # October's 5 and September's 2
+
+
+def test_hours_and_days_are_counted_on_the_local_clock_across_the_clock_change(october):
+    summary = summary_for()
+    hours = counts(summary.by_hour)
+    # Both 01:30s of 25 October are hour 01; in UTC they would be 00 and 01.
+    assert {hour: n for hour, n in hours.items() if n} == {"00": 1, "01": 2, "12": 1, "23": 1}
+    days = counts(summary.by_weekday)
+    assert {day: n for day, n in days.items() if n} == {"Thu": 2, "Sat": 1, "Sun": 2}
+
+
+def test_request_types_channels_and_units_are_counted(october):
+    summary = summary_for()
+    assert counts(summary.by_request_type) == {
+        request_type("harassment").name: 2,
+        request_type("personal-contact").name: 2,
+        request_type("gifts").name: 1,
+    }
+    assert counts(summary.by_channel) == {
+        channel("in-person").name: 3,
+        channel("social-media").name: 1,
+        channel("personal-phone").name: 1,
+    }
+    assert counts(summary.by_unit) == {"WARD-A": 4, "WARD-B": 1}
+    assert summary_for(october["a"].unit).by_unit is None
+
+
+def test_script_usage_shows_what_happened_after_each_script(october):
+    summary = summary_for()
+    rows = {
+        usage.title: (usage.used, usage.accepted, usage.asked_again, usage.escalated)
+        for usage in summary.scripts
+    }
+    assert rows == {
+        "Our policy on personal numbers": (2, 1, 1, 0),
+        "Back to your care plan": (1, 1, 0, 0),
+    }
+    own = summary.own_words
+    assert (own.used, own.accepted, own.asked_again, own.escalated) == (2, 1, 0, 1)
+    assert summary.other_scripts is None
+    assert counts(summary.responses) == {
+        PersonResponse.ACCEPTED.label: 3,
+        PersonResponse.ASKED_AGAIN.label: 1,
+        PersonResponse.ESCALATED.label: 1,
+    }
+
+
+def test_actions_by_reporters_and_supervisors_are_counted(october):
+    summary = summary_for()
+    assert counts(summary.reporter_actions) == {
+        "Ended the interaction": 1,
+        "Called the supervisor": 0,
+        "Called security": 1,
+        "Called the police": 1,
+    }
+    review = counts(summary.review_actions)
+    assert review["Debrief offered"] == 1
+    assert review["Security informed"] == 1
+    assert sum(review.values()) == 2
+
+
+def test_repeat_patients_are_pseudonymised_and_ranked(october):
+    summary = summary_for()
+    assert [
+        (p.pseudonym, p.incidents, p.staff, p.units, p.highest_severity)
+        for p in summary.repeat_patients
+    ] == [("Patient A", 3, 2, 2, "High"), ("Patient B", 2, 1, 1, "Moderate")]
+
+
+def test_open_items_are_counted_now_whatever_the_month(october, unit):
+    items = summary_for().open_items
+    assert (items.unreviewed, items.under_review, items.overdue) == (2, 2, 2)
+    assert items.unresolved_alerts == 1
+    unit_items = summary_for(unit).open_items
+    assert (unit_items.unreviewed, unit_items.under_review, unit_items.overdue) == (1, 1, 1)
+
+
+def test_an_empty_month_has_zeros_and_no_median(db):
+    figures = summary_for().figures
+    assert figures.incidents == 0
+    assert figures.median_review is None
+    assert figures.review_target_share is None
+    assert figures.previous_month.words == "no change"
+
+
+def test_the_median_of_an_odd_number_of_waits_is_the_middle_one(nurse):
+    for hours in (1, 3, 50):
+        incident(
+            reporter=nurse,
+            occurred_at=utc(2026, 10, 12, 9, 0),
+            reviewed_after=timedelta(hours=hours),
+        )
+    assert summary_for().figures.median_review == timedelta(hours=3)
+
+
+def test_the_builder_runs_the_same_queries_for_1_or_50_incidents(nurse, unit):
+    def queries(scope_unit) -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            summary_for(scope_unit)
+        return [query["sql"] for query in captured]
+
+    incident(reporter=nurse, occurred_at=utc(2026, 10, 3, 9, 0), patient=None)
+    one = {scope: len(queries(scope)) for scope in (None, unit)}
+    patients = PatientFactory.create_batch(10)
+    for index in range(49):
+        incident(
+            reporter=nurse,
+            occurred_at=utc(2026, 10, 1 + index % 28, index % 24, 0),
+            patient=patients[index % 10],
+            reviewed_after=timedelta(hours=index + 1),
+            severity=Severity.HIGH if index % 5 == 0 else Severity.LOW,
+        )
+    fifty = {scope: len(queries(scope)) for scope in (None, unit)}
+    assert fifty == one
+    assert one[None] <= 12
