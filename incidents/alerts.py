@@ -252,27 +252,35 @@ def _refresh_summary(alert: Alert, *, now: datetime, reopen: bool) -> None:
 def explain(alert: Alert, thresholds: AlertThresholds | None = None) -> str:
     """One sentence a supervisor can act on: the rule, the counts and the span."""
     thresholds = thresholds or AlertThresholds.current()
-    days = ""
+    span = ""
     if alert.span_start and alert.span_end:
-        span_days = (alert.span_end - alert.span_start).days
-        days = f" over {span_days} day{'s' if span_days != 1 else ''}"
+        start = timezone.localtime(alert.span_start)
+        end = timezone.localtime(alert.span_end)
+        span = (
+            f" on {end.day} {end:%b %Y}"
+            if start.date() == end.date()
+            else f" between {start.day} {start:%b %Y} and {end.day} {end:%b %Y}"
+        )
+    plural = "s" if alert.incident_count != 1 else ""
     if alert.rule == AlertRule.REPEAT_PATIENT:
         return (
-            f"The same patient is in {alert.incident_count} incidents{days} "
-            f"(the rule: {thresholds.repeat_count} or more within {thresholds.repeat_days} days)."
+            f"The same patient is in {alert.incident_count} incident{plural}{span}. "
+            f"The rule: {thresholds.repeat_count} or more within {thresholds.repeat_days} days."
         )
     if alert.rule == AlertRule.SEVERAL_STAFF:
         return (
-            f"{alert.staff_count} different staff reported the same patient{days} "
-            f"(the rule: {thresholds.staff_count} or more within {thresholds.staff_days} days)."
+            f"{alert.staff_count} different staff reported the same patient in "
+            f"{alert.incident_count} incident{plural}{span}. "
+            f"The rule: {thresholds.staff_count} or more staff "
+            f"within {thresholds.staff_days} days."
         )
     if alert.rule == AlertRule.ESCALATION:
         return (
             "The patient's latest incident is more severe than the one before: the behaviour "
-            "is escalating."
+            f"is escalating ({alert.incident_count} incident{plural}{span})."
         )
     return (
-        "A high-severity incident: harassment, threats, stalking, physical contact, "
+        f"A high-severity incident{span}: harassment, threats, stalking, physical contact, "
         "a reporter who feels unsafe, or security or police called."
     )
 

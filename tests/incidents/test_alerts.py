@@ -123,8 +123,10 @@ def test_an_alert_explains_itself(nurse, patient):
     assert alert.incident_count == 3
     assert alert.staff_count == 1
     assert (alert.span_end - alert.span_start).days == 40
+    start, end = timezone.localtime(alert.span_start), timezone.localtime(alert.span_end)
     assert alerts.explain(alert) == (
-        "The same patient is in 3 incidents over 40 days (the rule: 3 or more within 90 days)."
+        f"The same patient is in 3 incidents between {start.day} {start:%b %Y} and "
+        f"{end.day} {end:%b %Y}. The rule: 3 or more within 90 days."
     )
 
 
