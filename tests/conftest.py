@@ -7,6 +7,8 @@ deactivated member of staff.
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -34,6 +36,26 @@ def _audit_trail_can_be_emptied_between_transactional_tests():
     flush.Command.handle = handle
     yield
     flush.Command.handle = original
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_after_flush(request):
+    """Transactional tests empty every table afterwards, including the rows that data
+    migrations load (request types, channels, script categories). Load them again, as
+    the migrations do, so that every test starts from the same database."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    for module in (
+        "incidents.migrations.0003_taxonomy",
+        "scripts_library.migrations.0002_categories",
+    ):
+        migration = importlib.import_module(module)
+        for operation in migration.Migration.operations:
+            operation.code(apps, None)
 
 
 @pytest.fixture(autouse=True)

@@ -134,20 +134,25 @@
   const ladder = document.getElementById("ladder");
   const ladderSection = document.getElementById("ladder-section");
   const requestType = form.elements.namedItem("request_type");
+  let ladderRequest = 0;
   async function showLadder() {
-    ladder.replaceChildren();
-    ladderSection.hidden = true;
-    if (!requestType.value) return;
+    const current = ++ladderRequest;
+    if (!requestType.value) {
+      ladder.replaceChildren();
+      ladderSection.hidden = true;
+      return;
+    }
     try {
       const channel = form.elements.namedItem("channel").value;
       const url = `${form.dataset.suggestionsUrl}${encodeURIComponent(requestType.value)}` +
         `/suggestions/?channel=${encodeURIComponent(channel)}`;
       const response = await fetch(url, { credentials: "same-origin" });
-      if (!response.ok) return;
+      if (!response.ok || current !== ladderRequest) return;
       const html = await response.text();
+      if (current !== ladderRequest) return;  // a newer choice is on its way
       const fragment = document.createRange().createContextualFragment(html);
       fragment.querySelectorAll("script").forEach((node) => node.remove());
-      ladder.append(fragment);
+      ladder.replaceChildren(fragment);
       ladderSection.hidden = !ladder.querySelector("[data-script-version]");
     } catch {
       // The drop-down below still lists every script.

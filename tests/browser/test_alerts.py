@@ -14,7 +14,7 @@ from tests.browser.conftest import open_menu, sign_in
 from tests.browser.test_navigation import second_step
 from tests.factories import IncidentFactory, PatientFactory, UnitFactory, UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from scripts_library.models import Category, Script, ScriptStatus, ScriptVersion
 from tests.browser.conftest import sign_in
 from tests.factories import UnitFactory, UserFactory, request_type
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

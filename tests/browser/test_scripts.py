@@ -19,7 +19,7 @@ from tests.factories import UnitFactory, UserFactory
 from tests.scripts_library.conftest import approvers, editors
 
 # serialized_rollback: the flush between tests would otherwise take the seeded taxonomy.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
