@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from boundaries import audit
-from boundaries.access import STAFF_ROLES, role_required
+from boundaries.access import STAFF_ROLES, has_role, role_required
 from boundaries.models import AuditEvent, Unit
 from incidents import drafts, services
 from incidents.forms import AddendumForm, IncidentForm, WitnessFormSet
@@ -176,6 +176,8 @@ def draft_autosave(request: HttpRequest, draft_id: uuid.UUID) -> JsonResponse:
     401 rather than a redirect when the session has ended, so the page can say so."""
     if not request.user.is_authenticated:
         return JsonResponse({"error": "signed_out"}, status=401)
+    if not has_role(request.user, *STAFF_ROLES):
+        return JsonResponse({"error": "not_allowed"}, status=403)
     draft = services.save_draft(
         owner=request.user, draft_id=draft_id, data=drafts.data_from_post(request.POST)
     )

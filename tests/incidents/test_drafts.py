@@ -132,3 +132,9 @@ def test_forged_keys_are_not_kept_in_a_draft(nurse_client, unit):
     autosave(nurse_client, data)
     stored = Draft.objects.get().data
     assert "reporter" not in stored and "status" not in stored and "x" * 50 not in stored
+
+
+def test_administrators_cannot_keep_drafts(administrator_client, unit):
+    response = autosave(administrator_client, incident_post(unit))
+    assert response.status_code == 403
+    assert not Draft.objects.exists()
