@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -328,8 +327,28 @@ class MonthlySummary:
         return f"Boundaries monthly summary: {self.month.label}, {self.scope.label}"
 
     @property
+    def generated_at_text(self) -> str:
+        return exact_time(self.generated_at)
+
+    @property
     def filename(self) -> str:
         return monthly_filename(self.month, self.scope)
+
+
+def exact_time(moment: datetime | None, *, seconds: bool = False) -> str:
+    """A moment as a person, or a court, reads it: weekday, date, local time, and the
+    zone's abbreviation and offset, for example "Sunday 25 October 2026, 01:30 BST
+    (UTC+01:00)". Django's date filter leaves the zone out in the hour that happens twice
+    when the clocks go back, which is exactly when it tells the two apart."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(timezone.get_default_timezone())
+    clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+    offset = f"{local:%z}"
+    return (
+        f"{local:%A} {local.day} {local:%B %Y}, {clock} {local.tzname()} "
+        f"(UTC{offset[:3]}:{offset[3:]})"
+    )
 
 
 def duration_words(value: timedelta | None) -> str:
@@ -624,6 +643,32 @@ def render_monthly_summary(
 # --- The evidence log -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EvidenceEntry:
+    """One incident of the evidence log, with its times written out in full."""
+
+    incident: Incident
+    happened: str
+    filed: str
+    supervisor_told_at: str
+    feedback_at: str
+    addenda: list[tuple[str, Addendum]]
+
+    @classmethod
+    def of(cls, incident: Incident) -> EvidenceEntry:
+        return cls(
+            incident=incident,
+            happened=exact_time(incident.occurred_at),
+            filed=exact_time(incident.submitted_at),
+            supervisor_told_at=exact_time(incident.supervisor_told_at),
+            feedback_at=exact_time(incident.feedback_at),
+            addenda=[
+                (exact_time(addendum.created_at, seconds=True), addendum)
+                for addendum in incident.addenda.all()
+            ],
+        )
+
+
 @dataclass
 class EvidenceLog:
     """A reporter's own incidents, oldest first, for the police or a regulator."""
@@ -632,9 +677,17 @@ class EvidenceLog:
     first_day: date | None
     last_day: date | None
     generated_at: datetime
-    incidents: Sequence[Incident]
+    entries: list[EvidenceEntry]
     organisation_name: str
     time_zone: str
+
+    @property
+    def incidents(self) -> list[Incident]:
+        return [entry.incident for entry in self.entries]
+
+    @property
+    def generated_at_text(self) -> str:
+        return exact_time(self.generated_at, seconds=True)
 
     @property
     def reporter_name(self) -> str:
@@ -686,7 +739,7 @@ def evidence_log(
         first_day=first_day,
         last_day=last_day,
         generated_at=now or timezone.now(),
-        incidents=rows,
+        entries=[EvidenceEntry.of(incident) for incident in rows],
         organisation_name=settings.BOUNDARIES["ORGANISATION_NAME"],
         time_zone=settings.TIME_ZONE,
     )

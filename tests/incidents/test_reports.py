@@ -218,6 +218,16 @@ def test_a_month_that_has_not_started_is_refused():
         Month.parse("2026-12", now=NOW)
 
 
+def test_exact_times_name_the_zone_even_in_the_hour_that_happens_twice():
+    assert reports.exact_time(utc(2026, 10, 25, 0, 30)) == (
+        "Sunday 25 October 2026, 01:30 BST (UTC+01:00)"
+    )
+    assert reports.exact_time(utc(2026, 10, 25, 1, 30), seconds=True) == (
+        "Sunday 25 October 2026, 01:30:00 GMT (UTC+00:00)"
+    )
+    assert reports.exact_time(None) == ""
+
+
 def test_last_month_is_the_default_across_the_year_end():
     assert Month.last_completed(utc(2027, 1, 10)) == Month(2026, 12)
     assert Month.last_completed(NOW) == OCTOBER
