@@ -26,6 +26,7 @@ NAVIGATION = (
     NavItem("Scripts", "scripts_library:index", STAFF_ROLES),
     NavItem("Review", "incidents:review_queue", REVIEW_ROLES),
     NavItem("Alerts", "incidents:alert_list", REVIEW_ROLES),
+    NavItem("Reports", "incidents:reports", REVIEW_ROLES),
     NavItem("Admin", "admin:index", (Role.ADMINISTRATOR,)),
 )
 

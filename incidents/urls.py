@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents import views, views_review
+from incidents import views, views_reports, views_review
 
 app_name = "incidents"
 
@@ -13,6 +13,8 @@ urlpatterns = [
         "incidents/drafts/<uuid:draft_id>/autosave/", views.draft_autosave, name="draft_autosave"
     ),
     path("incidents/drafts/<uuid:draft_id>/delete/", views.draft_delete, name="draft_delete"),
+    path("incidents/evidence/", views_reports.evidence, name="evidence"),
+    path("incidents/evidence.pdf", views_reports.evidence_pdf, name="evidence_pdf"),
     path("incidents/<int:pk>/", views.incident_detail, name="detail"),
     path("incidents/<int:pk>/filed/", views.incident_filed, name="filed"),
     path("incidents/<int:pk>/addenda/", views.addendum_add, name="addendum_add"),
@@ -32,4 +34,7 @@ urlpatterns = [
         views_review.patient_timeline,
         name="patient_timeline",
     ),
+    path("reports/", views_reports.report_index, name="reports"),
+    path("reports/monthly.pdf", views_reports.report_pdf, name="report_pdf"),
+    path("reports/incidents.csv", views_reports.report_csv, name="report_csv"),
 ]

@@ -1,0 +1,113 @@
+"""Generate the monthly summary PDF from cron, and optionally email it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.mail import EmailMessage, mailers
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from boundaries import audit
+from boundaries.models import Role, Unit, User
+from incidents import reports
+from incidents.reports import MalformedMonth, Month
+
+
+class Command(BaseCommand):
+    help = (
+        "Write the monthly summary PDF for a calendar month (local time), for the whole "
+        "organisation or one unit: the same document managers download from /reports/. "
+        "With --email, send it to every active manager (organisation) or to the unit's "
+        "supervisors. Example for cron on the 1st of each month: "
+        "manage.py monthly_report --output /var/lib/boundaries/reports/ --email"
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--month",
+            help="The month as YYYY-MM, for example 2026-10. Default: last month.",
+        )
+        parser.add_argument(
+            "--unit",
+            metavar="CODE",
+            help="A unit's code, for example WARD-7. Default: the whole organisation.",
+        )
+        parser.add_argument(
+            "--output",
+            metavar="PATH",
+            help=(
+                "Where to write the PDF: a file, or an existing folder to write it in "
+                "under its usual name (boundaries-monthly-2026-10-WARD-7.pdf)."
+            ),
+        )
+        parser.add_argument(
+            "--email",
+            action="store_true",
+            help="Email the PDF to the managers, or to the unit's supervisors.",
+        )
+
+    def handle(
+        self,
+        *args,
+        month: str | None,
+        unit: str | None,
+        output: str | None,
+        email: bool,
+        **options,
+    ) -> None:
+        if not output and not email:
+            raise CommandError("Say where the report goes: --output PATH, --email, or both.")
+        try:
+            chosen = Month.parse(month) if month else Month.last_completed()
+        except MalformedMonth as error:
+            raise CommandError(f"--month {month!r}: {error}") from None
+        scope_unit = None
+        if unit:
+            scope_unit = Unit.objects.filter(code=unit.strip().upper()).first()
+            if scope_unit is None:
+                raise CommandError(f"There is no unit with the code {unit!r}.")
+
+        summary = reports.monthly_summary(
+            month=chosen, unit=scope_unit, generated_by=reports.SCHEDULED_JOB
+        )
+        pdf = reports.render_monthly_summary(summary)
+        audit.record(action=audit.Action.REPORT_EXPORTED, unit=scope_unit)
+
+        if output:
+            path = Path(output)
+            if path.is_dir():
+                path = path / summary.filename
+            try:
+                path.write_bytes(pdf)
+            except OSError as error:
+                raise CommandError(f"Could not write {path}: {error.strerror}.") from None
+            self.stdout.write(f"Wrote {path} ({len(pdf):,} bytes).")
+        if email:
+            sent = self._email(summary, pdf)
+            self.stdout.write(
+                f"Emailed the summary to {sent} {'person' if sent == 1 else 'people'}."
+            )
+
+    def _email(self, summary: reports.MonthlySummary, pdf: bytes) -> int:
+        people = User.objects.filter(is_active=True).exclude(email="")
+        if summary.scope.unit is None:
+            people = people.filter(role=Role.MANAGER)
+        else:
+            people = people.filter(role=Role.SUPERVISOR, memberships__unit=summary.scope.unit)
+        addresses = sorted({person.email for person in people})
+        if not addresses:
+            raise CommandError("Nobody to email: no active person with an email address.")
+        body = (
+            f"The Boundaries monthly summary for {summary.month.label} "
+            f"({summary.scope.label}) is attached.\n\n"
+            "It holds figures only, with patients pseudonymised. Keep it on the "
+            "organisation's systems.\n"
+        )
+        messages = []
+        for address in addresses:
+            # One message per person: nobody sees who else receives it.
+            message = EmailMessage(subject=summary.title, body=body, to=[address])
+            message.attach(summary.filename, pdf, "application/pdf")
+            messages.append(message)
+        mailers.default.send_messages(messages)
+        return len(addresses)

@@ -1,0 +1,211 @@
+"""Views for reports: the monthly summary and the month's CSV for managers and
+supervisors, and a reporter's own evidence log.
+
+Query strings carry only a month (2026-10), a unit's code and dates, never anything
+about a patient. Managers choose the organisation or any unit; supervisors only the
+units they supervise (anything else is 404, and the organisation scope 403). Every
+download is recorded in the audit trail and marked ``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
+
+from boundaries import audit
+from boundaries.access import REVIEW_ROLES, STAFF_ROLES, role_required
+from boundaries.models import Role, Unit
+from incidents import exports, reports
+from incidents.reports import MalformedMonth, Month, Scope, TooManyIncidents
+
+
+class EvidenceRangeForm(forms.Form):
+    """The evidence log's dates: both empty for everything, either one for an open
+    range. The fields are named ``from`` and ``to``, as in the download's address."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        widget = forms.DateInput(attrs={"type": "date"})
+        self.fields["from"] = forms.DateField(label="From", required=False, widget=widget)
+        self.fields["to"] = forms.DateField(label="To", required=False, widget=widget)
+        self.fields["from"].help_text = "The first day to include. Empty: from the start."
+        self.fields["to"].help_text = "The last day to include. Empty: up to today."
+
+    def clean(self) -> dict:
+        data = super().clean()
+        first, last = data.get("from"), data.get("to")
+        if first and last and last < first:
+            raise forms.ValidationError(
+                "The last day comes before the first. Check the dates.", code="reversed"
+            )
+        return data
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    add_never_cache_headers(response)
+    patch_cache_control(response, no_store=True, private=True)
+    return response
+
+
+def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
+    # File names are built from a month and a unit code (capitals, digits, hyphens).
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return _no_store(response)
+
+
+def _bad_request(request: HttpRequest, message: str) -> HttpResponse:
+    context = {"message": message, "back_url": reverse("incidents:reports")}
+    return render(request, "incidents/reports/bad_request.html", context, status=400)
+
+
+def _month(request: HttpRequest) -> Month:
+    """The month asked for, last month by default; MalformedMonth otherwise."""
+    value = request.GET.get("month", "").strip()
+    return Month.parse(value) if value else Month.last_completed()
+
+
+def _scope_for_download(request: HttpRequest) -> Scope:
+    """The unit asked for (404 unless the person supervises it, or is a manager), or
+    the whole organisation (managers only)."""
+    code = request.GET.get("unit", "").strip()
+    if code:
+        return Scope(get_object_or_404(Unit.objects.supervised_by(request.user), code=code))
+    if request.user.role != Role.MANAGER:
+        audit.record_route_refused(request=request)
+        raise PermissionDenied
+    return Scope(None)
+
+
+def _query(month: Month, scope: Scope, **extra: str) -> str:
+    params = {"month": str(month)}
+    if scope.unit is not None:
+        params["unit"] = scope.unit.code
+    return urlencode({**params, **extra})
+
+
+@role_required(*REVIEW_ROLES)
+@require_GET
+def report_index(request: HttpRequest) -> HttpResponse:
+    """Choose a month and a scope; see its key figures; download the PDF or the CSV."""
+    units = list(Unit.objects.supervised_by(request.user))
+    is_manager = request.user.role == Role.MANAGER
+    code = request.GET.get("unit", "").strip()
+    if code:
+        scope = Scope(get_object_or_404(Unit.objects.supervised_by(request.user), code=code))
+    else:
+        scope = Scope(None if is_manager or not units else units[0])
+    context = {
+        "units": units,
+        "is_manager": is_manager,
+        "scope": scope,
+        "month_value": request.GET.get("month", "").strip(),
+        "latest_month": Month.containing(timezone.now()),
+    }
+    try:
+        month = _month(request)
+    except MalformedMonth as error:
+        context["month_error"] = str(error)
+        return render(request, "incidents/reports/report_index.html", context, status=400)
+    context.update(month=month, month_value=str(month))
+    if scope.is_organisation and not is_manager:
+        # A supervisor who supervises no unit yet: nothing to show.
+        return render(request, "incidents/reports/report_index.html", context)
+    summary = reports.monthly_summary(
+        month=month, unit=scope.unit, generated_by=reports.generated_by_person(request.user)
+    )
+    context.update(
+        summary=summary,
+        figures=summary.figures,
+        pdf_url=f"{reverse('incidents:report_pdf')}?{_query(month, scope)}",
+        csv_url=f"{reverse('incidents:report_csv')}?{_query(month, scope)}",
+        previous_url=f"?{_query(month.shifted(-1), scope)}",
+        next_url=(
+            f"?{_query(month.shifted(1), scope)}"
+            if month.shifted(1) <= context["latest_month"]
+            else ""
+        ),
+    )
+    return render(request, "incidents/reports/report_index.html", context)
+
+
+@role_required(*REVIEW_ROLES)
+@require_GET
+def report_pdf(request: HttpRequest) -> HttpResponse:
+    """The monthly summary as a PDF download."""
+    try:
+        month = _month(request)
+    except MalformedMonth as error:
+        return _bad_request(request, str(error))
+    scope = _scope_for_download(request)
+    summary = reports.monthly_summary(
+        month=month, unit=scope.unit, generated_by=reports.generated_by_person(request.user)
+    )
+    pdf = reports.render_monthly_summary(summary, request=request)
+    audit.record(action=audit.Action.REPORT_EXPORTED, request=request, unit=scope.unit)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    return _attachment(response, summary.filename)
+
+
+@role_required(*REVIEW_ROLES)
+@require_GET
+def report_csv(request: HttpRequest) -> HttpResponse:
+    """The month's incidents as CSV. ``details=1`` adds descriptions, words used,
+    locations and patient references: for supervisors, and only for their own units."""
+    try:
+        month = _month(request)
+    except MalformedMonth as error:
+        return _bad_request(request, str(error))
+    scope = _scope_for_download(request)
+    include_details = request.GET.get("details") == "1"
+    if include_details and (request.user.role != Role.SUPERVISOR or scope.unit is None):
+        audit.record_route_refused(request=request)
+        raise PermissionDenied
+    audit.record(action=audit.Action.CSV_EXPORTED, request=request, unit=scope.unit)
+    incidents = scope.incidents().in_period(month.start, month.end)
+    response = StreamingHttpResponse(
+        exports.csv_lines(incidents, include_details=include_details),
+        content_type="text/csv; charset=utf-8",
+    )
+    return _attachment(response, reports.incidents_filename(month, scope))
+
+
+@role_required(*STAFF_ROLES)
+@require_GET
+def evidence(request: HttpRequest) -> HttpResponse:
+    """Where a reporter chooses the dates of their evidence log."""
+    context = {"form": EvidenceRangeForm(), "limit": reports.EVIDENCE_LOG_LIMIT}
+    return render(request, "incidents/reports/evidence.html", context)
+
+
+@role_required(*STAFF_ROLES)
+@require_GET
+def evidence_pdf(request: HttpRequest) -> HttpResponse:
+    """The reporter's own incidents, with everything said and done, as a PDF."""
+    form = EvidenceRangeForm(request.GET)
+    context = {"form": form, "limit": reports.EVIDENCE_LOG_LIMIT}
+    if not form.is_valid():
+        return render(request, "incidents/reports/evidence.html", context, status=400)
+    try:
+        log = reports.evidence_log(
+            reporter=request.user,
+            first_day=form.cleaned_data["from"],
+            last_day=form.cleaned_data["to"],
+        )
+    except TooManyIncidents:
+        form.add_error(
+            None,
+            f"Those dates hold more than {reports.EVIDENCE_LOG_LIMIT} of your incidents, "
+            "more than one evidence log can list. Choose a shorter range of dates, and "
+            "download the rest as a second log.",
+        )
+        return render(request, "incidents/reports/evidence.html", context, status=400)
+    pdf = reports.render_evidence_log(log, request=request)
+    audit.record(action=audit.Action.EVIDENCE_EXPORTED, request=request)
+    return _attachment(HttpResponse(pdf, content_type="application/pdf"), log.filename)

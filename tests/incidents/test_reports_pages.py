@@ -1,0 +1,356 @@
+"""/reports/ and its downloads: who may see what, the PDF read back from its own text,
+the cron command, and WeasyPrint never reaching a file or the network."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+
+import pytest
+from django.core import mail
+from django.core.management import CommandError, call_command
+from pypdf import PdfReader
+
+from boundaries import pdf
+from boundaries.models import AuditEvent, Role
+from incidents.models import Patient
+from incidents.reports import Month
+from tests.factories import UnitFactory, UserFactory
+from tests.incidents.test_reports import build_october
+
+PDF_URL = "/reports/monthly.pdf"
+
+
+@pytest.fixture
+def october(nurse, other_unit_nurse):
+    return build_october(nurse=nurse, other_unit_nurse=other_unit_nurse)
+
+
+def squeezed(text: str) -> str:
+    """Text with all whitespace removed: the PDF may wrap lines anywhere."""
+    return re.sub(r"\s+", "", text)
+
+
+def pdf_text(content: bytes) -> str:
+    reader = PdfReader(io.BytesIO(content))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def attachments(path) -> str:
+    result = subprocess.run(  # noqa: S603
+        ["/usr/bin/qpdf", "--list-attachments", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+# --- The reports page --------------------------------------------------------------------
+
+
+def test_the_page_shows_the_months_key_figures_and_download_links(manager_client, october):
+    page = manager_client.get("/reports/?month=2026-10")
+    assert page.status_code == 200
+    assert page.context["figures"].incidents == 5
+    html = page.content.decode()
+    assert "October 2026: Whole organisation" in html
+    assert 'href="/reports/monthly.pdf?month=2026-10"' in html
+    assert 'href="/reports/incidents.csv?month=2026-10"' in html
+    assert "7.5 hours" in html
+    assert "no-store" in page["Cache-Control"]
+
+
+def test_the_page_defaults_to_last_month(manager_client, db):
+    page = manager_client.get("/reports/")
+    assert page.status_code == 200
+    assert page.context["month"] == Month.last_completed()
+
+
+def test_a_manager_can_look_at_one_unit(manager_client, october, unit):
+    page = manager_client.get("/reports/?month=2026-10&unit=WARD-A")
+    assert page.context["figures"].incidents == 4
+    assert 'href="/reports/monthly.pdf?month=2026-10&amp;unit=WARD-A"' in page.content.decode()
+
+
+def test_supervisors_see_their_own_unit_by_default_and_no_organisation_choice(
+    supervisor_client, october, other_unit
+):
+    page = supervisor_client.get("/reports/?month=2026-10")
+    assert page.context["scope"].unit.code == "WARD-A"
+    assert page.context["figures"].incidents == 4
+    html = page.content.decode()
+    assert "Whole organisation" not in html
+    assert 'value="WARD-B"' not in html
+    assert 'name="details"' in html
+
+
+def test_a_supervisor_of_another_unit_gets_404_for_a_unit_they_do_not_supervise(
+    other_unit_supervisor_client, unit
+):
+    for url in (
+        "/reports/?unit=WARD-A",
+        f"{PDF_URL}?month=2026-10&unit=WARD-A",
+        "/reports/incidents.csv?month=2026-10&unit=WARD-A",
+        "/reports/?unit=NO-SUCH-UNIT",
+    ):
+        assert other_unit_supervisor_client.get(url).status_code == 404, url
+
+
+def test_supervisors_cannot_download_the_organisations_report(supervisor_client):
+    assert supervisor_client.get(f"{PDF_URL}?month=2026-10").status_code == 403
+    assert supervisor_client.get("/reports/incidents.csv?month=2026-10").status_code == 403
+    refused = AuditEvent.objects.filter(action="permission.refused")
+    assert refused.count() == 2
+
+
+@pytest.mark.parametrize("url", ["/reports/", PDF_URL, "/reports/incidents.csv"])
+def test_reporters_get_403(nurse_client, url):
+    assert nurse_client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize("url", ["/reports/", PDF_URL, "/reports/incidents.csv"])
+def test_anonymous_visitors_are_sent_to_sign_in(client, db, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize("url", ["/reports/", PDF_URL, "/reports/incidents.csv"])
+def test_posting_is_not_allowed(manager_client, url):
+    assert manager_client.post(url).status_code == 405
+
+
+@pytest.mark.parametrize("month", ["2026-13", "October", "2026-1", "99999-01", "2999-01"])
+def test_a_malformed_month_gets_a_clear_400(manager_client, month):
+    page = manager_client.get("/reports/", {"month": month})
+    assert page.status_code == 400
+    assert "is-invalid" in page.content.decode()
+    assert f'value="{month}"' in page.content.decode()
+    for url in (PDF_URL, "/reports/incidents.csv"):
+        response = manager_client.get(url, {"month": month})
+        assert response.status_code == 400
+        assert b"Check the month" in response.content
+    assert not AuditEvent.objects.filter(action__in=["report.exported", "csv.exported"]).exists()
+
+
+def test_the_page_runs_the_same_queries_for_1_or_50_incidents(manager_client, nurse):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.incidents.test_reports import incident, utc
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert manager_client.get("/reports/?month=2026-10").status_code == 200
+        return len(captured)
+
+    incident(reporter=nurse, occurred_at=utc(2026, 10, 3, 9, 0))
+    manager_client.get("/reports/?month=2026-10")
+    one = count()
+    for day in range(49):
+        incident(reporter=nurse, occurred_at=utc(2026, 10, 1 + day % 28, 9, 0))
+    assert count() == one
+
+
+# --- The PDF -------------------------------------------------------------------------------
+
+
+def test_a_manager_downloads_the_organisations_month_as_a_pdf_with_its_figures(
+    manager_client, manager, october
+):
+    response = manager_client.get(f"{PDF_URL}?month=2026-10")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == (
+        'attachment; filename="boundaries-monthly-2026-10-organisation.pdf"'
+    )
+    assert "no-store" in response["Cache-Control"]
+    event = AuditEvent.objects.get(action="report.exported")
+    assert (event.actor, event.unit, event.object_id) == (manager, None, "")
+
+    reader = PdfReader(io.BytesIO(response.content))
+    assert reader.metadata.title == (
+        "Boundaries monthly summary: October 2026, Whole organisation"
+    )
+    assert reader.metadata.author == "Boundaries demo trust"
+    assert 2 <= len(reader.pages) <= 6
+    text = squeezed(pdf_text(response.content))
+    for expected in (
+        "Monthlysummary:October2026",
+        "Generatedby",
+        "(Manager)",
+        "5Incidents",
+        "September2026:2(+3(+150%))",
+        "October2025:1(+4(+400%))",
+        "2Highseverity",
+        "2Patientswithrepeatincidents",
+        "7.5hoursMediantimetoreview",
+        "60%Reviewedwithintarget",
+        "3of5",
+        "2Overduenow",
+        # Used, accepted, asked again, escalated.
+        "Ourpolicyonpersonalnumbers2110",
+        "Ownwords(noscript)2101",
+        # Incidents, staff reporting, units, highest severity.
+        "PatientA322High",
+        "PatientB211Moderate",
+        "Page1of",
+    ):
+        assert expected in text, expected
+    for patient in Patient.objects.all():
+        assert patient.reference not in text
+        assert patient.public_id.hex[:8] not in text
+
+
+def figures_alternative_texts(element) -> list[str]:
+    """The /Alt of every Figure in a tagged PDF's structure tree."""
+    element = element.get_object()
+    if isinstance(element, list):
+        return [text for child in element for text in figures_alternative_texts(child)]
+    if not hasattr(element, "get"):
+        return []
+    found = [str(element["/Alt"])] if element.get("/S") == "/Figure" else []
+    if "/K" in element:
+        found += figures_alternative_texts(element["/K"])
+    return found
+
+
+def test_the_pdf_is_tagged_with_a_language_and_charts_with_alternative_text(
+    manager_client, october
+):
+    content = manager_client.get(f"{PDF_URL}?month=2026-10").content
+    catalog = PdfReader(io.BytesIO(content)).trailer["/Root"]
+    assert bool(catalog["/MarkInfo"]["/Marked"])
+    assert catalog["/Lang"] == "en-GB"
+    texts = figures_alternative_texts(catalog["/StructTreeRoot"])
+    assert len(texts) == 6  # trend, request type, channel, unit, day, hour
+    assert texts[0].startswith("Incidents per month over the last 12 months. Nov 25: 0;")
+    assert texts[0].endswith("Sep 26: 2; Oct 26: 5.")
+    assert any(
+        text.startswith("Incidents by hour of the day (local time). 00: 1; 01: 2;")
+        for text in texts
+    )
+
+
+def test_a_units_pdf_is_named_after_the_unit(supervisor_client, supervisor, october, unit):
+    response = supervisor_client.get(f"{PDF_URL}?month=2026-10&unit=WARD-A")
+    assert response["Content-Disposition"] == (
+        'attachment; filename="boundaries-monthly-2026-10-WARD-A.pdf"'
+    )
+    event = AuditEvent.objects.get(action="report.exported")
+    assert (event.actor, event.unit) == (supervisor, unit)
+    text = squeezed(pdf_text(response.content))
+    assert "4Incidents" in text
+    assert "WardA(WARD-A)" in text
+
+
+# --- The command for cron ------------------------------------------------------------------
+
+
+def test_the_command_writes_the_same_document_generated_by_the_scheduled_job(october, tmp_path):
+    call_command("monthly_report", "--month", "2026-10", "--output", str(tmp_path))
+    written = tmp_path / "boundaries-monthly-2026-10-organisation.pdf"
+    text = squeezed(pdf_text(written.read_bytes()))
+    assert "scheduledjob" in text
+    assert "5Incidents" in text
+    event = AuditEvent.objects.get(action="report.exported")
+    assert (event.actor, event.unit) == (None, None)
+
+
+def test_the_command_emails_a_units_report_to_its_supervisors_only(
+    october, supervisor, other_unit_supervisor, manager, tmp_path
+):
+    UserFactory(role=Role.SUPERVISOR, units=[supervisor.units.first()], is_active=False)
+    output = tmp_path / "ward-a.pdf"
+    call_command(
+        "monthly_report", "--month", "2026-10", "--unit", "WARD-A", "--output", str(output),
+        "--email",
+    )  # fmt: skip
+    assert [message.to for message in mail.outbox] == [[supervisor.email]]
+    message = mail.outbox[0]
+    assert message.subject == "Boundaries monthly summary: October 2026, Ward A"
+    (name, content, mimetype) = message.attachments[0]
+    assert (name, mimetype) == ("boundaries-monthly-2026-10-WARD-A.pdf", "application/pdf")
+    assert content == output.read_bytes()
+
+
+def test_the_command_emails_the_organisations_report_to_each_active_manager(
+    db, manager, supervisor, tmp_path
+):
+    second = UserFactory(role=Role.MANAGER, units=[UnitFactory(code="WARD-C")])
+    call_command("monthly_report", "--month", "2026-10", "--email")
+    assert sorted(message.to[0] for message in mail.outbox) == sorted(
+        [manager.email, second.email]
+    )
+    assert all(len(message.to) == 1 for message in mail.outbox)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--month", "2026-13", "--email"], "between 01 and 12"),
+        (["--month", "next", "--email"], "for example 2026-10"),
+        (["--month", "2026-10", "--unit", "NOPE", "--email"], "no unit with the code"),
+        (["--month", "2026-10"], "Say where the report goes"),
+    ],
+)
+def test_the_command_explains_what_is_wrong(db, arguments, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("monthly_report", *arguments)
+
+
+# --- Nothing a document names is fetched from a file or the network -----------------------
+
+HOSTILE = """<!doctype html>
+<html lang="en-GB"><head><meta charset="utf-8"><title>Hostile</title>
+<link rel="attachment" href="file:///etc/hosts">
+<link rel="stylesheet" href="http://127.0.0.1:9/evil.css">
+</head><body>
+<h1>Hostile document</h1>
+<img src="file:///etc/passwd" alt="passwd">
+<img src="http://127.0.0.1:9/tracker.png" alt="tracker">
+<p style="background: url(file:///etc/passwd)">Still rendered</p>
+</body></html>
+"""
+
+
+def test_render_pdf_refuses_files_and_the_network_named_in_a_template(
+    db, settings, tmp_path, caplog
+):
+    (tmp_path / "hostile.html").write_text(HOSTILE)
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+
+    content = pdf.render_pdf("hostile.html", {}, title="Hostile")
+
+    output = tmp_path / "hostile.pdf"
+    output.write_bytes(content)
+    assert "has no embedded files" in attachments(output)
+    assert PdfReader(io.BytesIO(content)).attachments == {}
+    assert "Still rendered" in pdf_text(content)
+    assert b"root:" not in content
+    refused = " ".join(record.getMessage() for record in caplog.records)
+    assert "file:///etc/passwd" in refused or "refused" in refused
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "http://127.0.0.1:9/x.css",
+        "https://example.org/x.png",
+        "https://boundaries.invalid/static/../../../etc/passwd",
+        "https://boundaries.invalid/static/%2e%2e/settings.py",
+        "ftp://example.org/x",
+    ],
+)
+def test_the_fetcher_refuses_anything_but_static_files_and_data(url):
+    with pytest.raises(pdf.RefusedURL):
+        pdf.url_fetcher().fetch(url)
+
+
+def test_the_fetcher_serves_the_report_stylesheet(db):
+    response = pdf.url_fetcher().fetch("https://boundaries.invalid/static/css/report.css")
+    assert b"@page" in response.read()
