@@ -209,6 +209,12 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# No second, unpurged record of every sign-in with its browser and address: the audit
+# trail already records sign-ins. The attempts that count towards a lockout stay, and are
+# removed once the cool-off has passed; what they keep of the form leaves out the
+# password (always) and the CSRF token.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
 # One definition of "the client's address", shared with the audit trail.
 AXES_CLIENT_IP_CALLABLE = "boundaries.network.client_address"
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: none, and
@@ -326,4 +332,14 @@ BOUNDARIES = {
         "Employee Assistance Programme: free and confidential, 24 hours a day. "
         "Ask your supervisor or the staff intranet for the number.",
     ),
+    # Retention (manage.py purge_expired; docs/security.md says why these defaults): an
+    # incident is deleted this many years after its last activity (filing, review,
+    # feedback, addendum, closing), 8 by default as for adult health records in the NHS
+    # Records Management Code; a draft never filed, this many days after its last change.
+    "RETENTION_YEARS": env_int("RETENTION_YEARS", 8),
+    "DRAFT_RETENTION_DAYS": env_int("DRAFT_RETENTION_DAYS", 30),
 }
+for _name in ("RETENTION_YEARS", "DRAFT_RETENTION_DAYS"):
+    # Zero would make the next purge delete every record.
+    if BOUNDARIES[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1.")
