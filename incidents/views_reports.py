@@ -90,17 +90,41 @@ def _query(month: Month, scope: Scope, **extra: str) -> str:
     return urlencode({**params, **extra})
 
 
+def _page_scope(request: HttpRequest, units: list[Unit]) -> Scope:
+    """The page's scope: the unit asked for (404 unless visible), else the organisation
+    for managers and a supervisor's first unit."""
+    code = request.GET.get("unit", "").strip()
+    if code:
+        return Scope(get_object_or_404(Unit.objects.supervised_by(request.user), code=code))
+    if request.user.role == Role.MANAGER or not units:
+        return Scope(None)
+    return Scope(units[0])
+
+
+def _summary_context(request: HttpRequest, month: Month, scope: Scope) -> dict:
+    summary = reports.monthly_summary(
+        month=month, unit=scope.unit, generated_by=reports.generated_by_person(request.user)
+    )
+    following = month.shifted(1)
+    return {
+        "summary": summary,
+        "figures": summary.figures,
+        "pdf_url": f"{reverse('incidents:report_pdf')}?{_query(month, scope)}",
+        "csv_url": f"{reverse('incidents:report_csv')}?{_query(month, scope)}",
+        "previous_url": f"?{_query(month.shifted(-1), scope)}",
+        "next_url": f"?{_query(following, scope)}"
+        if following <= Month.containing(timezone.now())
+        else "",
+    }
+
+
 @role_required(*REVIEW_ROLES)
 @require_GET
 def report_index(request: HttpRequest) -> HttpResponse:
     """Choose a month and a scope; see its key figures; download the PDF or the CSV."""
     units = list(Unit.objects.supervised_by(request.user))
     is_manager = request.user.role == Role.MANAGER
-    code = request.GET.get("unit", "").strip()
-    if code:
-        scope = Scope(get_object_or_404(Unit.objects.supervised_by(request.user), code=code))
-    else:
-        scope = Scope(None if is_manager or not units else units[0])
+    scope = _page_scope(request, units)
     context = {
         "units": units,
         "is_manager": is_manager,
@@ -114,24 +138,9 @@ def report_index(request: HttpRequest) -> HttpResponse:
         context["month_error"] = str(error)
         return render(request, "incidents/reports/report_index.html", context, status=400)
     context.update(month=month, month_value=str(month))
-    if scope.is_organisation and not is_manager:
-        # A supervisor who supervises no unit yet: nothing to show.
-        return render(request, "incidents/reports/report_index.html", context)
-    summary = reports.monthly_summary(
-        month=month, unit=scope.unit, generated_by=reports.generated_by_person(request.user)
-    )
-    context.update(
-        summary=summary,
-        figures=summary.figures,
-        pdf_url=f"{reverse('incidents:report_pdf')}?{_query(month, scope)}",
-        csv_url=f"{reverse('incidents:report_csv')}?{_query(month, scope)}",
-        previous_url=f"?{_query(month.shifted(-1), scope)}",
-        next_url=(
-            f"?{_query(month.shifted(1), scope)}"
-            if month.shifted(1) <= context["latest_month"]
-            else ""
-        ),
-    )
+    # A supervisor of no unit yet has nothing to see; nobody else reaches the organisation.
+    if not (scope.is_organisation and not is_manager):
+        context.update(_summary_context(request, month, scope))
     return render(request, "incidents/reports/report_index.html", context)
 
 

@@ -19,9 +19,9 @@ from incidents.reports import Month
 from tests.browser.conftest import open_menu, sign_in
 from tests.factories import IncidentFactory, UnitFactory, UserFactory
 
-# serialized_rollback: the flush after each test would otherwise take the taxonomy rows
-# that the migrations seed (request types and channels).
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# Transactional, so the live server's thread sees the rows; tests/conftest.py reloads the
+# request types and channels that the flush after each such test takes away.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

@@ -216,9 +216,9 @@ def test_markup_typed_into_an_incident_is_printed_as_text_and_fetches_nothing(
     long_word = "x" * 400
     filed(
         reporter=nurse,
-        description=hostile,
+        description=f"{hostile} {long_word}",
         words_used="</style><style>@page { background: url(file:///etc/passwd) }</style>",
-        location=long_word,
+        location="y" * 120,
     )
     WitnessFactory(incident=nurse.incidents.get(), name='<link rel="attachment" href="/etc">')
 
@@ -239,8 +239,9 @@ def test_markup_typed_into_an_incident_is_printed_as_text_and_fetches_nothing(
     assert squeezed(hostile) in text
     assert squeezed("<style>@page{background:url(file:///etc/passwd)}</style>") in text
     assert squeezed('<link rel="attachment" href="/etc">') in text
-    # A 400-character word wraps onto several lines instead of being cut off.
+    # Long words wrap onto several lines instead of being cut off.
     assert long_word in text
+    assert "y" * 120 in text
     assert b"root:" not in response.content
 
 

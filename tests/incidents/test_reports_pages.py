@@ -10,14 +10,17 @@ import subprocess
 import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from pypdf import PdfReader
 
 from boundaries import pdf
 from boundaries.models import AuditEvent, Role
 from incidents.models import Patient
 from incidents.reports import Month
+from tests.conftest import client_for
 from tests.factories import UnitFactory, UserFactory
-from tests.incidents.test_reports import build_october
+from tests.incidents.test_reports import build_october, incident, utc
 
 PDF_URL = "/reports/monthly.pdf"
 
@@ -86,6 +89,15 @@ def test_supervisors_see_their_own_unit_by_default_and_no_organisation_choice(
     assert 'name="details"' in html
 
 
+def test_a_supervisor_of_no_unit_yet_is_told_so(db):
+    client = client_for(UserFactory(role=Role.SUPERVISOR))
+    page = client.get("/reports/")
+    assert page.status_code == 200
+    assert "You do not supervise any unit yet" in page.content.decode()
+    assert "summary" not in page.context
+    assert client.get(f"{PDF_URL}?month=2026-10").status_code == 403
+
+
 def test_a_supervisor_of_another_unit_gets_404_for_a_unit_they_do_not_supervise(
     other_unit_supervisor_client, unit
 ):
@@ -136,11 +148,6 @@ def test_a_malformed_month_gets_a_clear_400(manager_client, month):
 
 
 def test_the_page_runs_the_same_queries_for_1_or_50_incidents(manager_client, nurse):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from tests.incidents.test_reports import incident, utc
-
     def count() -> int:
         with CaptureQueriesContext(connection) as captured:
             assert manager_client.get("/reports/?month=2026-10").status_code == 200
