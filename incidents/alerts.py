@@ -166,6 +166,11 @@ def evaluate_incident(
     """Raise or extend the alerts a newly filed incident matches. Runs inside the filing
     transaction; returns the alerts raised for the first time. ``notify=False`` skips
     the emails (loading demo data)."""
+    with transaction.atomic():
+        return _evaluate(incident, request=request, notify=notify)
+
+
+def _evaluate(incident: Incident, *, request: HttpRequest | None, notify: bool) -> list[Alert]:
     if incident.patient_id is not None:
         # Filings about one patient take turns here, so two at once cannot both decide
         # that no alert exists yet.

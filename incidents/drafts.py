@@ -29,7 +29,8 @@ def data_from_post(post: QueryDict) -> dict[str, list[str]]:
     data = {}
     for key in post:
         if key in allowed:
-            values = [value[:MAX_VALUE_LENGTH] for value in post.getlist(key)]
+            # NUL cannot be stored in PostgreSQL's JSON; the form refuses it on submit.
+            values = [value[:MAX_VALUE_LENGTH].replace("\x00", "") for value in post.getlist(key)]
             if any(values):
                 data[key] = values
     return data

@@ -138,3 +138,9 @@ def test_administrators_cannot_keep_drafts(administrator_client, unit):
     response = autosave(administrator_client, incident_post(unit))
     assert response.status_code == 403
     assert not Draft.objects.exists()
+
+
+def test_a_draft_with_a_null_character_is_kept_without_it(nurse_client, unit):
+    data = incident_post(unit, description="Said \x00 this")
+    assert autosave(nurse_client, data).status_code == 200
+    assert Draft.objects.get().data["description"] == ["Said  this"]
