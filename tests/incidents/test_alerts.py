@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -232,7 +232,9 @@ def test_concurrent_filings_about_one_patient_raise_one_alert():
         except Exception as error:
             errors.append(error)
         finally:
-            close_old_connections()
+            # Each thread has its own connection: close it, or the test database
+            # cannot be dropped at the end of the run.
+            connection.close()
 
     threads = [threading.Thread(target=file_one, args=(r,)) for r in reporters]
     for thread in threads:
