@@ -33,6 +33,8 @@ BAR = "#1d4f73"
 HIGHLIGHT = "#b35900"
 TEXT = "#1a1a1a"
 LABEL_MAX_LENGTH = 38
+# The width of an average character of an 8-point DejaVu Sans label, in inches.
+LABEL_INCH_PER_CHARACTER = 0.062
 # Within the PDF's text column (A4 less the page margins: 6.9 inches).
 FULL_WIDTH = 6.8
 
@@ -104,9 +106,7 @@ def bar_chart(
     description = describe(title, labels, values)
     labels = [short_label(label) for label in labels]
     colours = [HIGHLIGHT if index == highlight else BAR for index in range(len(values))]
-    # Constrained layout fits the labels inside the given size, so every chart is drawn
-    # at its own size, with text the same size as in the others.
-    figure = Figure(figsize=(width, height), layout="constrained")
+    figure = Figure(figsize=(width, height))
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     positions = list(range(len(values)))
@@ -119,6 +119,13 @@ def bar_chart(
         axes.get_xaxis().set_visible(False)
         axes.spines[["top", "right", "bottom"]].set_visible(False)
         axes.margins(x=0.1, y=0.02)
+        # Room on the left for the longest label. Margins set by hand: matplotlib's
+        # constrained layout measures every label over and over, and took longer than
+        # drawing the chart.
+        label_width = LABEL_INCH_PER_CHARACTER * max(len(label) for label in labels) + 0.15
+        figure.subplots_adjust(
+            left=min(label_width / width, 0.6), right=0.97, bottom=0.02, top=0.98
+        )
     else:
         bars = axes.bar(positions, values, color=colours, width=0.7)
         step = label_step if label_step > 0 else 1
@@ -126,9 +133,15 @@ def bar_chart(
         axes.get_yaxis().set_visible(False)
         axes.spines[["top", "right", "left"]].set_visible(False)
         axes.margins(x=0.01, y=0.15)
+        figure.subplots_adjust(left=0.01, right=0.99, bottom=0.32 / height, top=0.97)
     axes.tick_params(colors=TEXT, length=0, pad=3)
     axes.bar_label(
-        bars, labels=[str(value) if value else "" for value in values], padding=2, color=TEXT
+        bars,
+        labels=[str(value) if value else "" for value in values],
+        padding=2,
+        color=TEXT,
+        # Many narrow bars (the hours) leave room only for smaller numbers.
+        fontsize=6 if len(values) > 12 and not horizontal else None,
     )
     output = io.StringIO()
     figure.savefig(output, format="svg", metadata={"Date": None, "Creator": None})
