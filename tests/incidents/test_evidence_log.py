@@ -64,7 +64,7 @@ def test_my_incidents_links_to_the_evidence_log(nurse_client):
 
 
 def test_a_reporter_downloads_their_own_record_with_everything_said_and_done(
-    nurse_client, nurse, supervisor, other_unit_nurse
+    nurse_client, nurse, supervisor, other_unit_nurse, caplog
 ):
     script = ScriptFactory(version__title="Our policy on personal numbers")
     mine = filed(
@@ -86,6 +86,7 @@ def test_a_reporter_downloads_their_own_record_with_everything_said_and_done(
     response = nurse_client.get(PDF_URL)
 
     assert response.status_code == 200
+    assert [r for r in caplog.records if r.name == "weasyprint" and r.levelname != "INFO"] == []
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"].startswith(
         'attachment; filename="boundaries-evidence-log-start-to-'
