@@ -55,7 +55,7 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 
 
 def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
-    # File names are built from a month and a unit code (capitals, digits, hyphens).
+    # File names hold only a month, a unit code or dates: capitals, digits, hyphens.
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return _no_store(response)
 
