@@ -72,6 +72,11 @@ class UserAdmin(DjangoUserAdmin):
         confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
         return super().get_queryset(request).annotate(authenticator=Exists(confirmed))
 
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # People are deactivated, never deleted: incidents and the audit trail name them,
+        # and the confirmation page would list their incidents to an administrator.
+        return False
+
     @admin.display(description="Two-factor set up", boolean=True, ordering="authenticator")
     def has_authenticator(self, user: User) -> bool:
         return user.authenticator
@@ -101,6 +106,11 @@ class UnitAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(member_count=Count("memberships"))
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Units are marked inactive, never deleted: their incidents keep them, and the
+        # confirmation page would list those incidents to an administrator.
+        return False
 
     @admin.display(description="People", ordering="member_count")
     def member_count(self, unit: Unit) -> int:
