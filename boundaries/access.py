@@ -42,7 +42,7 @@ SECOND_FACTOR_EXEMPT_URL_NAMES = frozenset({"two_factor", "two_factor_setup", "l
 HOME_URL_NAMES = {
     Role.REPORTER: "incidents:list",
     Role.SUPERVISOR: "incidents:review_queue",
-    Role.MANAGER: "incidents:list",
+    Role.MANAGER: "incidents:reports",
     Role.ADMINISTRATOR: "admin:index",
 }
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 HOMES = {
     "nurse": "/incidents/",
     "supervisor": "/review/",
-    "manager": "/incidents/",
+    "manager": "/reports/",
 }
 
 

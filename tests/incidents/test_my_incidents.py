@@ -121,3 +121,12 @@ def test_a_filed_incident_cannot_be_edited_or_deleted(nurse_client, nurse):
     assert nurse_client.post(f"/incidents/{incident.pk}/").status_code == 405
     assert nurse_client.delete(f"/incidents/{incident.pk}/").status_code == 405
     assert nurse_client.get(f"/incidents/{incident.pk}/addenda/").status_code == 405
+
+
+def test_the_two_0130s_of_the_night_the_clocks_go_back_look_different(nurse_client, nurse):
+    from datetime import UTC, datetime
+
+    bst = IncidentFactory(reporter=nurse, occurred_at=datetime(2025, 10, 26, 0, 30, tzinfo=UTC))
+    gmt = IncidentFactory(reporter=nurse, occurred_at=datetime(2025, 10, 26, 1, 30, tzinfo=UTC))
+    assert b"01:30 (UTC+0100)" in nurse_client.get(f"/incidents/{bst.pk}/").content
+    assert b"01:30 (UTC+0000)" in nurse_client.get(f"/incidents/{gmt.pk}/").content
