@@ -39,6 +39,7 @@ from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, RowNumber
 from django.utils import timezone
 
 from boundaries.pdf import render_pdf
+from incidents.local_time import exact_time
 from incidents.models import (
     REVIEW_ACTIONS,
     Addendum,
@@ -333,22 +334,6 @@ class MonthlySummary:
     @property
     def filename(self) -> str:
         return monthly_filename(self.month, self.scope)
-
-
-def exact_time(moment: datetime | None, *, seconds: bool = False) -> str:
-    """A moment as a person, or a court, reads it: weekday, date, local time, and the
-    zone's abbreviation and offset, for example "Sunday 25 October 2026, 01:30 BST
-    (UTC+01:00)". Django's date filter leaves the zone out in the hour that happens twice
-    when the clocks go back, which is exactly when it tells the two apart."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(timezone.get_default_timezone())
-    clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
-    offset = f"{local:%z}"
-    return (
-        f"{local:%A} {local.day} {local:%B %Y}, {clock} {local.tzname()} "
-        f"(UTC{offset[:3]}:{offset[3:]})"
-    )
 
 
 def duration_words(value: timedelta | None) -> str:

@@ -128,5 +128,5 @@ def test_the_two_0130s_of_the_night_the_clocks_go_back_look_different(nurse_clie
 
     bst = IncidentFactory(reporter=nurse, occurred_at=datetime(2025, 10, 26, 0, 30, tzinfo=UTC))
     gmt = IncidentFactory(reporter=nurse, occurred_at=datetime(2025, 10, 26, 1, 30, tzinfo=UTC))
-    assert b"01:30 (UTC+0100)" in nurse_client.get(f"/incidents/{bst.pk}/").content
-    assert b"01:30 (UTC+0000)" in nurse_client.get(f"/incidents/{gmt.pk}/").content
+    assert b"01:30 BST (UTC+01:00)" in nurse_client.get(f"/incidents/{bst.pk}/").content
+    assert b"01:30 GMT (UTC+00:00)" in nurse_client.get(f"/incidents/{gmt.pk}/").content
