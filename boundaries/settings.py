@@ -305,6 +305,9 @@ LOGGING = {
         # Django logs the full path of 4xx requests; paths carry only opaque ids here,
         # but the body of a disallowed-host error is attacker-controlled.
         "django.security.DisallowedHost": {"handlers": [], "propagate": False},
+        # WeasyPrint narrates every layout step at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
 
