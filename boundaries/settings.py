@@ -299,12 +299,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "boundaries.log_format.JsonFormatter"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "json"},
+        "discard": {"class": "logging.NullHandler"},
+    },
     "root": {"handlers": ["stderr"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {
         # Django logs the full path of 4xx requests; paths carry only opaque ids here,
-        # but the body of a disallowed-host error is attacker-controlled.
-        "django.security.DisallowedHost": {"handlers": [], "propagate": False},
+        # but the body of a disallowed-host error is attacker-controlled. Discarded by a
+        # handler: a logger with none falls back to Python's plain-text "last resort".
+        "django.security.DisallowedHost": {"handlers": ["discard"], "propagate": False},
         # WeasyPrint narrates every layout step at INFO.
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from boundaries import audit
 from boundaries.access import STAFF_ROLES, role_required
 from boundaries.pdf import render_pdf
 from incidents.models import Channel, Incident, RequestType
@@ -37,12 +38,14 @@ _OFFERED = Q(scripts__status=ScriptStatus.APPROVED) & Q(
 
 
 def _allowed_if(check: Callable) -> Callable:
-    """403 unless ``check(user)``: the library's permissions, on top of the role."""
+    """403 unless ``check(user)``: the library's permissions, on top of the role. A
+    refusal is recorded in the audit trail, as ``role_required`` records its own."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             if not check(request.user):
+                audit.record_route_refused(request=request)
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 

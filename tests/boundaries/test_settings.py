@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_django(*args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    # This interpreter and manage.py, with arguments from the tests themselves.
     return subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

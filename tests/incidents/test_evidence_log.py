@@ -228,6 +228,7 @@ def test_markup_typed_into_an_incident_is_printed_as_text_and_fetches_nothing(
     assert response.status_code == 200
     output = tmp_path / "evidence.pdf"
     output.write_bytes(response.content)
+    # A fixed program on a file this test wrote.
     listing = subprocess.run(  # noqa: S603
         ["/usr/bin/qpdf", "--list-attachments", str(output)],
         capture_output=True,

@@ -41,6 +41,7 @@ def pdf_text(content: bytes) -> str:
 
 
 def attachments(path) -> str:
+    # A fixed program on a file this test wrote.
     result = subprocess.run(  # noqa: S603
         ["/usr/bin/qpdf", "--list-attachments", str(path)],
         capture_output=True,
