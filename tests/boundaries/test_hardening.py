@@ -9,13 +9,15 @@ import json
 import logging
 import re
 import tokenize
+import uuid
 from pathlib import Path
 
+import pgtrigger
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, Permission
 from django.core import mail
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -412,6 +414,117 @@ def test_a_script_editor_is_not_recorded_as_refused(supervisor):
     supervisor.groups.add(group)
     assert client_for(supervisor).get("/scripts/manage/").status_code == 200
     assert not AuditEvent.objects.filter(action=audit.Action.PERMISSION_REFUSED).exists()
+
+
+# --- The application's database role (docs/security.md, "What a deployment must do") -------
+
+ONLY_POSTGRESQL = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="roles, privileges and the audit table's triggers are PostgreSQL's; SQLite has none",
+)
+AUDIT_TRIGGERS = (
+    "boundaries.AuditEvent:audit_append_only",
+    "boundaries.AuditEvent:audit_no_truncate",
+)
+
+
+def app_role_statements(role: str) -> list[str]:
+    """The SQL that docs/security.md tells a deployment to run, for ``role``."""
+    docs = (ROOT / "docs" / "security.md").read_text()
+    block = re.search(
+        r"<!-- app-role-sql: begin -->\s*```sql\n(.*?)```\s*<!-- app-role-sql: end -->",
+        docs,
+        re.DOTALL,
+    )
+    assert block, "docs/security.md has lost its app-role-sql block"
+    sql = "\n".join(line.strip() for line in block.group(1).splitlines())
+    statements = [s.strip() for s in sql.split(";") if s.strip()]
+    assert statements and all("boundaries_app" in s for s in statements)
+    return [s.replace("boundaries_app", role) for s in statements]
+
+
+@ONLY_POSTGRESQL
+def test_the_app_role_from_these_docs_cannot_rewrite_the_audit_trail(supervisor, unit):
+    first = audit.record(action=audit.Action.INCIDENT_VIEWED, actor=supervisor, unit=unit)
+    role = f"boundaries_app_{uuid.uuid4().hex[:12]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} NOLOGIN")  # rolled back with the test
+        for statement in app_role_statements(role):
+            cursor.execute(statement)
+        cursor.execute(f"SET ROLE {role}")
+    try:
+        # What the application does every day still works.
+        incident = IncidentFactory(reporter=supervisor)
+        audit.record(action=audit.Action.INCIDENT_CREATED, actor=supervisor, target=incident)
+        # What it must never do is refused by privilege, triggers or not.
+        refused = []
+        for statement in (
+            "UPDATE boundaries_auditevent SET outcome = 'denied'",
+            "DELETE FROM boundaries_auditevent",
+            "TRUNCATE boundaries_auditevent",
+            "ALTER TABLE boundaries_auditevent DISABLE TRIGGER USER",
+        ):
+            try:
+                with pgtrigger.ignore(*AUDIT_TRIGGERS), transaction.atomic():
+                    connection.cursor().execute(statement)
+            except DatabaseError as error:
+                assert re.search(r"permission denied|must be owner", str(error)), error
+                refused.append(statement)
+        assert len(refused) == 4
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+    assert AuditEvent.objects.get(pk=first.pk).outcome == audit.Outcome.SUCCESS
+    assert audit.verify_chain().ok
+
+
+@ONLY_POSTGRESQL
+def test_the_triggers_alone_give_way_to_a_role_that_may_update(supervisor, unit):
+    """Why the role matters: the tests' own role owns the table and may update it, and
+    django-pgtrigger's ignore variable lets it past the trigger. The hash chain still
+    names the row."""
+    _, second, _ = (
+        audit.record(action=audit.Action.INCIDENT_VIEWED, actor=supervisor, unit=unit)
+        for _ in range(3)
+    )
+    with pgtrigger.ignore(*AUDIT_TRIGGERS), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE boundaries_auditevent SET outcome = 'denied' WHERE id = %s", [second.pk]
+        )
+    result = audit.verify_chain()
+    assert not result.ok
+    assert result.mismatch.event_id == second.pk
+
+
+# --- docs/security.md names only tests that exist ------------------------------------------
+
+TEST_REFERENCE = re.compile(r"`(tests/[\w/]+\.py)?::(test_\w+)`")
+
+
+def _tests_named_in(markdown: str) -> list[tuple[Path, str]]:
+    """(file, test name) for every `tests/.../file.py::test` and `::test` in the text; a
+    bare `::test` belongs to the file named last on its line."""
+    named = []
+    for line in markdown.splitlines():
+        current = None
+        for match in TEST_REFERENCE.finditer(line):
+            path, test = match.groups()
+            if path:
+                current = ROOT / path
+            assert current is not None, f"::{test} follows no file on its line"
+            named.append((current, test))
+    return named
+
+
+def test_every_test_named_in_the_security_document_exists():
+    named = _tests_named_in((ROOT / "docs" / "security.md").read_text())
+    assert len(named) > 80
+    missing = [
+        f"{path.relative_to(ROOT)}::{test}"
+        for path, test in named
+        if not path.exists() or not re.search(rf"^def {test}\(", path.read_text(), re.MULTILINE)
+    ]
+    assert not missing
 
 
 # --- Security-lint exceptions are justified where they are made --------------------------------
