@@ -318,7 +318,7 @@ def all_routes() -> list[Route]:
         params = tuple(re.findall(r"<(?:\w+:)?(\w+)>", pattern))
         if pattern.startswith("admin/"):
             name = name or _admin_unnamed(pattern)
-        routes.append(Route(name, pattern, params))
+        routes.append(Route(name or f"(unnamed) {pattern}", pattern, params))
     return routes
 
 
