@@ -267,6 +267,9 @@ STORAGES = {
 }
 # Tests and development serve files straight from the finders.
 WHITENOISE_USE_FINDERS = env_bool("DJANGO_STATIC_FROM_FINDERS", DEBUG)
+# Look files up per request there instead of indexing them all at start-up: every test
+# client builds the middleware afresh, and the index took most of a tenth of a second.
+WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
