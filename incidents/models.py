@@ -258,6 +258,19 @@ class Incident(models.Model):
             models.Index(
                 fields=["unit", "status", "review_due_at"], name="incident_review_queue_idx"
             ),
+            # Open incidents across every unit (a manager's queue, the report's open
+            # items), in queue order; small, because most incidents are closed.
+            models.Index(
+                fields=["status", "review_due_at", "id"],
+                condition=Q(status__in=["submitted", "under_review"]),
+                name="incident_open_idx",
+            ),
+            # The queue's "closed" tab, most recently closed first.
+            models.Index(
+                fields=["-closed_at", "-id"],
+                condition=Q(status="closed"),
+                name="incident_closed_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -526,8 +539,15 @@ class Alert(models.Model):
         ordering = ["-last_matched_at", "-id"]
         indexes = [
             models.Index(fields=["status", "-last_matched_at", "-id"], name="alert_status_idx"),
+            # The alert list's default view (open and acknowledged), newest match first.
+            models.Index(
+                fields=["-last_matched_at", "-id"],
+                condition=~Q(status="resolved"),
+                name="alert_unresolved_idx",
+            ),
             models.Index(fields=["patient", "rule"], name="alert_patient_rule_idx"),
             models.Index(fields=["opened_at"], name="alert_opened_idx"),
+            models.Index(fields=["resolved_at"], name="alert_resolved_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
