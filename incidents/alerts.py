@@ -139,25 +139,36 @@ def matches_for(incident: Incident, thresholds: AlertThresholds) -> list[Match]:
             )
         )
 
-    previous = (
-        Incident.objects.filter(patient_id=incident.patient_id)
+    previous = _previous(rows, target, patient_id=incident.patient_id)
+    if previous is not None and incident.severity > previous.severity:
+        found.append(
+            Match(
+                AlertRule.ESCALATION,
+                pattern_key(AlertRule.ESCALATION, patient_id=incident.patient_id),
+                [previous, target],
+            )
+        )
+    return found
+
+
+def _previous(rows: list[_Row], target: _Row, *, patient_id: int) -> _Row | None:
+    """The patient's incident just before ``target``. ``rows`` hold every incident of the
+    patient around the target, sorted: when one of them is earlier, the latest of those
+    is the answer, and only a patient with nothing recent costs another query."""
+    earlier = [row for row in rows if (row.occurred_at, row.id) < (target.occurred_at, target.id)]
+    if earlier:
+        return earlier[-1]
+    values = (
+        Incident.objects.filter(patient_id=patient_id)
         .filter(
-            Q(occurred_at__lt=incident.occurred_at)
-            | Q(occurred_at=incident.occurred_at, id__lt=incident.pk)
+            Q(occurred_at__lt=target.occurred_at)
+            | Q(occurred_at=target.occurred_at, id__lt=target.id)
         )
         .order_by("-occurred_at", "-id")
         .values_list("id", "occurred_at", "reporter_id", "unit_id", "severity")
         .first()
     )
-    if previous is not None and incident.severity > previous[4]:
-        found.append(
-            Match(
-                AlertRule.ESCALATION,
-                pattern_key(AlertRule.ESCALATION, patient_id=incident.patient_id),
-                [_Row(*previous), target],
-            )
-        )
-    return found
+    return _Row(*values) if values is not None else None
 
 
 def evaluate_incident(
@@ -179,24 +190,39 @@ def _evaluate(incident: Incident, *, request: HttpRequest | None, notify: bool) 
     matches = matches_for(incident, thresholds)
     if not matches:
         return []
-    existing = {
+    alerts = {
         alert.pattern_key: alert
         for alert in Alert.objects.select_for_update()
         .unresolved()
         .filter(pattern_key__in=[m.key for m in matches])
     }
-    raised = []
-    for match in matches:
-        alert, created = _record_match(match, existing.get(match.key), incident)
-        if created:
-            raised.append(alert)
-            audit.record(
-                action=audit.Action.ALERT_RAISED,
-                request=request,
-                actor=incident.reporter,
-                target=alert,
-                unit=incident.unit,
-            )
+    now = timezone.now()
+    raised, joined = _raise([m for m in matches if m.key not in alerts], incident, now=now)
+    alerts.update({alert.pattern_key: alert for alert in [*raised, *joined]})
+    # One INSERT for every match's links, one query for the summaries and one UPDATE,
+    # however many rules matched: each query is a round trip inside the filing.
+    AlertIncident.objects.bulk_create(
+        [
+            AlertIncident(alert=alerts[match.key], incident_id=row.id, unit_id=row.unit_id)
+            for match in matches
+            for row in match.rows
+        ],
+        ignore_conflicts=True,
+    )
+    new_ids = {alert.pk for alert in raised}
+    _refresh_summaries(
+        [alerts[match.key] for match in matches],
+        now=now,
+        reopen={alert.pk for alert in alerts.values()} - new_ids,
+    )
+    for alert in raised:
+        audit.record(
+            action=audit.Action.ALERT_RAISED,
+            request=request,
+            actor=incident.reporter,
+            target=alert,
+            unit=incident.unit,
+        )
     if raised and notify:
         from incidents import notifications
 
@@ -205,53 +231,86 @@ def _evaluate(incident: Incident, *, request: HttpRequest | None, notify: bool) 
     return raised
 
 
-def _record_match(match: Match, alert: Alert | None, incident: Incident) -> tuple[Alert, bool]:
-    created = False
-    now = timezone.now()
-    if alert is None:
+def _raise(
+    matches: list[Match], incident: Incident, *, now: datetime
+) -> tuple[list[Alert], list[Alert]]:
+    """New alerts for patterns with none unresolved: (raised here, raised meanwhile by
+    someone else). Filings about one patient take turns, but a change of thresholds
+    (``reevaluate``) can raise the same pattern at the same moment: then that alert is
+    joined instead."""
+    if not matches:
+        return [], []
+
+    def new(match: Match) -> Alert:
+        return Alert(
+            rule=match.rule,
+            patient_id=incident.patient_id,
+            pattern_key=match.key,
+            opened_at=now,
+            last_matched_at=now,
+        )
+
+    try:
+        with transaction.atomic():
+            return Alert.objects.bulk_create([new(match) for match in matches]), []
+    except IntegrityError:
+        pass
+    raised, joined = [], []
+    for match in matches:
         try:
             with transaction.atomic():
-                alert = Alert.objects.create(
-                    rule=match.rule,
-                    patient_id=incident.patient_id,
-                    pattern_key=match.key,
-                    opened_at=now,
-                    last_matched_at=now,
-                )
-                created = True
+                raised.append(Alert.objects.bulk_create([new(match)])[0])
         except IntegrityError:
-            # Raised meanwhile by a concurrent filing: join it.
-            alert = Alert.objects.select_for_update().unresolved().get(pattern_key=match.key)
-    AlertIncident.objects.bulk_create(
-        [
-            AlertIncident(alert=alert, incident_id=row.id, unit_id=row.unit_id)
-            for row in match.rows
-        ],
-        ignore_conflicts=True,
-    )
-    _refresh_summary(alert, now=now, reopen=not created)
-    return alert, created
+            joined.append(
+                Alert.objects.select_for_update().unresolved().get(pattern_key=match.key)
+            )
+    return raised, joined
 
 
-def _refresh_summary(alert: Alert, *, now: datetime, reopen: bool) -> None:
-    """Recount the alert's incidents, staff, span and severity from its links."""
-    summary = Incident.objects.filter(alert_links__alert=alert).aggregate(
-        incidents=Count("id", distinct=True),
-        staff=Count("reporter", distinct=True),
-        start=Min("occurred_at"),
-        end=Max("occurred_at"),
-        severity=Max("severity"),
-    )
-    alert.incident_count = summary["incidents"]
-    alert.staff_count = summary["staff"]
-    alert.span_start = summary["start"]
-    alert.span_end = summary["end"]
-    alert.severity = summary["severity"] or Severity.LOW
-    alert.last_matched_at = now
-    if reopen and alert.status == AlertStatus.ACKNOWLEDGED:
-        # Something new happened since it was acknowledged: it needs looking at again.
-        alert.status = AlertStatus.OPEN
-    alert.save()
+SUMMARY_FIELDS = [
+    "incident_count",
+    "staff_count",
+    "span_start",
+    "span_end",
+    "severity",
+    "last_matched_at",
+    "status",
+]
+
+
+def _refresh_summaries(alerts: list[Alert], *, now: datetime, reopen: set[int]) -> None:
+    """Recount each alert's incidents, staff, span and severity from its links (one
+    query for all of them) and save the figures. An acknowledged alert in ``reopen`` (by
+    id) has had something new happen: it is open again."""
+    summaries = {
+        row["alert"]: row
+        for row in AlertIncident.objects.filter(alert__in=alerts)
+        .values("alert")
+        .annotate(
+            incidents=Count("incident", distinct=True),
+            staff=Count("incident__reporter", distinct=True),
+            start=Min("incident__occurred_at"),
+            end=Max("incident__occurred_at"),
+            severity=Max("incident__severity"),
+        )
+        .order_by()
+    }
+    for alert in alerts:
+        summary = summaries.get(alert.pk, {})
+        alert.incident_count = summary.get("incidents", 0)
+        alert.staff_count = summary.get("staff", 0)
+        alert.span_start = summary.get("start")
+        alert.span_end = summary.get("end")
+        alert.severity = summary.get("severity") or Severity.LOW
+        alert.last_matched_at = now
+        if alert.pk in reopen and alert.status == AlertStatus.ACKNOWLEDGED:
+            # Something new happened since it was acknowledged: it needs looking at again.
+            alert.status = AlertStatus.OPEN
+        # One plain UPDATE per alert: a filing matches at most four rules, and
+        # bulk_update's CASE expressions cost more to build than the round trips.
+        Alert.objects.filter(pk=alert.pk).update(
+            **{field: getattr(alert, field) for field in SUMMARY_FIELDS}
+        )
 
 
 def explain(alert: Alert, thresholds: AlertThresholds | None = None) -> str:
@@ -350,8 +409,8 @@ def _reevaluate_rule(rule: AlertRule, *, since: datetime, having: Q, now: dateti
         ignore_conflicts=True,
         batch_size=1000,
     )
+    _refresh_summaries(list(by_patient.values()), now=now, reopen=set())
     for alert in by_patient.values():
-        _refresh_summary(alert, now=now, reopen=False)
         audit.record(action=audit.Action.ALERT_RAISED, target=alert)
     from incidents import notifications
 
