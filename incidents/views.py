@@ -98,7 +98,6 @@ def _submit(request: HttpRequest) -> HttpResponse:
         return _save_for_later(request, token)
     form = IncidentForm(request.POST, user=request.user)
     formset = WitnessFormSet(request.POST, prefix=drafts.WITNESS_PREFIX)
-    form.set_script_choices(form.fields["script_version"].queryset)
     if form.is_valid() and formset.is_valid():
         try:
             incident, _ = services.log_incident(
@@ -156,8 +155,9 @@ def _filing_fields(form: IncidentForm, formset) -> dict:
 
 
 def _render_form(request, form, formset, *, token, draft=None, status=200) -> HttpResponse:
-    if not form.is_bound:
-        form.set_script_choices(form.fields["script_version"].queryset)
+    # The grouped drop-down is built only when the form is shown: a filing that passes
+    # validation never lists the library.
+    form.set_script_choices(form.fields["script_version"].queryset)
     context = {
         "form": form,
         "formset": formset,
