@@ -16,13 +16,14 @@ PYTHON ?= $(shell for c in python3.14 python3.13 python3.12 python3 python; do \
 	if $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	echo $$c; break; fi; done)
 
-.PHONY: help install run serve seed test test-fast test-browser lint format check ci clean lock bench soak
+.PHONY: help install run serve seed test test-fast test-browser lint format check ci clean lock bench soak backup-check
 
 help:
 	@echo "make run    set up, migrate, load the demo and serve http://$(HOST):$(PORT)"
 	@echo "make test   set up and run the whole test suite (browser tests included)"
 	@echo "make lint   ruff and bandit;  make check   migrations and deploy checks"
 	@echo "make bench  the 1M-incident benchmark (PostgreSQL);  make soak  the restart soak test"
+	@echo "make backup-check  pg_dump and pg_restore a seeded database and compare the copy"
 
 $(STAMP): pyproject.toml constraints.txt
 	@if [ -z "$(PYTHON)" ]; then \
@@ -82,6 +83,22 @@ check: $(STAMP)
 
 ci:
 	.ci/run
+
+# Performance and resilience (docs/operations.md). Each makes its own throwaway
+# PostgreSQL database (BENCH_DATABASE_URL, SOAK_DATABASE_URL, BACKUP_DATABASE_URL to
+# choose it), runs for minutes and writes bench-results/*.json; none is part of CI.
+# bench exits 1 when a target is not met; soak and backup-check when a check fails.
+# soak stops and starts the local PostgreSQL cluster (pg_ctlcluster) part-way through.
+BENCH_ARGS ?=
+
+bench: $(STAMP)
+	$(PY) -m tests.bench.run $(BENCH_ARGS)
+
+soak: $(STAMP)
+	$(PY) -m tests.bench.soak $(BENCH_ARGS)
+
+backup-check: $(STAMP)
+	$(PY) -m tests.bench.backup_roundtrip $(BENCH_ARGS)
 
 # Regenerate constraints.txt from what the current ranges resolve to today.
 lock:
