@@ -320,7 +320,7 @@ JOIN bench_reporter rep
 JOIN bench_supervisor sup ON sup.unit_idx = d.unit_idx AND sup.k = mod(d.n, 2)::integer
 JOIN bench_type_bucket t ON t.bucket = floor(pg_temp.u(d.n, 9) * 100)::integer
 JOIN bench_channel_bucket c ON c.bucket = floor(pg_temp.u(d.n, 10) * 100)::integer
-JOIN bench_script s
+LEFT JOIN bench_script s
   ON s.k = floor(pg_temp.u(d.n, 28) * (SELECT count(*) FROM bench_script))::integer
 LEFT JOIN bench_patient pt ON pt.idx = d.patient_idx;
 DROP TABLE bench_drawn;
