@@ -14,9 +14,11 @@ table also refuse UPDATE, DELETE and TRUNCATE (see ``AuditEvent.Meta.triggers``)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -39,6 +41,8 @@ GENESIS_HASH = "0" * 64
 CHAIN_LOCK_ID = int.from_bytes(
     hashlib.sha256(b"boundaries.audit.chain").digest()[:8], "big", signed=True
 )
+# Events recorded inside ``deferred()``, waiting to be appended together at its end.
+_pending: ContextVar[list | None] = ContextVar("boundaries_audit_pending", default=None)
 
 
 class Action(models.TextChoices):
@@ -125,8 +129,43 @@ def record_route_refused(*, request: HttpRequest) -> AuditEvent:
     return _append(event)
 
 
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Inside this block, ``record`` collects events and appends them all when the
+    block ends, in the order recorded: one lock, one read of the last hash and one
+    INSERT, at the end of the caller's work.
+
+    The chain's lock serialises appends until the transaction commits, so whatever a
+    transaction does after its first append waits for every other writer. Filing an
+    incident records its creation and then evaluates the pattern rules; deferring the
+    events keeps that evaluation out of the serialised part. Use it inside the
+    transaction of the change: if the block raises, nothing is appended (and the
+    transaction rolls back). Nested blocks append with the outermost one."""
+    if _pending.get() is not None:
+        yield
+        return
+    token = _pending.set([])
+    try:
+        yield
+        events = _pending.get()
+    finally:
+        _pending.reset(token)
+    if events:
+        _append_all(events)
+
+
 def _append(event: AuditEvent) -> AuditEvent:
-    using = router.db_for_write(type(event))
+    pending = _pending.get()
+    if pending is not None:
+        pending.append(event)
+        return event
+    _append_all([event])
+    return event
+
+
+def _append_all(events: list[AuditEvent]) -> None:
+    model = type(events[0])
+    using = router.db_for_write(model)
     with transaction.atomic(using=using):
         connection = connections[using]
         if connection.vendor == "postgresql":
@@ -135,14 +174,14 @@ def _append(event: AuditEvent) -> AuditEvent:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_ID])
         previous = (
-            type(event).objects.using(using).order_by("-id").values_list("hash", flat=True).first()
-        )
-        # Taken under the lock, so times never go backwards along the chain.
-        event.occurred_at = timezone.now()
-        event.previous_hash = previous or GENESIS_HASH
-        event.hash = event_hash(event)
-        event.save(force_insert=True, using=using)
-    return event
+            model.objects.using(using).order_by("-id").values_list("hash", flat=True).first()
+        ) or GENESIS_HASH
+        for event in events:
+            # Taken under the lock, so times never go backwards along the chain.
+            event.occurred_at = timezone.now()
+            event.previous_hash = previous
+            event.hash = previous = event_hash(event)
+        model.objects.using(using).bulk_create(events)
 
 
 def canonical_form(event: Any) -> bytes:

@@ -181,14 +181,17 @@ def _create_incident(
         Witness(incident=incident, name=w.name, role=w.role, contact=w.contact) for w in witnesses
     )
     Draft.objects.filter(pk=token, owner=reporter).delete()
-    audit.record(
-        action=audit.Action.INCIDENT_CREATED,
-        actor=reporter,
-        request=request,
-        target=incident,
-        unit=incident.unit,
-    )
-    alerts.evaluate_incident(incident, request=request, notify=notify)
+    # The events are appended once the pattern rules have run, so the audit chain's
+    # lock (which every filing takes) is held for one INSERT and the commit only.
+    with audit.deferred():
+        audit.record(
+            action=audit.Action.INCIDENT_CREATED,
+            actor=reporter,
+            request=request,
+            target=incident,
+            unit=incident.unit,
+        )
+        alerts.evaluate_incident(incident, request=request, notify=notify)
     if notify and severity == Severity.HIGH:
         transaction.on_commit(lambda: notifications.new_incident_at_once(incident.pk))
     return incident
