@@ -111,6 +111,7 @@ def seed(database: Database, scale: Scale, *, password_hash: str) -> dict[str, f
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM incidents_incident")
             loaded = cursor.fetchone()[0]
+        connection.commit()
         if loaded != scale.incidents:
             raise RuntimeError(f"seeded {loaded} incidents instead of {scale.incidents}")
         connection.autocommit = True
