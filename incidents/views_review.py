@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib import messages
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Q, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -27,7 +27,9 @@ from incidents.pagination import KeysetPage
 
 QUEUE_PAGE_SIZE = 50
 ALERT_PAGE_SIZE = 50
-TIMELINE_LIMIT = 200
+TIMELINE_PAGE_SIZE = 50
+# The patient's unresolved alerts, then the most recently matched resolved ones.
+TIMELINE_ALERTS = 10
 
 
 def _get_reviewable_incident(request: HttpRequest, pk: int) -> Incident:
@@ -230,17 +232,26 @@ def patient_timeline(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
         # None of this patient's incidents are in the person's units: not theirs to see.
         raise Http404
     audit.record(action=audit.Action.TIMELINE_VIEWED, request=request, target=patient)
-    incidents = list(
-        shown.select_related("unit", "request_type", "reporter").order_by("occurred_at", "id")[
-            : TIMELINE_LIMIT + 1
-        ]
+    # Pages of TIMELINE_PAGE_SIZE and a bounded list of alerts: a frequent attender's
+    # years of history cost no more to show than a newcomer's.
+    page = KeysetPage.from_request(
+        request,
+        shown.select_related("unit", "request_type", "reporter"),
+        size=TIMELINE_PAGE_SIZE,
+        keys=("occurred_at", "id"),
+    )
+    alerts_shown = (
+        Alert.objects.visible_to(request.user)
+        .filter(patient=patient)
+        .alias(settled=Case(When(status=AlertStatus.RESOLVED, then=1), default=0))
+        .order_by("settled", "-last_matched_at", "-id")[:TIMELINE_ALERTS]
     )
     context = {
         "patient": patient,
-        "incidents": incidents[:TIMELINE_LIMIT],
-        "truncated": len(incidents) > TIMELINE_LIMIT,
+        "incidents": page.items,
+        "page": page,
         "elsewhere": elsewhere,
-        "alerts": Alert.objects.visible_to(request.user).filter(patient=patient),
+        "alerts": alerts_shown,
     }
     return render(request, "incidents/patient_timeline.html", context)
 
