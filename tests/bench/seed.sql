@@ -246,19 +246,25 @@ SELECT g.n,
             -- days apart) or further off (a patient who comes back months later).
             -- (mod twice: PostgreSQL's mod keeps the sign of a negative number.)
             ELSE %(repeaters)s + mod(mod(
-                     (floor(extract(epoch FROM m.start_at - span.t0)
-                            / span.seconds * (%(patients)s - %(repeaters)s)
-                            + (g.n - m.first_n) * m.duration / span.seconds
-                              / m.n * (%(patients)s - %(repeaters)s))
+                     (floor(m.position + (g.n - m.first_n) * m.step)
                       + floor((pg_temp.u(g.n, 3) - 0.5)
                               * CASE WHEN pg_temp.u(g.n, 4) < 0.3 THEN 2000 ELSE 100000 END)
                      )::integer,
                      %(patients)s - %(repeaters)s) + %(patients)s - %(repeaters)s,
                      %(patients)s - %(repeaters)s)
        END AS patient_idx
-FROM (SELECT *, extract(epoch FROM end_at - start_at) AS duration FROM bench_month) AS m
-CROSS JOIN (SELECT min(start_at) AS t0, extract(epoch FROM now() - min(start_at)) AS seconds
-            FROM bench_month) AS span
+FROM (
+    -- Where in the order of care each month starts, and how far each incident moves it
+    -- (floating point, worked out once per month rather than once per row).
+    SELECT month.*,
+           (extract(epoch FROM month.start_at - span.t0) / span.seconds
+            * (%(patients)s - %(repeaters)s))::float8 AS position,
+           (extract(epoch FROM month.end_at - month.start_at) / span.seconds
+            / greatest(month.n, 1) * (%(patients)s - %(repeaters)s))::float8 AS step
+    FROM bench_month AS month
+    CROSS JOIN (SELECT min(start_at) AS t0, extract(epoch FROM now() - min(start_at)) AS seconds
+                FROM bench_month) AS span
+) AS m
 CROSS JOIN LATERAL generate_series(m.first_n + 1, m.first_n + m.n) AS g (n);
 
 CREATE TEMP TABLE bench_drawn AS
