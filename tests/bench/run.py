@@ -472,6 +472,7 @@ def main() -> int:
     report["workers"] = restarts
     report["emails_sent_to_sink"] = mail.received
     Path(args.output).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    Path(args.output).with_suffix(".md").write_text(_markdown(report))
     _print(report)
     log(f"written to {args.output}")
     return 0 if all(target["met"] for target in report["targets"]) else 1
@@ -599,6 +600,38 @@ def _assemble(*, rounds, results, evaluation, probes, personas, months) -> dict:
         },
         "targets": targets,
     }
+
+
+def _markdown(report: dict) -> str:
+    """The figures as the tables of docs/operations.md ("Latest benchmark run")."""
+    machine_report = report["machine"]
+    lines = [
+        f"Run on {time.strftime('%Y-%m-%d')}: {machine_report['cpus']} CPUs "
+        f"({machine_report['cpu_model']}), {machine_report['memory_gib']} GiB, "
+        f"{machine_report['system']}, Python {machine_report['python']}, PostgreSQL on "
+        f"the same machine; gunicorn with {report['settings']['workers']} sync workers, wrk "
+        f"with {report['settings']['connections']} connections for "
+        f"{report['settings']['seconds']:g} s per endpoint. Load average "
+        f"{machine_report['load_average_at_start'][0]:.1f} at the start and "
+        f"{machine_report['load_average_at_end'][0]:.1f} at the end (other work shared "
+        "the machine).",
+        "",
+        "| Endpoint | Requests/s | p50 ms | p99 ms | Against | Ratio |",
+        "| --- | ---: | ---: | ---: | --- | ---: |",
+    ]
+    for row in report["endpoints"]:
+        ratio = f"{row['ratio']:.0%}" if row.get("ratio") is not None else ""
+        lines.append(
+            f"| {row['name']} | {row['throughput']:.1f} | {row['p50_ms']:.0f} | "
+            f"{row['p99_ms']:.0f} | {row.get('baseline') or ''} | {ratio} |"
+        )
+    lines += ["", "| Target | Met | Figures |", "| --- | --- | --- |"]
+    for target in report["targets"]:
+        lines.append(
+            f"| {target['name']} | {'yes' if target['met'] else '**no**'} | {target['figure']} |"
+        )
+    lines += ["", *[f"- {note}" for note in report["notes"]], ""]
+    return "\n".join(lines)
 
 
 def _print(report: dict) -> None:
