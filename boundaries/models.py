@@ -33,6 +33,12 @@ class UnitQuerySet(models.QuerySet):
         """The units a person works in (where they may file incidents)."""
         return self.active().filter(memberships__user=user)
 
+    def ids_supervised_by(self, user: User) -> list[int]:
+        """The ids of ``supervised_by(user)``, fetched once. Filtering a large table by a
+        literal list lets PostgreSQL plan for those units' share of the rows; a subquery
+        joining memberships hid it, and the alert list scanned 50 times too much."""
+        return list(self.supervised_by(user).values_list("pk", flat=True))
+
     def supervised_by(self, user: User) -> UnitQuerySet:
         """The units whose incidents a person may review: all for managers, their own
         units for supervisors, none for anyone else."""

@@ -137,14 +137,16 @@ class IncidentQuerySet(models.QuerySet):
         if user.role == Role.MANAGER:
             return self
         if user.role == Role.SUPERVISOR:
-            return self.filter(Q(reporter=user) | Q(unit__in=Unit.objects.supervised_by(user)))
+            return self.filter(
+                Q(reporter=user) | Q(unit_id__in=Unit.objects.ids_supervised_by(user))
+            )
         if user.role == Role.REPORTER:
             return self.filter(reporter=user)
         return self.none()
 
     def reviewable_by(self, user: User) -> IncidentQuerySet:
         """The incidents a person reviews: those of the units they supervise."""
-        return self.filter(unit__in=Unit.objects.supervised_by(user))
+        return self.filter(unit_id__in=Unit.objects.ids_supervised_by(user))
 
     def reported_by(self, user: User) -> IncidentQuerySet:
         return self.filter(reporter=user)
@@ -489,7 +491,7 @@ class AlertQuerySet(models.QuerySet):
             return self
         if user.role == Role.SUPERVISOR:
             links = AlertIncident.objects.filter(
-                alert=models.OuterRef("pk"), unit__in=Unit.objects.supervised_by(user)
+                alert=models.OuterRef("pk"), unit_id__in=Unit.objects.ids_supervised_by(user)
             )
             return self.filter(models.Exists(links))
         return self.none()

@@ -162,7 +162,7 @@ def _incidents_split(request: HttpRequest, incidents):
     """The incidents this person may see in full, and how many others there are."""
     if request.user.role == Role.MANAGER:
         return incidents, 0
-    units = Unit.objects.supervised_by(request.user)
+    units = Unit.objects.ids_supervised_by(request.user)
     return incidents.filter(unit__in=units), incidents.exclude(unit__in=units).count()
 
 
