@@ -32,7 +32,7 @@ def _missing(what: str, how: str):
     message = f"{what} is not available: {how}"
     if os.environ.get("CI"):
         pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    pytest.skip(reason=message)
 
 
 def pytest_collection_modifyitems(config, items):
