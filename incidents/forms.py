@@ -466,6 +466,10 @@ class QueueFilterForm(forms.Form):
     def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["unit"].queryset = Unit.objects.supervised_by(user)
+        # Rendered with plain widgets (the queue is the supervisor's busiest page).
+        for field in self.fields.values():
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs["class"] = css
 
     def clean(self) -> dict:
         data = super().clean()

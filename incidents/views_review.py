@@ -43,8 +43,20 @@ def _get_alert_for_user(request: HttpRequest, public_id: uuid.UUID) -> Alert:
 
 
 def _filtered_queue(request: HttpRequest, form: QueueFilterForm):
-    incidents = Incident.objects.reviewable_by(request.user).select_related(
-        "unit", "request_type", "reporter"
+    # Only what a queue row shows: the descriptions and notes stay in the database.
+    incidents = (
+        Incident.objects.reviewable_by(request.user)
+        .select_related("unit", "request_type")
+        .only(
+            "occurred_at",
+            "submitted_at",
+            "severity",
+            "status",
+            "review_due_at",
+            "closed_at",
+            "unit__code",
+            "request_type__name",
+        )
     )
     data = form.cleaned_data if form.is_valid() else {}
     status = data.get("status") or "open"
