@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib import messages
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -50,14 +51,16 @@ def _get_draft_for_user(request: HttpRequest, draft_id: uuid.UUID) -> Draft:
 @require_GET
 def incident_list(request: HttpRequest) -> HttpResponse:
     """The reporter's home: drafts to finish, then their incidents, newest first."""
-    page = KeysetPage.from_request(
-        request,
-        Incident.objects.reported_by(request.user).select_related("request_type"),
-        size=PAGE_SIZE,
+    incidents = (
+        Incident.objects.reported_by(request.user)
+        .select_related("request_type")
+        .only("occurred_at", "submitted_at", "severity", "status", "request_type__name")
+        .annotate(has_feedback=~Q(feedback=""))
     )
+    page = KeysetPage.from_request(request, incidents, size=PAGE_SIZE)
     context = {
         "page": page,
-        "drafts": Draft.objects.owned_by(request.user)[:10],
+        "drafts": Draft.objects.owned_by(request.user).only("id", "updated_at")[:10],
         "has_units": Unit.objects.of(request.user).exists(),
     }
     return render(request, "incidents/incident_list.html", context)
