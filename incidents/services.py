@@ -373,13 +373,20 @@ def _record_review_events(
         )
 
 
+def _locked_unresolved(alert: Alert) -> Alert:
+    """The alert's current row, locked; InvalidTransition if it is already resolved
+    (a colleague may have resolved it since the page was read)."""
+    alert = Alert.objects.select_for_update().get(pk=alert.pk)
+    if alert.status == AlertStatus.RESOLVED:
+        raise InvalidTransition("the alert is already resolved")
+    return alert
+
+
 @transaction.atomic
 def acknowledge_alert(
     *, alert: Alert, user: User, note: str, action: str, request: HttpRequest | None = None
 ) -> Alert:
-    alert = Alert.objects.select_for_update().get(pk=alert.pk)
-    if alert.status == AlertStatus.RESOLVED:
-        raise InvalidTransition("a resolved alert cannot be acknowledged")
+    alert = _locked_unresolved(alert)
     alert.status = AlertStatus.ACKNOWLEDGED
     alert.acknowledged_by = user
     alert.acknowledged_at = timezone.now()
@@ -394,9 +401,7 @@ def acknowledge_alert(
 def resolve_alert(
     *, alert: Alert, user: User, note: str, request: HttpRequest | None = None
 ) -> Alert:
-    alert = Alert.objects.select_for_update().get(pk=alert.pk)
-    if alert.status == AlertStatus.RESOLVED:
-        raise InvalidTransition("already resolved")
+    alert = _locked_unresolved(alert)
     alert.status = AlertStatus.RESOLVED
     alert.resolved_by = user
     alert.resolved_at = timezone.now()

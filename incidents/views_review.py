@@ -197,22 +197,29 @@ def alert_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     return _render_alert(request, _get_alert_for_user(request, public_id))
 
 
+def _already_resolved(request: HttpRequest, alert: Alert) -> HttpResponse:
+    # Resolved meanwhile, perhaps by a colleague a moment ago: show them what they did.
+    messages.error(request, "This alert is already resolved, so nothing was changed.")
+    return redirect(alert)
+
+
 @role_required(*REVIEW_ROLES)
 @require_POST
 def alert_acknowledge(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     alert = _get_alert_for_user(request, public_id)
     form = AcknowledgeAlertForm(request.POST)
-    if not form.is_valid() or alert.status == AlertStatus.RESOLVED:
-        if form.is_valid():
-            form.add_error(None, "This alert is already resolved.")
+    if not form.is_valid():
         return _render_alert(request, alert, ack_form=form)
-    services.acknowledge_alert(
-        alert=alert,
-        user=request.user,
-        note=form.cleaned_data["note"],
-        action=form.cleaned_data["action"],
-        request=request,
-    )
+    try:
+        services.acknowledge_alert(
+            alert=alert,
+            user=request.user,
+            note=form.cleaned_data["note"],
+            action=form.cleaned_data["action"],
+            request=request,
+        )
+    except services.InvalidTransition:
+        return _already_resolved(request, alert)
     messages.success(request, "Alert acknowledged.")
     return redirect(alert)
 
@@ -222,13 +229,14 @@ def alert_acknowledge(request: HttpRequest, public_id: uuid.UUID) -> HttpRespons
 def alert_resolve(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     alert = _get_alert_for_user(request, public_id)
     form = ResolveAlertForm(request.POST)
-    if not form.is_valid() or alert.status == AlertStatus.RESOLVED:
-        if form.is_valid():
-            form.add_error(None, "This alert is already resolved.")
+    if not form.is_valid():
         return _render_alert(request, alert, resolve_form=form)
-    services.resolve_alert(
-        alert=alert, user=request.user, note=form.cleaned_data["resolution"], request=request
-    )
+    try:
+        services.resolve_alert(
+            alert=alert, user=request.user, note=form.cleaned_data["resolution"], request=request
+        )
+    except services.InvalidTransition:
+        return _already_resolved(request, alert)
     messages.success(request, "Alert resolved. A new matching incident will raise a new alert.")
     return redirect(alert)
 

@@ -428,3 +428,19 @@ def test_managers_change_thresholds_with_validation(manager_client):
     assert response.status_code == 302
     current = AlertThresholds.current()
     assert (current.repeat_count, current.repeat_days) == (4, 60)
+
+
+def test_acting_on_an_alert_a_colleague_just_resolved_says_so(
+    supervisor_client, supervisor, cross_unit_alert
+):
+    url = cross_unit_alert.get_absolute_url()
+    services.resolve_alert(alert=cross_unit_alert, user=supervisor, note="Done by a colleague.")
+    for path, data in [
+        ("acknowledge/", {"action": "Watching for now", "note": "Me too."}),
+        ("resolve/", {"resolution": "Me too."}),
+    ]:
+        response = supervisor_client.post(f"{url}{path}", data, follow=True)
+        assert response.redirect_chain == [(url, 302)]
+        assert b"This alert is already resolved, so nothing was changed." in response.content
+    cross_unit_alert.refresh_from_db()
+    assert cross_unit_alert.resolution_note == "Done by a colleague."
