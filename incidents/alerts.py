@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Min, Q
+from django.db import connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from boundaries import audit
@@ -175,18 +175,46 @@ def evaluate_incident(
     incident: Incident, *, request: HttpRequest | None = None, notify: bool = True
 ) -> list[Alert]:
     """Raise or extend the alerts a newly filed incident matches. Runs inside the filing
-    transaction; returns the alerts raised for the first time. ``notify=False`` skips
-    the emails (loading demo data)."""
-    with transaction.atomic():
+    transaction (a failure here fails the filing: they commit together); returns the
+    alerts raised for the first time. ``notify=False`` skips the emails (loading demo
+    data).
+
+    A filing about a patient with a history costs five round trips to the database: the
+    patient's lock with the thresholds, their recent incidents, their unresolved alerts,
+    the new links, and one UPDATE of the summaries; a new alert adds its INSERT."""
+    with transaction.atomic(savepoint=False):
         return _evaluate(incident, request=request, notify=notify)
+
+
+THRESHOLD_FIELDS = ("repeat_count", "repeat_days", "staff_count", "staff_days")
+
+
+def _lock_patient(patient_id: int) -> AlertThresholds:
+    """Take the patient's lock and read the thresholds, in one round trip. Filings about
+    one patient (and ``reevaluate``) take turns from here, so two at once cannot both
+    decide that no alert exists yet."""
+    lock = " FOR UPDATE OF p" if connection.features.has_select_for_update_of else ""
+    # Table and column names come from the models; the value is a parameter.
+    columns = ", ".join(f"t.{name}" for name in THRESHOLD_FIELDS)
+    sql = (
+        f"SELECT {columns} FROM {Patient._meta.db_table} p "  # noqa: S608  # nosec B608
+        f"CROSS JOIN {AlertThresholds._meta.db_table} t WHERE p.id = %s AND t.id = 1{lock}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [patient_id])
+        row = cursor.fetchone()
+    if row is None:
+        # The first evaluation ever: store the default thresholds, then lock.
+        AlertThresholds.current()
+        return _lock_patient(patient_id)
+    return AlertThresholds(pk=1, **dict(zip(THRESHOLD_FIELDS, row, strict=True)))
 
 
 def _evaluate(incident: Incident, *, request: HttpRequest | None, notify: bool) -> list[Alert]:
     if incident.patient_id is not None:
-        # Filings about one patient take turns here, so two at once cannot both decide
-        # that no alert exists yet.
-        Patient.objects.select_for_update().filter(pk=incident.patient_id).first()
-    thresholds = AlertThresholds.current()
+        thresholds = _lock_patient(incident.patient_id)
+    else:
+        thresholds = AlertThresholds.current()
     matches = matches_for(incident, thresholds)
     if not matches:
         return []
@@ -195,12 +223,13 @@ def _evaluate(incident: Incident, *, request: HttpRequest | None, notify: bool) 
         for alert in Alert.objects.select_for_update()
         .unresolved()
         .filter(pattern_key__in=[m.key for m in matches])
+        .only("pk", "pattern_key", "status")
     }
     now = timezone.now()
-    raised, joined = _raise([m for m in matches if m.key not in alerts], incident, now=now)
-    alerts.update({alert.pattern_key: alert for alert in [*raised, *joined]})
-    # One INSERT for every match's links, one query for the summaries and one UPDATE,
-    # however many rules matched: each query is a round trip inside the filing.
+    raised = _raise([m for m in matches if m.key not in alerts], incident, now=now)
+    alerts.update({alert.pattern_key: alert for alert in raised})
+    # One INSERT for every match's links and one UPDATE for the summaries, however many
+    # rules matched: each query is a round trip inside the filing.
     AlertIncident.objects.bulk_create(
         [
             AlertIncident(alert=alerts[match.key], incident_id=row.id, unit_id=row.unit_id)
@@ -231,86 +260,63 @@ def _evaluate(incident: Incident, *, request: HttpRequest | None, notify: bool) 
     return raised
 
 
-def _raise(
-    matches: list[Match], incident: Incident, *, now: datetime
-) -> tuple[list[Alert], list[Alert]]:
-    """New alerts for patterns with none unresolved: (raised here, raised meanwhile by
-    someone else). Filings about one patient take turns, but a change of thresholds
-    (``reevaluate``) can raise the same pattern at the same moment: then that alert is
-    joined instead."""
+def _raise(matches: list[Match], incident: Incident, *, now: datetime) -> list[Alert]:
+    """New alerts for patterns with none unresolved, in one INSERT. The caller holds
+    the patient's lock, which ``reevaluate`` takes too, so nobody else can raise the
+    same pattern meanwhile (the partial unique index would refuse it if they did)."""
     if not matches:
-        return [], []
-
-    def new(match: Match) -> Alert:
-        return Alert(
+        return []
+    return Alert.objects.bulk_create(
+        Alert(
             rule=match.rule,
             patient_id=incident.patient_id,
             pattern_key=match.key,
             opened_at=now,
             last_matched_at=now,
         )
-
-    try:
-        with transaction.atomic():
-            return Alert.objects.bulk_create([new(match) for match in matches]), []
-    except IntegrityError:
-        pass
-    raised, joined = [], []
-    for match in matches:
-        try:
-            with transaction.atomic():
-                raised.append(Alert.objects.bulk_create([new(match)])[0])
-        except IntegrityError:
-            joined.append(
-                Alert.objects.select_for_update().unresolved().get(pattern_key=match.key)
-            )
-    return raised, joined
-
-
-SUMMARY_FIELDS = [
-    "incident_count",
-    "staff_count",
-    "span_start",
-    "span_end",
-    "severity",
-    "last_matched_at",
-    "status",
-]
+        for match in matches
+    )
 
 
 def _refresh_summaries(alerts: list[Alert], *, now: datetime, reopen: set[int]) -> None:
-    """Recount each alert's incidents, staff, span and severity from its links (one
-    query for all of them) and save the figures. An acknowledged alert in ``reopen`` (by
-    id) has had something new happen: it is open again."""
-    summaries = {
-        row["alert"]: row
-        for row in AlertIncident.objects.filter(alert__in=alerts)
-        .values("alert")
-        .annotate(
-            incidents=Count("incident", distinct=True),
-            staff=Count("incident__reporter", distinct=True),
-            start=Min("incident__occurred_at"),
-            end=Max("incident__occurred_at"),
-            severity=Max("incident__severity"),
-        )
-        .order_by()
-    }
-    for alert in alerts:
-        summary = summaries.get(alert.pk, {})
-        alert.incident_count = summary.get("incidents", 0)
-        alert.staff_count = summary.get("staff", 0)
-        alert.span_start = summary.get("start")
-        alert.span_end = summary.get("end")
-        alert.severity = summary.get("severity") or Severity.LOW
-        alert.last_matched_at = now
-        if alert.pk in reopen and alert.status == AlertStatus.ACKNOWLEDGED:
-            # Something new happened since it was acknowledged: it needs looking at again.
-            alert.status = AlertStatus.OPEN
-        # One plain UPDATE per alert: a filing matches at most four rules, and
-        # bulk_update's CASE expressions cost more to build than the round trips.
-        Alert.objects.filter(pk=alert.pk).update(
-            **{field: getattr(alert, field) for field in SUMMARY_FIELDS}
-        )
+    """Recount each alert's incidents, staff, span and severity from its links and save
+    the figures, in one UPDATE for all of them (SQL that PostgreSQL and SQLite both
+    run: the ORM cannot write UPDATE ... FROM, and its per-field subqueries cost more
+    to build than the query takes). An acknowledged alert in ``reopen`` (by id) has had
+    something new happen: it is open again."""
+    if not alerts:
+        return
+    ids = [alert.pk for alert in alerts]
+    reopen_ids = [pk for pk in ids if pk in reopen] or [0]
+
+    def placeholders(values: list) -> str:
+        return ", ".join(["%s"] * len(values))
+
+    # Table names come from the models; every value is a parameter.
+    table = Alert._meta.db_table
+    sql = (
+        f"UPDATE {table} SET incident_count = s.incidents, "  # noqa: S608  # nosec B608
+        "staff_count = s.staff, span_start = s.span_start, span_end = s.span_end, "
+        "severity = s.severity, last_matched_at = %s, "
+        f"status = CASE WHEN {table}.id IN ({placeholders(reopen_ids)}) "
+        f"AND {table}.status = %s THEN %s ELSE {table}.status END "
+        "FROM (SELECT l.alert_id, COUNT(DISTINCT l.incident_id) AS incidents, "
+        "COUNT(DISTINCT i.reporter_id) AS staff, MIN(i.occurred_at) AS span_start, "
+        "MAX(i.occurred_at) AS span_end, MAX(i.severity) AS severity "
+        f"FROM {AlertIncident._meta.db_table} l "
+        f"JOIN {Incident._meta.db_table} i ON i.id = l.incident_id "
+        f"WHERE l.alert_id IN ({placeholders(ids)}) GROUP BY l.alert_id) s "
+        f"WHERE {table}.id = s.alert_id"
+    )
+    params = [
+        connection.ops.adapt_datetimefield_value(now),
+        *reopen_ids,
+        AlertStatus.ACKNOWLEDGED.value,
+        AlertStatus.OPEN.value,
+        *ids,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def explain(alert: Alert, thresholds: AlertThresholds | None = None) -> str:
@@ -381,6 +387,18 @@ def _reevaluate_rule(rule: AlertRule, *, since: datetime, having: Q, now: dateti
     )
     covered = Alert.objects.unresolved().filter(rule=rule).values_list("patient", flat=True)
     new_patients = list(candidates.exclude(patient__in=covered))
+    if not new_patients:
+        return 0
+    # The patients' locks, in one order, as filing takes them: a filing about one of
+    # them waits here, and one that got in first may have raised the alert already.
+    list(
+        Patient.objects.select_for_update()
+        .filter(pk__in=new_patients)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    raised_meanwhile = set(covered.filter(patient__in=new_patients))
+    new_patients = [p for p in new_patients if p not in raised_meanwhile]
     if not new_patients:
         return 0
     alerts = Alert.objects.bulk_create(
