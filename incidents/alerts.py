@@ -197,6 +197,7 @@ def _lock_patient(patient_id: int) -> AlertThresholds:
     # Table and column names come from the models; the value is a parameter.
     columns = ", ".join(f"t.{name}" for name in THRESHOLD_FIELDS)
     sql = (
+        # Model names only; the patient id is a bound parameter.
         f"SELECT {columns} FROM {Patient._meta.db_table} p "  # noqa: S608  # nosec B608
         f"CROSS JOIN {AlertThresholds._meta.db_table} t WHERE p.id = %s AND t.id = 1{lock}"
     )
@@ -295,6 +296,7 @@ def _refresh_summaries(alerts: list[Alert], *, now: datetime, reopen: set[int]) 
     # Table names come from the models; every value is a parameter.
     table = Alert._meta.db_table
     sql = (
+        # Model names only; every value is a bound parameter.
         f"UPDATE {table} SET incident_count = s.incidents, "  # noqa: S608  # nosec B608
         "staff_count = s.staff, span_start = s.span_start, span_end = s.span_end, "
         "severity = s.severity, last_matched_at = %s, "

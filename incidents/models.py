@@ -146,7 +146,11 @@ class IncidentQuerySet(models.QuerySet):
 
     def reviewable_by(self, user: User) -> IncidentQuerySet:
         """The incidents a person reviews: those of the units they supervise."""
-        return self.filter(unit_id__in=Unit.objects.ids_supervised_by(user))
+        return self.of_units(Unit.objects.ids_supervised_by(user))
+
+    def of_units(self, unit_ids: list[int]) -> IncidentQuerySet:
+        """The incidents of these units (``Unit.objects.ids_supervised_by``)."""
+        return self.filter(unit_id__in=unit_ids)
 
     def reported_by(self, user: User) -> IncidentQuerySet:
         return self.filter(reporter=user)
@@ -490,11 +494,13 @@ class AlertQuerySet(models.QuerySet):
         if user.role == Role.MANAGER:
             return self
         if user.role == Role.SUPERVISOR:
-            links = AlertIncident.objects.filter(
-                alert=models.OuterRef("pk"), unit_id__in=Unit.objects.ids_supervised_by(user)
-            )
-            return self.filter(models.Exists(links))
+            return self.involving_units(Unit.objects.ids_supervised_by(user))
         return self.none()
+
+    def involving_units(self, unit_ids: list[int]) -> AlertQuerySet:
+        """Alerts with an incident in one of these units (``ids_supervised_by``)."""
+        links = AlertIncident.objects.filter(alert=models.OuterRef("pk"), unit_id__in=unit_ids)
+        return self.filter(models.Exists(links))
 
     def unresolved(self) -> AlertQuerySet:
         return self.exclude(status=AlertStatus.RESOLVED)

@@ -16,9 +16,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from boundaries import audit
 from boundaries.access import STAFF_ROLES, has_role, role_required
 from boundaries.models import AuditEvent, Unit
-from incidents import drafts, services
+from incidents import drafts, rows, services
 from incidents.forms import AddendumForm, IncidentForm, WitnessFormSet
-from incidents.models import Draft, Incident, PersonResponse, RequestType, Severity
+from incidents.models import Draft, Incident, PersonResponse, RequestType, Severity, Status
 from incidents.pagination import KeysetPage
 from incidents.severity import derive_severity
 
@@ -58,8 +58,23 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         .annotate(has_feedback=~Q(feedback=""))
     )
     page = KeysetPage.from_request(request, incidents, size=PAGE_SIZE)
+    detail = rows.route("incidents:detail")
+    severities, statuses = rows.labels(Severity), rows.labels(Status)
     context = {
         "page": page,
+        "rows": [
+            {
+                "url": detail(incident.pk),
+                "reference": incident.reference,
+                "when": rows.day_month_year_time(incident.occurred_at),
+                "what": incident.request_type.name,
+                "severity": incident.severity,
+                "severity_label": severities[incident.severity],
+                "status_label": statuses[incident.status],
+                "has_feedback": incident.has_feedback,
+            }
+            for incident in page.items
+        ],
         "drafts": Draft.objects.owned_by(request.user).only("id", "updated_at")[:10],
         "has_units": Unit.objects.of(request.user).exists(),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib import messages
-from django.db.models import Case, Count, Q, When
+from django.db.models import Case, Count, F, Q, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from boundaries import audit
 from boundaries.access import REVIEW_ROLES, role_required
 from boundaries.models import Role, Unit
-from incidents import alerts, services
+from incidents import alerts, rows, services
 from incidents.forms import (
     AcknowledgeAlertForm,
     QueueFilterForm,
@@ -22,7 +22,17 @@ from incidents.forms import (
     ReviewForm,
     ThresholdsForm,
 )
-from incidents.models import Alert, AlertStatus, AlertThresholds, Incident, Patient, Status
+from incidents.models import (
+    Alert,
+    AlertRule,
+    AlertStatus,
+    AlertThresholds,
+    Incident,
+    Patient,
+    PersonResponse,
+    Severity,
+    Status,
+)
 from incidents.pagination import KeysetPage
 
 QUEUE_PAGE_SIZE = 50
@@ -42,21 +52,17 @@ def _get_alert_for_user(request: HttpRequest, public_id: uuid.UUID) -> Alert:
     )
 
 
-def _filtered_queue(request: HttpRequest, form: QueueFilterForm):
+def _filtered_queue(reviewable, form: QueueFilterForm):
     # Only what a queue row shows: the descriptions and notes stay in the database.
-    incidents = (
-        Incident.objects.reviewable_by(request.user)
-        .select_related("unit", "request_type")
-        .only(
-            "occurred_at",
-            "submitted_at",
-            "severity",
-            "status",
-            "review_due_at",
-            "closed_at",
-            "unit__code",
-            "request_type__name",
-        )
+    incidents = reviewable.select_related("unit", "request_type").only(
+        "occurred_at",
+        "submitted_at",
+        "severity",
+        "status",
+        "review_due_at",
+        "closed_at",
+        "unit__code",
+        "request_type__name",
     )
     data = form.cleaned_data if form.is_valid() else {}
     status = data.get("status") or "open"
@@ -80,25 +86,72 @@ def _filtered_queue(request: HttpRequest, form: QueueFilterForm):
 @require_GET
 def review_queue(request: HttpRequest) -> HttpResponse:
     form = QueueFilterForm(request.GET or None, user=request.user)
-    incidents, keys = _filtered_queue(request, form)
+    # One query for the person's units, shared by the list, the counts and the key of
+    # the cached filter form.
+    unit_ids = Unit.objects.ids_supervised_by(request.user)
+    reviewable = Incident.objects.of_units(unit_ids)
+    incidents, keys = _filtered_queue(reviewable, form)
     page = KeysetPage.from_request(request, incidents, size=QUEUE_PAGE_SIZE, keys=keys)
     now = timezone.now()
     # Only open incidents count here: the status filter lets PostgreSQL count them from
     # the review-queue index instead of reading every incident the units ever had.
     open_statuses = [Status.SUBMITTED, Status.UNDER_REVIEW]
-    summary = (
-        Incident.objects.reviewable_by(request.user)
-        .filter(status__in=open_statuses)
-        .aggregate(
-            awaiting=Count("pk", filter=Q(status=Status.SUBMITTED)),
-            overdue=Count("pk", filter=Q(status=Status.SUBMITTED, review_due_at__lt=now)),
-            under_review=Count("pk", filter=Q(status=Status.UNDER_REVIEW)),
-        )
+    summary = reviewable.filter(status__in=open_statuses).aggregate(
+        awaiting=Count("pk", filter=Q(status=Status.SUBMITTED)),
+        overdue=Count("pk", filter=Q(status=Status.SUBMITTED, review_due_at__lt=now)),
+        under_review=Count("pk", filter=Q(status=Status.UNDER_REVIEW)),
     )
     query = request.GET.copy()
     query.pop("after", None)
-    context = {"form": form, "page": page, "summary": summary, "now": now, "query": query}
+    context = {
+        "form": form,
+        "page": page,
+        "rows": _queue_rows(page.items, now=now),
+        "summary": summary,
+        "query": query,
+        # The empty filter form is the same for everyone with the same units; drawing
+        # its widgets was a third of the page, so it is cached (templates say how long).
+        "filter_cache_key": ",".join(map(str, unit_ids)),
+    }
     return render(request, "incidents/review_queue.html", context)
+
+
+QUEUE_ROW = (
+    '<tr><td data-label="Reference"><a href="{url}#review">{reference}</a></td>'
+    '<td data-label="When">{when}</td><td data-label="Unit">{unit}</td>'
+    '<td data-label="What">{what}</td>'
+    '<td data-label="Severity">'
+    '<span class="badge severity-{severity}">{severity_label}</span></td>'
+    '<td data-label="Status">{status_label}</td>'
+    '<td data-label="Review due">{due}{overdue}</td></tr>'
+)
+OVERDUE_BADGE = ' <span class="badge text-bg-danger">Overdue</span>'
+
+
+def _queue_rows(incidents: list[Incident], *, now) -> str:
+    detail = rows.route("incidents:detail")
+    severities, statuses = rows.labels(Severity), rows.labels(Status)
+    return rows.join(
+        QUEUE_ROW,
+        [
+            {
+                "url": detail(incident.pk),
+                "reference": incident.reference,
+                "when": rows.day_month_time(incident.occurred_at),
+                "unit": incident.unit.code,
+                "what": incident.request_type.name,
+                "severity": incident.severity,
+                "severity_label": severities[incident.severity],
+                "status_label": statuses[incident.status],
+                "due": rows.day_month_time(incident.review_due_at),
+                "overdue": rows.optional(
+                    incident.status == Status.SUBMITTED and incident.review_due_at < now,
+                    OVERDUE_BADGE,
+                ),
+            }
+            for incident in incidents
+        ],
+    )
 
 
 @role_required(*REVIEW_ROLES)
@@ -160,26 +213,54 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         visible = visible.unresolved()
     page = KeysetPage.from_request(
         request,
-        visible.select_related("patient"),
+        # Only the patient's opaque id is needed (for the timeline link).
+        visible.annotate(patient_public_id=F("patient__public_id")),
         size=ALERT_PAGE_SIZE,
         keys=("-last_matched_at", "-id"),
     )
     thresholds = AlertThresholds.current()
-    rows = [(alert, alerts.explain(alert, thresholds)) for alert in page.items]
-    context = {"page": page, "rows": rows, "status": status, "statuses": AlertStatus.choices}
+    detail = rows.route("incidents:alert_detail", uuid=True)
+    timeline = rows.route("incidents:patient_timeline", uuid=True)
+    rules, severities, statuses = (
+        rows.labels(AlertRule),
+        rows.labels(Severity),
+        rows.labels(AlertStatus),
+    )
+    alert_rows = [
+        {
+            "url": detail(alert.public_id),
+            "rule_label": rules[alert.rule],
+            "explanation": alerts.explain(alert, thresholds),
+            "severity": alert.severity,
+            "severity_label": severities[alert.severity],
+            "status_label": statuses[alert.status],
+            "incident_count": alert.incident_count,
+            "last": rows.day_month_year(alert.last_matched_at),
+            "timeline_url": timeline(alert.patient_public_id) if alert.patient_id else "",
+        }
+        for alert in page.items
+    ]
+    context = {"page": page, "rows": alert_rows, "status": status, "statuses": AlertStatus.choices}
     return render(request, "incidents/alert_list.html", context)
 
 
-def _incidents_split(request: HttpRequest, incidents):
-    """The incidents this person may see in full, and how many others there are."""
+def _units_seen_in_full(request: HttpRequest) -> list[int] | None:
+    """The ids of the units whose incidents this person sees in full; None for all."""
     if request.user.role == Role.MANAGER:
+        return None
+    return Unit.objects.ids_supervised_by(request.user)
+
+
+def _incidents_split(incidents, unit_ids: list[int] | None):
+    """The incidents this person may see in full (``_units_seen_in_full``), and how
+    many others there are."""
+    if unit_ids is None:
         return incidents, 0
-    units = Unit.objects.ids_supervised_by(request.user)
-    return incidents.filter(unit__in=units), incidents.exclude(unit__in=units).count()
+    return incidents.filter(unit__in=unit_ids), incidents.exclude(unit__in=unit_ids).count()
 
 
 def _render_alert(request, alert: Alert, *, ack_form=None, resolve_form=None, status=200):
-    shown, elsewhere = _incidents_split(request, alert.incidents.all())
+    shown, elsewhere = _incidents_split(alert.incidents.all(), _units_seen_in_full(request))
     context = {
         "alert": alert,
         "explanation": alerts.explain(alert),
@@ -247,28 +328,59 @@ def patient_timeline(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
     """One patient's incidents, oldest first: those of the person's units in full, and a
     count of those elsewhere."""
     patient = get_object_or_404(Patient, public_id=public_id)
-    shown, elsewhere = _incidents_split(request, patient.incidents.all())
+    unit_ids = _units_seen_in_full(request)
+    shown, elsewhere = _incidents_split(patient.incidents.all(), unit_ids)
     if not shown.exists():
         # None of this patient's incidents are in the person's units: not theirs to see.
         raise Http404
     audit.record(action=audit.Action.TIMELINE_VIEWED, request=request, target=patient)
     # Pages of TIMELINE_PAGE_SIZE and a bounded list of alerts: a frequent attender's
-    # years of history cost no more to show than a newcomer's.
+    # years of history cost no more to show than a newcomer's. Only what a row shows
+    # is read.
     page = KeysetPage.from_request(
         request,
-        shown.select_related("unit", "request_type", "reporter"),
+        shown.select_related("unit", "request_type", "reporter").only(
+            "occurred_at",
+            "submitted_at",
+            "severity",
+            "person_response",
+            "unit__code",
+            "request_type__name",
+            "reporter__first_name",
+            "reporter__last_name",
+            "reporter__username",
+        ),
         size=TIMELINE_PAGE_SIZE,
         keys=("occurred_at", "id"),
     )
     alerts_shown = (
-        Alert.objects.visible_to(request.user)
-        .filter(patient=patient)
-        .alias(settled=Case(When(status=AlertStatus.RESOLVED, then=1), default=0))
-        .order_by("settled", "-last_matched_at", "-id")[:TIMELINE_ALERTS]
+        Alert.objects.all() if unit_ids is None else Alert.objects.involving_units(unit_ids)
     )
+    alerts_shown = (
+        alerts_shown.filter(patient=patient)
+        .alias(settled=Case(When(status=AlertStatus.RESOLVED, then=1), default=0))
+        .order_by("settled", "-last_matched_at", "-id")
+        .only("public_id", "rule", "status")[:TIMELINE_ALERTS]
+    )
+    detail = rows.route("incidents:detail")
+    severities, responses = rows.labels(Severity), rows.labels(PersonResponse)
     context = {
         "patient": patient,
         "incidents": page.items,
+        "rows": [
+            {
+                "url": detail(incident.pk),
+                "reference": incident.reference,
+                "when": rows.day_month_year_time(incident.occurred_at),
+                "unit": incident.unit.code,
+                "severity": incident.severity,
+                "severity_label": severities[incident.severity],
+                "what": incident.request_type.name,
+                "response": responses[incident.person_response].lower(),
+                "reporter": str(incident.reporter),
+            }
+            for incident in page.items
+        ],
         "page": page,
         "elsewhere": elsewhere,
         "alerts": alerts_shown,

@@ -7,7 +7,8 @@ them frequent attenders, the heaviest histories in the database among them), tim
 evaluation of the pattern rules for it, and rolls the transaction back, so the
 database is left as it was. As in filing, the rules run inside ``audit.deferred()``:
 an alert they raise is appended to the audit trail with the filing's own event, in
-the filing's one INSERT, after the timing stops. Prints a JSON summary: milliseconds at p50, p90, p99, max.
+the filing's one INSERT, after the timing stops. Prints a JSON summary: milliseconds
+at p50, p90, p99, max.
 """
 
 from __future__ import annotations
