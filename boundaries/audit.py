@@ -166,7 +166,9 @@ def _append(event: AuditEvent) -> AuditEvent:
 def _append_all(events: list[AuditEvent]) -> None:
     model = type(events[0])
     using = router.db_for_write(model)
-    with transaction.atomic(using=using):
+    # No savepoint: inside the caller's transaction the events and the change commit or
+    # roll back together anyway, and a savepoint is two more round trips per write.
+    with transaction.atomic(using=using, savepoint=False):
         connection = connections[using]
         if connection.vendor == "postgresql":
             # Held until the caller's transaction ends: the next writer waits here and

@@ -96,12 +96,9 @@ def log_incident(
     The submission token makes filing idempotent: a double click, a resubmission after
     going back, or a second tab carrying the same draft all return the one incident.
     ``patient_reference`` must already be normalised (incidents.patient_refs.clean).
+    A token already used is found by the unique constraint on it (the filing view looks
+    first, so this path is for the rarer race between two requests).
     """
-    existing = Incident.objects.filter(submission_token=token).first()
-    if existing is not None:
-        if existing.reporter_id != reporter.pk:
-            raise SubmissionConflict
-        return existing, False
     try:
         with transaction.atomic():
             incident = _create_incident(
@@ -132,7 +129,7 @@ def log_incident(
                 notify=notify,
             )
     except IntegrityError:
-        # Another request with the same token won the race; it holds the incident.
+        # The token was used already, perhaps by another request a moment ago.
         existing = Incident.objects.filter(submission_token=token).first()
         if existing is None:
             raise
