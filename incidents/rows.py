@@ -63,12 +63,13 @@ def labels(choices) -> dict:
     return dict(choices.choices)
 
 
-def join(row_html: str, rows: list[dict]) -> SafeString:
-    """Each row's values placed into ``row_html`` (``{name}`` fields), escaped, joined:
-    ``format_html_join`` for rows of named values, without its per-value overhead."""
+def join(row_html: str, rows: list[dict], sep: str = "") -> SafeString:
+    """Each row's values placed into ``row_html`` (``{name}`` fields), escaped, joined
+    by ``sep`` (markup of our own): ``format_html_join`` for rows of named values,
+    without its per-value overhead."""
     # Every value is escaped as format_html would (conditional_escape: markup already
     # made safe is kept, anything else goes through the escaping Django itself uses).
-    markup = "".join(
+    markup = sep.join(
         row_html.format(**{name: _escape(value) for name, value in row.items()}) for row in rows
     )
     # Our markup, with every value escaped just above.

@@ -344,6 +344,7 @@ TIMELINE_ROW = (
     '<p class="mb-1">{what}; {response}. Reported by {reporter}.</p>'
     '<a href="{url}">{reference}</a></li>'
 )
+TIMELINE_ALERT_LINK = '<a href="{url}">{rule} ({status})</a>'
 
 
 @role_required(*REVIEW_ROLES)
@@ -382,6 +383,8 @@ def patient_timeline(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
         .order_by("settled", "-last_matched_at", "-id")
         .only("public_id", "rule", "status")[:TIMELINE_ALERTS]
     )
+    alert_detail = rows.route("incidents:alert_detail", uuid=True)
+    rules, statuses = rows.labels(AlertRule), rows.labels(AlertStatus)
     detail = rows.route("incidents:detail")
     severities, responses = rows.labels(Severity), rows.labels(PersonResponse)
     context = {
@@ -411,6 +414,18 @@ def patient_timeline(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
         "page": page,
         "elsewhere": elsewhere,
         "alerts": alerts_shown,
+        "alert_links": rows.join(
+            TIMELINE_ALERT_LINK,
+            [
+                {
+                    "url": alert_detail(alert.public_id),
+                    "rule": rules[alert.rule].lower(),
+                    "status": statuses[alert.status].lower(),
+                }
+                for alert in alerts_shown
+            ],
+            sep=", ",
+        ),
     }
     return render(request, "incidents/patient_timeline.html", context)
 

@@ -59,6 +59,15 @@ def _reference_data_after_flush(request):
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cached page fragments (the review queue's filter form) never outlive a test: ids
+    are reused from one test's database to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # The production hasher is deliberately slow; tests only need a working one.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

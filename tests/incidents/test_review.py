@@ -211,3 +211,22 @@ def test_the_reporter_does_not_see_the_review_form(nurse_client, incident):
     page = nurse_client.get(f"/incidents/{incident.pk}/")
     assert b"Save review" not in page.content
     assert b"Internal note" not in page.content
+
+
+def test_the_cached_filter_form_offers_each_supervisor_only_their_own_units(
+    supervisor_client, other_unit_supervisor_client, unit, other_unit
+):
+    for _ in range(2):  # the second round is served from the cache
+        own = supervisor_client.get("/review/").content.decode()
+        other = other_unit_supervisor_client.get("/review/").content.decode()
+        assert f'<option value="{unit.pk}">{unit}</option>' in own
+        assert str(other_unit) not in own
+        assert f'<option value="{other_unit.pk}">{other_unit}</option>' in other
+        assert str(unit) not in other
+
+
+def test_a_filtered_queue_draws_its_form_afresh_with_the_choices_made(supervisor_client, unit):
+    supervisor_client.get("/review/")  # the empty form, now cached
+    page = supervisor_client.get(f"/review/?unit={unit.pk}&severity=3").content.decode()
+    assert f'<option value="{unit.pk}" selected>{unit}</option>' in page
+    assert '<option value="3" selected>High</option>' in page
