@@ -179,44 +179,29 @@ def evaluate_incident(
     alerts raised for the first time. ``notify=False`` skips the emails (loading demo
     data).
 
-    A filing about a patient with a history costs five round trips to the database: the
-    patient's lock with the thresholds, their recent incidents, their unresolved alerts,
-    the new links, and one UPDATE of the summaries; a new alert adds its INSERT."""
+    A filing about a patient with a history costs six round trips to the database: the
+    patient's lock, the thresholds, their recent incidents, their unresolved alerts, the
+    new links, and one UPDATE of the summaries; a new alert adds its INSERT. The alerts
+    returned carry their ids; their figures are in the database (refresh to read them)."""
     with transaction.atomic(savepoint=False):
         return _evaluate(incident, request=request, notify=notify)
 
 
-THRESHOLD_FIELDS = ("repeat_count", "repeat_days", "staff_count", "staff_days")
+def _lock_patient(patient_id: int) -> None:
+    """Take the patient's lock. Filings about one patient (and ``reevaluate``, which
+    takes the same locks in id order) take turns from here, so two at once cannot both
+    decide that no alert exists yet.
 
-
-def _lock_patient(patient_id: int) -> AlertThresholds:
-    """Take the patient's lock and read the thresholds, in one round trip. Filings about
-    one patient (and ``reevaluate``) take turns from here, so two at once cannot both
-    decide that no alert exists yet."""
-    lock = " FOR UPDATE OF p" if connection.features.has_select_for_update_of else ""
-    # Table and column names come from the models; the value is a parameter.
-    columns = ", ".join(f"t.{name}" for name in THRESHOLD_FIELDS)
-    sql = (
-        # Model names only; the patient id is a bound parameter.
-        f"SELECT {columns} FROM {Patient._meta.db_table} p "  # noqa: S608  # nosec B608
-        f"CROSS JOIN {AlertThresholds._meta.db_table} t WHERE p.id = %s AND t.id = 1{lock}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [patient_id])
-        row = cursor.fetchone()
-    if row is None:
-        # The first evaluation ever: store the default thresholds, then lock.
-        AlertThresholds.current()
-        return _lock_patient(patient_id)
-    return AlertThresholds(pk=1, **dict(zip(THRESHOLD_FIELDS, row, strict=True)))
+    The thresholds are read by the next statement, not this one: a statement that waits
+    for a lock still reads the other tables as they were when it started, and would miss
+    thresholds changed while it waited."""
+    list(Patient.objects.select_for_update().filter(pk=patient_id).values_list("pk"))
 
 
 def _evaluate(incident: Incident, *, request: HttpRequest | None, notify: bool) -> list[Alert]:
     if incident.patient_id is not None:
-        thresholds = _lock_patient(incident.patient_id)
-    else:
-        thresholds = AlertThresholds.current()
-    matches = matches_for(incident, thresholds)
+        _lock_patient(incident.patient_id)
+    matches = matches_for(incident, AlertThresholds.current())
     if not matches:
         return []
     alerts = {

@@ -228,8 +228,12 @@ def _purge_incident_batch(
 
     # Locked first, so that an incident being filed about one of these patients right
     # now either commits before this check (and keeps them) or waits for it.
+    # In id order, as ``alerts.reevaluate`` takes them, so that the two never deadlock.
     candidates = list(
-        Patient.objects.select_for_update().filter(pk__in=patient_ids).values_list("pk", flat=True)
+        Patient.objects.select_for_update()
+        .filter(pk__in=patient_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
     orphan_patients = list(
         Patient.objects.filter(pk__in=candidates)

@@ -429,7 +429,11 @@ def change_thresholds(
     thresholds.staff_days = staff_days
     thresholds.updated_by = user
     thresholds.save()
-    audit.record(
-        action=audit.Action.THRESHOLDS_CHANGED, actor=user, request=request, target=thresholds
-    )
-    return alerts.reevaluate()
+    # The audit chain's lock is taken last, as filing takes it: applying the thresholds
+    # locks patients, and a filing holds its patient's lock until it appends its own
+    # events. Taking the chain's lock first here would deadlock with such a filing.
+    with audit.deferred():
+        audit.record(
+            action=audit.Action.THRESHOLDS_CHANGED, actor=user, request=request, target=thresholds
+        )
+        return alerts.reevaluate()

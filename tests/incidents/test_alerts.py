@@ -28,6 +28,7 @@ from tests.factories import (
     PatientFactory,
     UnitFactory,
     UserFactory,
+    nhs_number,
     request_type,
 )
 from tests.incidents.conftest import incident_post
@@ -444,3 +445,48 @@ def test_acting_on_an_alert_a_colleague_just_resolved_says_so(
         assert b"This alert is already resolved, so nothing was changed." in response.content
     cross_unit_alert.refresh_from_db()
     assert cross_unit_alert.resolution_note == "Done by a colleague."
+
+
+def _lock_order(captured) -> tuple[list[int], list[int]]:
+    """Positions of the patient row locks and of the audit chain's lock in a capture."""
+    sqls = [query["sql"] for query in captured]
+    patients = [
+        index
+        for index, sql in enumerate(sqls)
+        if 'FROM "incidents_patient"' in sql and "FOR UPDATE" in sql
+    ]
+    chain = [index for index, sql in enumerate(sqls) if "pg_advisory_xact_lock" in sql]
+    return patients, chain
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="row locks and the audit chain's advisory lock exist on PostgreSQL only",
+)
+def test_filing_and_new_thresholds_take_patient_locks_before_the_audit_chain(
+    nurse_client, nurse, unit, manager
+):
+    """One order for both, or a filing and a threshold change about the same patient
+    could each hold the lock the other waits for."""
+    patient = PatientFactory(reference=nhs_number(207))
+    for day in (20, 5):
+        IncidentFactory(patient=patient, reporter=nurse, occurred_at=NOW - timedelta(days=day))
+    with CaptureQueriesContext(connection) as captured:
+        response = nurse_client.post(
+            "/incidents/new/", incident_post(unit, patient_reference=patient.reference)
+        )
+    assert response.status_code == 302
+    patients, chain = _lock_order(captured)
+    assert patients and chain and max(patients) < min(chain)
+
+    # Two incidents: under the default thresholds no alert, under the new ones one.
+    quieter = PatientFactory()
+    for day in (20, 5):
+        IncidentFactory(patient=quieter, reporter=nurse, occurred_at=NOW - timedelta(days=day))
+    with CaptureQueriesContext(connection) as captured:
+        raised = services.change_thresholds(
+            user=manager, repeat_count=2, repeat_days=90, staff_count=2, staff_days=30
+        )
+    assert raised >= 1
+    patients, chain = _lock_order(captured)
+    assert patients and chain and max(patients) < min(chain)
