@@ -267,9 +267,10 @@ def _raise(matches: list[Match], incident: Incident, *, now: datetime) -> list[A
 def _refresh_summaries(alerts: list[Alert], *, now: datetime, reopen: set[int]) -> None:
     """Recount each alert's incidents, staff, span and severity from its links and save
     the figures, in one UPDATE for all of them (SQL that PostgreSQL and SQLite both
-    run: the ORM cannot write UPDATE ... FROM, and its per-field subqueries cost more
-    to build than the query takes). An acknowledged alert in ``reopen`` (by id) has had
-    something new happen: it is open again."""
+    run; SQLite has UPDATE ... FROM since 3.33, and Django needs 3.37. The ORM cannot
+    write it, and its per-field subqueries cost more to build than the query takes).
+    An acknowledged alert in ``reopen`` (by id) has had something new happen: it is
+    open again."""
     if not alerts:
         return
     ids = [alert.pk for alert in alerts]
