@@ -274,6 +274,7 @@ def _refresh_summaries(alerts: list[Alert], *, now: datetime, reopen: set[int]) 
     if not alerts:
         return
     ids = [alert.pk for alert in alerts]
+    # An empty IN () is not SQL; 0 is no row's id.
     reopen_ids = [pk for pk in ids if pk in reopen] or [0]
 
     def placeholders(values: list) -> str:
