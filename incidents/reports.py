@@ -38,6 +38,7 @@ from django.db.models import (
 from django.db.models.functions import RowNumber, TruncHour
 from django.utils import timezone
 
+from boundaries.models import Unit
 from boundaries.pdf import render_pdf
 from incidents.local_time import exact_time
 from incidents.models import (
@@ -46,8 +47,10 @@ from incidents.models import (
     Alert,
     AlertIncident,
     AlertStatus,
+    Channel,
     Incident,
     PersonResponse,
+    RequestType,
     Severity,
     Status,
 )
@@ -57,7 +60,7 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
     from django.http import HttpRequest
 
-    from boundaries.models import Unit, User
+    from boundaries.models import User
 
 # The scheduled job's name on the cover, where a person's name would otherwise be.
 SCHEDULED_JOB = "scheduled job"
@@ -388,12 +391,18 @@ def median_review_wait(incidents: QuerySet[Incident]) -> timedelta | None:
     return sum(waits, timedelta()) / len(waits)
 
 
-def _tally(groups: list[dict], label_key: str) -> list[Tally]:
-    """The incidents in ``groups`` counted by ``label_key``, largest first (then by
-    label, so that the order never depends on the database's)."""
+def _names(manager, field: str) -> dict[int, str]:
+    """Every row's ``field`` by id, from a small reference table (units, request
+    types, channels): a few dozen rows, whatever the number of incidents."""
+    return dict(manager.order_by().values_list("pk", field))
+
+
+def _tally(groups: list[dict], key: str, names: dict[int, str]) -> list[Tally]:
+    """The incidents in ``groups`` counted by the name of their ``key`` (an id),
+    largest first (then by name, so that the order never depends on the database's)."""
     counts: dict[str, int] = {}
     for group in groups:
-        label = group[label_key] or "Not recorded"
+        label = names.get(group[key]) or "Not recorded"
         counts[label] = counts.get(label, 0) + group["incidents"]
     return [
         Tally(label, n)
@@ -464,7 +473,7 @@ def monthly_summary(
 ) -> MonthlySummary:
     """The monthly summary's figures for ``month``, over one unit or the organisation.
 
-    A fixed number of aggregate queries (nine for the organisation or a unit)
+    A fixed number of queries (eleven for a unit, twelve for the organisation)
     whatever the number of incidents: no incident row is loaded into Python.
     Figures about "now" (open items, overdue) are as at ``now``.
     """
@@ -502,8 +511,11 @@ def monthly_summary(
     # The key figures and the breakdowns by request type, channel and unit in one read
     # of the month: counted per (request type, channel, unit), at most a few thousand
     # groups, then added up here. One query per breakdown read the month four times.
+    # Grouped by the ids, which the incident rows hold: joining the names in made
+    # PostgreSQL look up three tables for every incident of the month (250 ms against
+    # 160 ms for 100,000 incidents); the groups are named from the small tables below.
     groups = list(
-        in_month.values("request_type__name", "channel__name", "unit__code")
+        in_month.values("request_type", "channel", "unit")
         .annotate(
             incidents=Count("*"),
             high=Count("pk", filter=Q(severity=Severity.HIGH)),
@@ -533,11 +545,12 @@ def monthly_summary(
         )
         for rank, item in enumerate(top_repeats)
     ]
-    by_request_type = _tally(groups, "request_type__name")
-    by_channel = _tally(groups, "channel__name")
+    by_request_type = _tally(groups, "request_type", _names(RequestType.objects, "name"))
+    by_channel = _tally(groups, "channel", _names(Channel.objects, "name"))
     by_unit = None
     if scope.is_organisation:
-        by_unit = _top(_tally(groups, "unit__code"), TOP_UNITS, "Other units")
+        units = _names(Unit.objects, "code")
+        by_unit = _top(_tally(groups, "unit", units), TOP_UNITS, "Other units")
 
     # Day of the week and hour of the day on the local clock, counted per local hour
     # (at most 745 groups, which PostgreSQL hashes; grouping by weekday and hour made it
