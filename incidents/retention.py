@@ -45,6 +45,7 @@ from incidents.models import (
     Patient,
     Witness,
 )
+from scripts_library import services as library
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +210,10 @@ def _purge_incident_batch(
         AlertIncident.objects.filter(incident__in=ids).values_list("alert_id", flat=True)
     )
 
+    # Read before the incidents go; taken off the running counts after the patients'
+    # locks, in the order filing takes the same locks.
+    uses = library.tally_uses(Incident.objects.filter(pk__in=ids))
+
     # Children first, then the incidents (patients and alerts are PROTECTed by them).
     result.drafts += Draft.objects.filter(pk__in=[token for *_, token in rows]).delete()[0]
     result.witnesses += Witness.objects.filter(incident__in=ids).delete()[0]
@@ -242,6 +247,7 @@ def _purge_incident_batch(
         .values_list("pk", flat=True)
     )
     result.patients += Patient.objects.filter(pk__in=orphan_patients).delete()[0]
+    library.subtract_uses(uses)
 
     # Recorded last, so the audit trail's append lock is held for as short a time as
     # possible; the events still commit (or roll back) with the deletions.

@@ -33,6 +33,7 @@ from incidents.models import (
     Witness,
 )
 from incidents.severity import derive_severity
+from scripts_library import services as library
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -189,6 +190,14 @@ def _create_incident(
             unit=incident.unit,
         )
         alerts.evaluate_incident(incident, request=request, notify=notify)
+        # After the rules (which lock the patient) and before the audit append: the
+        # lock order every transaction here keeps (patient, script use, audit chain).
+        if script_version is not None:
+            library.count_use(
+                script_id=script_version.script_id,
+                unit_id=incident.unit_id,
+                response=incident.person_response,
+            )
     if notify and severity == Severity.HIGH:
         transaction.on_commit(lambda: notifications.new_incident_at_once(incident.pk))
     return incident

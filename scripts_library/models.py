@@ -345,3 +345,30 @@ class ScriptVersion(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.state in PENDING_STATES
+
+
+class ScriptUse(models.Model):
+    """How often a script's words were used in one unit's incidents, and how the person
+    responded: a running count kept by filing and by the retention purge, each in its own
+    transaction (``services.count_uses``), so that the library's overview reads a few
+    rows however many incidents were ever filed. ``services.recount_uses`` rebuilds the
+    counts from the incidents (after a bulk load, or to check them)."""
+
+    script = models.ForeignKey(Script, on_delete=models.CASCADE, related_name="uses")
+    unit = models.ForeignKey("boundaries.Unit", on_delete=models.CASCADE, related_name="+")
+    used = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    asked_again = models.PositiveIntegerField(default=0)
+    escalated = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["script", "unit"], name="script_use_once_per_unit"),
+            models.CheckConstraint(
+                condition=Q(used=F("accepted") + F("asked_again") + F("escalated")),
+                name="script_use_responses_add_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.script} in {self.unit}: used {self.used} times"

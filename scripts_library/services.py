@@ -13,19 +13,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db import connection, transaction
+from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 from django.utils.text import slugify
 
 from boundaries import audit
-from incidents.models import Channel, PersonResponse, RequestType
+from incidents.models import Channel, Incident, PersonResponse, RequestType
 from scripts_library.library import LIBRARY, LibraryScript
 from scripts_library.models import (
     LADDER,
     Category,
     Script,
     ScriptStatus,
+    ScriptUse,
     ScriptVersion,
     Stage,
     VersionState,
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
     from boundaries.models import User
-    from incidents.models import Incident
 
 WITHDRAWN_ON_RETIREMENT = "Withdrawn when the script was retired."
 
@@ -115,6 +115,105 @@ def usage_by_script(incidents: QuerySet[Incident]) -> dict[int, ScriptUsage]:
             accepted=row["accepted"],
             asked_again=row["asked_again"],
             escalated=row["escalated"],
+        )
+        for row in rows
+    }
+
+
+# --- Running counts of use, for the library's overview ---------------------------------
+
+_RESPONSES = (PersonResponse.ACCEPTED, PersonResponse.ASKED_AGAIN, PersonResponse.ESCALATED)
+_USE_FIELDS = ("used", "accepted", "asked_again", "escalated")
+
+
+def count_use(*, script_id: int, unit_id: int, response: str) -> None:
+    """Add one use of the script in the unit: called by filing, in its transaction.
+
+    One statement whether or not the unit has used the script before (an upsert, which
+    PostgreSQL and SQLite both run), so two filings at once cannot both insert: the
+    second adds to the first's row, and waits for its commit to do so. Filing calls this
+    after the pattern rules, which lock the patient: patients' locks before this row's,
+    as the retention purge takes them too, so the two never wait for each other in a
+    circle."""
+    table = ScriptUse._meta.db_table
+    counts = [int(response == value) for value in _RESPONSES]
+    add = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in _USE_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Model and field names only; every value is a bound parameter.
+            f"INSERT INTO {table} (script_id, unit_id, {', '.join(_USE_FIELDS)}) "  # noqa: S608  # nosec B608
+            "VALUES (%s, %s, 1, %s, %s, %s) "
+            f"ON CONFLICT (script_id, unit_id) DO UPDATE SET {add}",
+            [script_id, unit_id, *counts],
+        )
+
+
+def tally_uses(incidents: QuerySet[Incident]) -> list[dict]:
+    """The uses of each script in each unit over ``incidents``, one aggregate query:
+    rows with ``script`` and ``unit`` (ids) and the four counts, in that order."""
+    return list(
+        incidents.filter(script_version__isnull=False)
+        .order_by()
+        .values("unit", script=F("script_version__script"))
+        .annotate(
+            used=Count("pk"),
+            **{str(value): Count("pk", filter=Q(person_response=value)) for value in _RESPONSES},
+        )
+        .order_by("script", "unit")
+    )
+
+
+def subtract_uses(tallies: list[dict]) -> None:
+    """Take uses away (incidents being deleted by the retention purge, in its
+    transaction): ``tallies`` from ``tally_uses``, read before the deletion. Rows are
+    updated in (script, unit) order, as every purge batch does, so that two never
+    deadlock."""
+    for tally in sorted(tallies, key=lambda row: (row["script"], row["unit"])):
+        ScriptUse.objects.filter(script_id=tally["script"], unit_id=tally["unit"]).update(
+            **{name: F(name) - tally[name] for name in _USE_FIELDS}
+        )
+
+
+@transaction.atomic
+def recount_uses() -> int:
+    """Rebuild every running count from the incidents (after loading incidents in bulk,
+    or to repair them); returns how many rows were written. Reads every incident: a
+    maintenance task, never part of a request."""
+    ScriptUse.objects.all().delete()
+    rows = ScriptUse.objects.bulk_create(
+        (
+            ScriptUse(
+                script_id=tally["script"],
+                unit_id=tally["unit"],
+                **{name: tally[name] for name in _USE_FIELDS},
+            )
+            for tally in tally_uses(Incident.objects.all())
+        ),
+        batch_size=1000,
+    )
+    return len(rows)
+
+
+def usage_in_units(unit_ids: list[int] | None) -> dict[int, ScriptUsage]:
+    """How often each script was used in these units (every unit when ``None``), keyed
+    by script id, most used first: one query over the running counts, a row per script
+    and unit, however many incidents there are."""
+    uses = (
+        ScriptUse.objects.all()
+        if unit_ids is None
+        else ScriptUse.objects.filter(unit_id__in=unit_ids)
+    )
+    rows = (
+        uses.values("script", title=F("script__current_version__title"))
+        .annotate(**{name: Sum(name) for name in _USE_FIELDS})
+        .filter(used__gt=0)
+        .order_by("-used", "script")
+    )
+    return {
+        row["script"]: ScriptUsage(
+            script_id=row["script"],
+            title=row["title"] or "",
+            **{name: row[name] for name in _USE_FIELDS},
         )
         for row in rows
     }

@@ -17,8 +17,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from boundaries import audit
 from boundaries.access import STAFF_ROLES, role_required
+from boundaries.models import Role, Unit, User
 from boundaries.pdf import render_pdf
-from incidents.models import Channel, Incident, RequestType
+from incidents.models import Channel, RequestType
 from scripts_library import services
 from scripts_library.forms import RejectForm, ScriptForm, SearchForm
 from scripts_library.models import (
@@ -178,7 +179,9 @@ def manage(request: HttpRequest) -> HttpResponse:
     """Everything in the library by where it stands, with how often each was used."""
     versions = ScriptVersion.objects.manageable_by(request.user).select_related("author")
     scripts = Script.objects.manageable_by(request.user).select_related("current_version")
-    usage = services.usage_by_script(Incident.objects.visible_to(request.user))
+    # From the running counts: counting every incident ever filed grew with the table
+    # (0.6 s a view for a manager over a million incidents).
+    usage = services.usage_in_units(_usage_units(request.user))
     approved = scripts.filter(status=ScriptStatus.APPROVED).order_by("current_version__title")
     context = {
         "proposed": versions.filter(state=VersionState.PROPOSED).order_by("proposed_at"),
@@ -189,6 +192,15 @@ def manage(request: HttpRequest) -> HttpResponse:
         "may_approve": may_approve(request.user),
     }
     return render(request, "scripts_library/manage.html", context)
+
+
+def _usage_units(user: User) -> list[int] | None:
+    """Whose use of the scripts the overview counts: every unit's for a manager (closed
+    units included, as in the organisation's reports), the units a supervisor
+    supervises."""
+    if user.role == Role.MANAGER:
+        return None
+    return Unit.objects.ids_supervised_by(user)
 
 
 def _manageable_script(request: HttpRequest, pk: int) -> Script:

@@ -83,6 +83,7 @@ class IncidentFactory(DjangoModelFactory):
 
     class Meta:
         model = Incident
+        skip_postgeneration_save = True
 
     reporter = factory.SubFactory(UserFactory)
     unit = factory.LazyAttribute(lambda o: o.reporter.units.first() or UnitFactory())
@@ -100,6 +101,18 @@ class IncidentFactory(DjangoModelFactory):
     submitted_at = factory.LazyFunction(timezone.now)
     status = Status.SUBMITTED
     review_due_at = factory.LazyAttribute(lambda o: o.submitted_at + timedelta(days=3))
+
+    @factory.post_generation
+    def counted(incident, create, extracted, **kwargs):
+        """As filing does: a script's use joins the library's running counts."""
+        if create and incident.script_version_id is not None:
+            from scripts_library.services import count_use
+
+            count_use(
+                script_id=incident.script_version.script_id,
+                unit_id=incident.unit_id,
+                response=incident.person_response,
+            )
 
 
 class WitnessFactory(DjangoModelFactory):

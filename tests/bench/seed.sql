@@ -534,6 +534,17 @@ FROM bench_match m
 JOIN bench_alert a ON a.rule = m.rule AND a.subject = m.subject AND a.period = m.period;
 DROP TABLE bench_match, bench_alert;
 
+-- step: script uses
+-- The library's running counts of each script's use per unit, as filing keeps them.
+INSERT INTO scripts_library_scriptuse (script_id, unit_id, used, accepted, asked_again, escalated)
+SELECT v.script_id, i.unit_id, count(*),
+       count(*) FILTER (WHERE i.person_response = 'accepted'),
+       count(*) FILTER (WHERE i.person_response = 'asked_again'),
+       count(*) FILTER (WHERE i.person_response = 'escalated')
+FROM incidents_incident i
+JOIN scripts_library_scriptversion v ON v.id = i.script_version_id
+GROUP BY v.script_id, i.unit_id;
+
 -- step: indexes
 DO $$
 DECLARE statement text;

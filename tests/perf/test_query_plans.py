@@ -90,6 +90,10 @@ def people(hospital, db):
         .first()
     )
     manager = User.objects.filter(role=Role.MANAGER).order_by("pk").first()
+    # The library's overview is for those who may draft scripts.
+    from django.contrib.auth.models import Permission
+
+    manager.user_permissions.add(Permission.objects.get(codename="draft_script"))
     return {
         "reporter": client_for(reporter),
         "supervisor": client_for(supervisor),
@@ -178,6 +182,7 @@ def _paths(people) -> list[tuple[str, str]]:
         ("manager", "/alerts/"),
         ("supervisor", f"/alerts/{alert.public_id}/"),
         ("supervisor", f"/alerts/patients/{patient}/"),
+        ("manager", "/scripts/manage/"),
     ]
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from incidents.models import Channel, RequestType
+from incidents.models import Channel, Incident, RequestType
 from scripts_library.models import Script, ScriptVersion
 from scripts_library.services import draft_script, propose_version
 from tests.factories import IncidentFactory, ScriptFactory, script_category
@@ -209,6 +209,40 @@ def test_manage_page_sorts_scripts_by_where_they_stand_and_shows_their_use(
     (row,) = [(s, u) for s, u in response.context["approved"]]
     assert row[0] == used
     assert (row[1].used, row[1].accepted, row[1].asked_again, row[1].escalated) == (4, 2, 1, 1)
+
+
+def test_a_supervisor_sees_the_use_in_their_units_and_a_manager_in_every_unit(
+    supervisor_client, manager_client, nurse, other_unit_nurse, unit
+):
+    script = ScriptFactory(version__title="Words used on two wards")
+    IncidentFactory(reporter=nurse, script_version=script.current_version, words_used="x")
+    for _ in range(2):
+        IncidentFactory(
+            reporter=other_unit_nurse, script_version=script.current_version, words_used="x"
+        )
+    unit.is_active = False  # a closed ward's use still counts for the organisation
+    unit.save()
+    manager_view = dict(manager_client.get("/scripts/manage/").context["approved"])
+    unit.is_active = True
+    unit.save()
+
+    supervisor_view = supervisor_client.get("/scripts/manage/")
+
+    assert dict(supervisor_view.context["approved"])[script].used == 1
+    assert "the units you supervise" in supervisor_view.content.decode()
+    assert manager_view[script].used == 3
+
+
+def test_the_overview_reads_the_running_counts_never_the_incidents(manager_client, nurse):
+    """Counting every incident ever filed grows with the table, without end."""
+    script = ScriptFactory()
+    IncidentFactory(reporter=nurse, script_version=script.current_version, words_used="x")
+    with CaptureQueriesContext(connection) as queries:
+        response = manager_client.get("/scripts/manage/")
+
+    assert dict(response.context["approved"])[script].used == 1
+    incident_table = f'"{Incident._meta.db_table}"'
+    assert [q["sql"] for q in queries if incident_table in q["sql"]] == []
 
 
 def test_manage_page_makes_the_same_number_of_queries_for_1_or_20_scripts(
