@@ -237,3 +237,20 @@ def test_the_migration_counts_the_incidents_filed_before_it(nurse, other_unit_nu
     migration.count_existing_uses(apps, None)
 
     assert _counts() == filed
+
+
+def test_the_recount_command_repairs_the_counts(nurse):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    script = ScriptFactory()
+    _file(nurse, script, "escalated")
+    filed = _counts()
+    ScriptUse.objects.update(used=7, escalated=7)
+    out = StringIO()
+
+    call_command("recount_script_uses", stdout=out)
+
+    assert _counts() == filed
+    assert "1 script and unit pairs" in out.getvalue()
