@@ -144,9 +144,15 @@ class IncidentQuerySet(models.QuerySet):
             return self.filter(reporter=user)
         return self.none()
 
-    def reviewable_by(self, user: User) -> IncidentQuerySet:
-        """The incidents a person reviews: those of the units they supervise."""
-        return self.of_units(Unit.objects.ids_supervised_by(user))
+    def reviewable_by(self, user: User, *, unit_ids: list[int] | None = None) -> IncidentQuerySet:
+        """The incidents a person reviews: those of the units they supervise
+        (``unit_ids``, when the caller has them already), except their own. Whatever
+        their role, the person who filed an incident sees it as its reporter: the
+        internal notes and the review history are never shown to the reporter, and
+        nobody closes their own report."""
+        if unit_ids is None:
+            unit_ids = Unit.objects.ids_supervised_by(user)
+        return self.of_units(unit_ids).exclude(reporter=user)
 
     def of_units(self, unit_ids: list[int]) -> IncidentQuerySet:
         """The incidents of these units (``Unit.objects.ids_supervised_by``)."""

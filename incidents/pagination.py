@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import IntegerField, Q, QuerySet
 from django.http import HttpRequest
 
 
@@ -36,6 +38,8 @@ class KeysetPage:
         """One page of ``queryset`` in ``keys`` order (descending keys start with "-"),
         continuing after the row named by the ``param`` query parameter."""
         values = decode_cursor(request.GET.get(param, ""), len(keys))
+        if values is not None:
+            values = _fitting(queryset.model, keys, values)
         queryset = queryset.order_by(*keys)
         if values is not None:
             queryset = queryset.filter(_after(keys, values))
@@ -44,6 +48,24 @@ class KeysetPage:
         rows = rows[:size]
         cursor = encode_cursor([_value(rows[-1], key) for key in keys]) if more else None
         return cls(items=rows, next_cursor=cursor, is_first=values is None)
+
+
+def _fitting(model, keys: tuple[str, ...], values: list) -> list | None:
+    """``values`` if each is what its key's column holds, else None (the first page). A
+    cursor comes from the address bar: one edited by hand may carry text where a time
+    belongs, or a number no column can hold, which the database would refuse."""
+    for key, value in zip(keys, values, strict=True):
+        field = model._meta.get_field(key.lstrip("-"))
+        try:
+            if type(field.to_python(value)) is not type(value):
+                return None
+        except (ValidationError, TypeError, ValueError):
+            return None
+        if isinstance(field, IntegerField):
+            low, high = connection.ops.integer_field_range(field.get_internal_type())
+            if (low is not None and value < low) or (high is not None and value > high):
+                return None
+    return values
 
 
 def _value(row: Any, key: str) -> Any:

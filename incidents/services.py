@@ -393,6 +393,11 @@ def acknowledge_alert(
     *, alert: Alert, user: User, note: str, action: str, request: HttpRequest | None = None
 ) -> Alert:
     alert = _locked_unresolved(alert)
+    # Once only: a second acknowledgement (a colleague's, a stale page's) would replace
+    # the first one's note and action, and who acknowledged. A new matching incident
+    # opens the alert again, and then it can be acknowledged again.
+    if alert.status != AlertStatus.OPEN:
+        raise InvalidTransition("the alert is already acknowledged")
     alert.status = AlertStatus.ACKNOWLEDGED
     alert.acknowledged_by = user
     alert.acknowledged_at = timezone.now()

@@ -83,7 +83,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     # One query for the person's units, shared by the list, the counts and the key of
     # the cached filter form.
     unit_ids = Unit.objects.ids_supervised_by(request.user)
-    reviewable = Incident.objects.of_units(unit_ids)
+    reviewable = Incident.objects.reviewable_by(request.user, unit_ids=unit_ids)
     incidents, keys = _filtered_queue(reviewable, form)
     page = KeysetPage.from_request(request, incidents, size=QUEUE_PAGE_SIZE, keys=keys)
     now = timezone.now()
@@ -293,9 +293,12 @@ def alert_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     return _render_alert(request, _get_alert_for_user(request, public_id))
 
 
-def _already_resolved(request: HttpRequest, alert: Alert) -> HttpResponse:
-    # Resolved meanwhile, perhaps by a colleague a moment ago: show them what they did.
-    messages.error(request, "This alert is already resolved, so nothing was changed.")
+def _already_handled(request: HttpRequest, alert: Alert) -> HttpResponse:
+    # Acknowledged or resolved meanwhile, perhaps by a colleague a moment ago: show them
+    # what was done.
+    alert.refresh_from_db(fields=["status"])
+    done = "resolved" if alert.status == AlertStatus.RESOLVED else "acknowledged"
+    messages.error(request, f"This alert is already {done}, so nothing was changed.")
     return redirect(alert)
 
 
@@ -315,7 +318,7 @@ def alert_acknowledge(request: HttpRequest, public_id: uuid.UUID) -> HttpRespons
             request=request,
         )
     except services.InvalidTransition:
-        return _already_resolved(request, alert)
+        return _already_handled(request, alert)
     messages.success(request, "Alert acknowledged.")
     return redirect(alert)
 
@@ -332,7 +335,7 @@ def alert_resolve(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             alert=alert, user=request.user, note=form.cleaned_data["resolution"], request=request
         )
     except services.InvalidTransition:
-        return _already_resolved(request, alert)
+        return _already_handled(request, alert)
     messages.success(request, "Alert resolved. A new matching incident will raise a new alert.")
     return redirect(alert)
 

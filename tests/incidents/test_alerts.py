@@ -374,6 +374,27 @@ def test_supervisor_acknowledges_then_resolves(supervisor_client, supervisor, cr
     assert cross_unit_alert.status == AlertStatus.RESOLVED
 
 
+def test_a_second_acknowledgement_keeps_the_first(
+    supervisor_client, supervisor, other_unit_supervisor, cross_unit_alert
+):
+    """A colleague's page, loaded before the first acknowledgement, must not replace
+    who acknowledged the alert, when, and what they noted."""
+    url = cross_unit_alert.get_absolute_url()
+    first = {"action": "Security involved", "note": "Escort arranged for Bay 3."}
+    supervisor_client.post(f"{url}acknowledge/", first)
+
+    response = client_for(other_unit_supervisor).post(
+        f"{url}acknowledge/",
+        {"action": "Watching for now", "note": "Nothing needed."},
+        follow=True,
+    )
+
+    cross_unit_alert.refresh_from_db()
+    assert cross_unit_alert.acknowledged_by == supervisor
+    assert cross_unit_alert.acknowledgement_note == first["note"]
+    assert "already acknowledged, so nothing was changed" in response.content.decode()
+
+
 def test_acknowledging_needs_a_note_and_an_action(supervisor_client, cross_unit_alert):
     url = cross_unit_alert.get_absolute_url()
     response = supervisor_client.post(f"{url}acknowledge/", {"action": "", "note": ""})

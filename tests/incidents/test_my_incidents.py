@@ -1,10 +1,12 @@
 """A reporter's own list and detail pages, addenda, and who may open what."""
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from boundaries.models import AuditEvent
 from incidents.models import Addendum
+from incidents.pagination import encode_cursor
 from tests.factories import IncidentFactory, UserFactory
 
 
@@ -44,6 +46,32 @@ def test_the_list_pages_by_keyset(nurse_client, nurse):
 def test_a_malformed_cursor_shows_the_first_page(nurse_client, nurse):
     IncidentFactory(reporter=nurse)
     response = nurse_client.get("/incidents/?after=%%%not-base64")
+    assert response.status_code == 200
+    assert response.context["page"].is_first
+
+
+@pytest.mark.parametrize(
+    ("path", "values"),
+    [
+        ("/incidents/", ["not a time", 1]),  # text where the time belongs
+        ("/incidents/", [{"t": "2026-10-01T09:00:00+00:00"}, 2**63]),  # no id this big
+        ("/incidents/", [{"t": "2026-10-01T09:00:00+00:00"}, "12"]),  # an id as text
+        ("/incidents/", [7, 1]),  # a number where the time belongs
+        ("/review/", ["submitted", "soon", 1]),
+        ("/review/", ["submitted", {"t": "2026-10-01T09:00:00+00:00"}, -(2**70)]),
+        ("/alerts/", ["yesterday", 1]),
+    ],
+)
+def test_a_cursor_edited_by_hand_shows_the_first_page(
+    nurse_client, supervisor_client, nurse, path, values
+):
+    """Well-formed, so it decodes, but not what the list's columns hold: the database
+    would refuse it (a server error), so the list starts again from the top."""
+    IncidentFactory(reporter=nurse)
+    client = nurse_client if path == "/incidents/" else supervisor_client
+
+    response = client.get(f"{path}?after={encode_cursor(values)}")
+
     assert response.status_code == 200
     assert response.context["page"].is_first
 

@@ -190,6 +190,31 @@ def test_reporters_cannot_review_even_their_own(nurse_client, incident):
     assert response.status_code == 403
 
 
+def test_a_supervisor_who_filed_an_incident_sees_it_as_its_reporter(
+    supervisor, supervisor_client, unit
+):
+    """Colleagues review it; its reporter reads their feedback, never their internal
+    notes, and cannot review, close or queue their own report."""
+    colleague = UserFactory(role="supervisor", units=[unit])
+    incident = IncidentFactory(reporter=supervisor)
+    data = review_data(incident)
+    assert client_for(colleague).post(f"/incidents/{incident.pk}/review/", data).status_code == 302
+
+    page = supervisor_client.get(f"/incidents/{incident.pk}/").content.decode()
+    own_review = supervisor_client.post(
+        f"/incidents/{incident.pk}/review/", review_data(incident, status=Status.CLOSED)
+    )
+    queue = supervisor_client.get("/review/")
+
+    assert data["feedback"] in page
+    assert data["internal_note"] not in page
+    assert own_review.status_code == 404
+    incident.refresh_from_db()
+    assert incident.status == Status.UNDER_REVIEW
+    assert incident.reference not in queue.content.decode()
+    assert queue.context["summary"]["under_review"] == 0
+
+
 def test_the_review_form_needs_a_post(supervisor_client, incident):
     assert supervisor_client.get(f"/incidents/{incident.pk}/review/").status_code == 405
 
