@@ -80,7 +80,9 @@ def offered_script_versions():
 class IncidentForm(forms.Form):
     # When and where.
     occurred_date = forms.DateField(
-        label="Date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label="Date",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=[local_time.not_too_early],
     )
     occurred_time = forms.TimeField(
         label="Time", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
@@ -170,6 +172,7 @@ class IncidentForm(forms.Form):
     supervisor_told_at = forms.DateTimeField(
         label="When did you tell them?",
         required=False,
+        validators=[local_time.not_too_early],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     feels_unsafe = forms.BooleanField(label="I feel unsafe", required=False)

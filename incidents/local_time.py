@@ -11,10 +11,24 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 EARLIER = "earlier"
 LATER = "later"
+
+# The first day anything recorded here can have happened on, and reports start. Dates
+# typed far outside it (year 1, year 9999) are mistakes, and near the ends of the
+# calendar they overflow when moved between time zones.
+EARLIEST_DAY = date(2000, 1, 1)
+TOO_EARLY = "Give a date from 1 January 2000 onwards."
+
+
+def not_too_early(value: date | datetime) -> None:
+    """A form validator: ``value`` is on or after ``EARLIEST_DAY``."""
+    day = value.date() if isinstance(value, datetime) else value
+    if day < EARLIEST_DAY:
+        raise ValidationError(TOO_EARLY, code="too_early")
 
 
 @dataclass(frozen=True)

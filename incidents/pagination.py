@@ -61,6 +61,10 @@ def _fitting(model, keys: tuple[str, ...], values: list) -> list | None:
                 return None
         except (ValidationError, TypeError, ValueError):
             return None
+        if isinstance(value, str) and "\x00" in value:
+            return None  # PostgreSQL text cannot hold it
+        if isinstance(value, datetime) and not 1 < value.year < 9999:
+            return None  # would overflow when moved to UTC
         if isinstance(field, IntegerField):
             low, high = connection.ops.integer_field_range(field.get_internal_type())
             if (low is not None and value < low) or (high is not None and value > high):

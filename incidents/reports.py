@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from boundaries.models import Unit
 from boundaries.pdf import render_pdf
-from incidents.local_time import exact_time
+from incidents.local_time import EARLIEST_DAY, exact_time
 from incidents.models import (
     REVIEW_ACTIONS,
     Addendum,
@@ -71,7 +71,7 @@ TOP_UNITS = 15
 # The evidence log lists incidents one by one; past this many, the reporter narrows the
 # dates, which keeps the document (and the time to lay it out) bounded.
 EVIDENCE_LOG_LIMIT = 200
-EARLIEST_YEAR = 2000
+EARLIEST_YEAR = EARLIEST_DAY.year
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 REPORTER_ACTIONS = [

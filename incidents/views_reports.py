@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 from boundaries import audit
 from boundaries.access import REVIEW_ROLES, STAFF_ROLES, role_required
 from boundaries.models import Role, Unit
-from incidents import exports, reports
+from incidents import exports, local_time, reports
 from incidents.reports import MalformedMonth, Month, Scope, TooManyIncidents
 
 
@@ -33,8 +33,13 @@ class EvidenceRangeForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         widget = forms.DateInput(attrs={"type": "date"})
-        self.fields["from"] = forms.DateField(label="From", required=False, widget=widget)
-        self.fields["to"] = forms.DateField(label="To", required=False, widget=widget)
+        for name, label in (("from", "From"), ("to", "To")):
+            self.fields[name] = forms.DateField(
+                label=label,
+                required=False,
+                widget=widget,
+                validators=[local_time.not_too_early, _not_after_today],
+            )
         self.fields["from"].help_text = "The first day to include. Empty: from the start."
         self.fields["to"].help_text = "The last day to include. Empty: up to today."
 
@@ -46,6 +51,13 @@ class EvidenceRangeForm(forms.Form):
                 "The last day comes before the first. Check the dates.", code="reversed"
             )
         return data
+
+
+def _not_after_today(value) -> None:
+    if value > timezone.localdate():
+        raise forms.ValidationError(
+            "That date is still to come: give today or an earlier day.", code="future"
+        )
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:

@@ -187,6 +187,8 @@ def test_too_many_incidents_asks_for_a_shorter_range(nurse_client, nurse, monkey
     [
         ({"from": "2026-10-31", "to": "2026-10-01"}, "The last day comes before the first"),
         ({"from": "31st October"}, "Enter a valid date"),
+        ({"to": "9999-12-31"}, "That date is still to come"),  # once a server error
+        ({"from": "0001-01-01"}, "Give a date from 1 January 2000 onwards"),
     ],
 )
 def test_dates_that_make_no_sense_are_explained(nurse_client, query, message):

@@ -57,7 +57,9 @@ def test_a_malformed_cursor_shows_the_first_page(nurse_client, nurse):
         ("/incidents/", [{"t": "2026-10-01T09:00:00+00:00"}, 2**63]),  # no id this big
         ("/incidents/", [{"t": "2026-10-01T09:00:00+00:00"}, "12"]),  # an id as text
         ("/incidents/", [7, 1]),  # a number where the time belongs
+        ("/incidents/", [{"t": "9999-12-31T23:59:59-12:00"}, 1]),  # past the calendar's end
         ("/review/", ["submitted", "soon", 1]),
+        ("/review/", ["sub\x00mitted", {"t": "2026-10-01T09:00:00+00:00"}, 1]),
         ("/review/", ["submitted", {"t": "2026-10-01T09:00:00+00:00"}, -(2**70)]),
         ("/alerts/", ["yesterday", 1]),
     ],

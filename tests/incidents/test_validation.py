@@ -70,6 +70,26 @@ def test_a_time_in_the_future_is_refused(nurse_client, unit):
     assert "in the future" in str(errors["occurred_time"])
 
 
+def test_a_date_in_year_one_is_refused_by_the_date(nurse_client, unit):
+    """A slip of the date picker; once it passed the form and failed in the pattern
+    rules (a server error)."""
+    response, errors = errors_for(
+        nurse_client, unit, occurred_date="0001-01-01", late_reason="Remembered only now."
+    )
+    assert "Give a date from 1 January 2000 onwards." in str(errors["occurred_date"])
+    assert 'value="0001-01-01"' in response.content.decode()
+
+
+def test_a_supervisor_told_in_year_one_is_refused_by_that_field(nurse_client, unit, supervisor):
+    _, errors = errors_for(
+        nurse_client,
+        unit,
+        supervisor_told=str(supervisor.pk),
+        supervisor_told_at="0001-01-01T09:00",
+    )
+    assert "Give a date from 1 January 2000 onwards." in str(errors["supervisor_told_at"])
+
+
 def test_a_few_minutes_of_clock_skew_is_allowed(nurse_client, unit):
     soon = timezone.localtime() + timedelta(minutes=3)
     nurse_client.post(
