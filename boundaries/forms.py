@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 
 
 class SignInForm(AuthenticationForm):
@@ -11,6 +12,11 @@ class SignInForm(AuthenticationForm):
             {"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}
         )
         self.fields["password"].widget.attrs["autocomplete"] = "current-password"
+        # Django's form only tells the browser the limit. Checked here, a name too long
+        # for any account never reaches authentication, or the lockout's own records
+        # (which would refuse it with a server error).
+        username = self.fields["username"]
+        username.validators.append(MaxLengthValidator(username.max_length))
 
 
 class SecondFactorForm(forms.Form):

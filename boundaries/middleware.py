@@ -1,9 +1,10 @@
-"""Response headers that apply to every signed-in page."""
+"""Middleware of the project's own: headers for signed-in pages, and addresses refused."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 
@@ -21,3 +22,17 @@ class NoStoreForSignedInMiddleware:
             add_never_cache_headers(response)
             patch_cache_control(response, no_store=True, private=True)
         return response
+
+
+class RefuseNulInQueryMiddleware:
+    """A NUL character has no place in any address of this site, and PostgreSQL refuses
+    it in every text comparison (a server error wherever a view looks a value up). Only
+    a hand-edited address carries one: it gets the 400 page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "%00" in request.META.get("QUERY_STRING", ""):
+            raise SuspiciousOperation("A NUL character in the query string.")
+        return self.get_response(request)

@@ -101,6 +101,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Once the person is known, so that the 400 page is drawn as any other page.
+    "boundaries.middleware.RefuseNulInQueryMiddleware",
     "boundaries.sessions.SessionLimitsMiddleware",
     # After the session limits, so that an expired half-signed-in session ends first.
     "boundaries.access.SecondFactorMiddleware",

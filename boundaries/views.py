@@ -66,7 +66,8 @@ class SignOutView(auth_views.LogoutView):
 
 def _next_or_home(request: HttpRequest) -> str:
     next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
+    # A path on this site only: a bare word ("incidents") is relative to the page.
+    if next_url.startswith("/") and url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return next_url
@@ -85,21 +86,21 @@ def _refusal(attempt: two_factor.Attempt) -> str:
 def two_factor_verify(request: HttpRequest) -> HttpResponse:
     """The second sign-in step: a code from the authenticator app, or a backup code."""
     if not second_factor_pending(request):
-        return redirect(_next_or_home(request))
+        return HttpResponseRedirect(_next_or_home(request))
     if not two_factor.has_second_factor(request.user):
         if second_factor_required(request.user):
             return redirect(
                 f"{reverse('two_factor_setup')}?{urlencode({'next': _next_or_home(request)})}"
             )
         request.session.pop(SECOND_FACTOR_SESSION_KEY, None)
-        return redirect(_next_or_home(request))
+        return HttpResponseRedirect(_next_or_home(request))
     form = SecondFactorForm(request.POST or None)
     if form.is_valid():
         attempt = two_factor.verify_second_factor(
             user=request.user, code=form.cleaned_data["code"], request=request
         )
         if attempt.accepted:
-            return redirect(_next_or_home(request))
+            return HttpResponseRedirect(_next_or_home(request))
         form.add_error("code", _refusal(attempt))
     return render(
         request,
@@ -119,7 +120,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         return redirect(f"{reverse('two_factor')}?{urlencode({'next': _next_or_home(request)})}")
     if two_factor.has_authenticator(user):
         messages.info(request, "Two-factor sign-in is already set up for your account.")
-        return redirect(_next_or_home(request))
+        return HttpResponseRedirect(_next_or_home(request))
     device = two_factor.device_being_set_up(user)
     form = SetUpAuthenticatorForm(request.POST or None)
     if form.is_valid():

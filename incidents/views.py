@@ -196,27 +196,31 @@ def draft_autosave(request: HttpRequest, draft_id: uuid.UUID) -> JsonResponse:
         return JsonResponse({"error": "signed_out"}, status=401)
     if not has_role(request.user, *STAFF_ROLES):
         return JsonResponse({"error": "not_allowed"}, status=403)
-    draft = services.save_draft(
-        owner=request.user, draft_id=draft_id, data=drafts.data_from_post(request.POST)
-    )
+    data = drafts.data_from_post(request.POST)
+    draft = services.save_draft(owner=request.user, draft_id=draft_id, data=data)
     if draft is None:
         return JsonResponse({"error": "not_yours_or_filed"}, status=409)
     saved_at = timezone.localtime(draft.updated_at).strftime("%H:%M")
-    return JsonResponse({"saved_at": saved_at, "severity": _preview_severity(request.POST)})
+    return JsonResponse({"saved_at": saved_at, "severity": _preview_severity(data)})
 
 
-def _preview_severity(post) -> str:
-    """The severity the incident would be filed with, from what is filled in so far."""
-    request_type = RequestType.objects.filter(code=post.get("request_type", "")).first()
-    if request_type is None or post.get("person_response") not in PersonResponse.values:
+def _preview_severity(data: dict[str, list[str]]) -> str:
+    """The severity the incident would be filed with, from what is filled in so far
+    (the draft's data: the form's fields only, NUL characters taken out)."""
+
+    def first(name: str) -> str:
+        return (data.get(name) or [""])[0]
+
+    request_type = RequestType.objects.filter(code=first("request_type")).first()
+    if request_type is None or first("person_response") not in PersonResponse.values:
         return ""
-    actions = set(post.getlist("actions"))
+    actions = set(data.get("actions", []))
     severity = derive_severity(
         request_type=request_type,
-        person_response=post["person_response"],
+        person_response=first("person_response"),
         called_security="called_security" in actions,
         called_police="called_police" in actions,
-        feels_unsafe=bool(post.get("feels_unsafe")),
+        feels_unsafe=bool(first("feels_unsafe")),
     )
     return Severity(severity).label
 

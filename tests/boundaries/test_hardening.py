@@ -564,3 +564,34 @@ def test_every_security_lint_exception_says_why():
         for path in sorted((ROOT / folder).rglob("*.py")):
             bare += [f"{path.relative_to(ROOT)}:{n}" for n in _unjustified(path.read_text())]
     assert not bare, "say why on the line, or in a comment just above: " + ", ".join(bare)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/reports/?unit=%00",
+        "/reports/incidents.csv?month=2026-01&unit=%00",
+        "/reports/monthly.pdf?month=2026-01&unit=W%00",
+        "/scripts/situations/personal-contact/suggestions/?channel=%00",
+        "/review/?status=%00",
+    ],
+)
+def test_a_nul_in_an_address_gets_the_400_page(manager_client, path):
+    """PostgreSQL refuses NUL in any text it compares: views that looked a value up
+    from the address answered with a server error."""
+    response = manager_client.get(path)
+    assert response.status_code == 400
+    assert "<title>" in response.content.decode()
+
+
+def test_a_nul_in_the_audit_trails_filter_gets_the_400_page(administrator_client):
+    response = administrator_client.get("/admin/boundaries/auditevent/?action=%00")
+    assert response.status_code == 400
+
+
+def test_a_username_longer_than_any_account_is_refused_by_the_form(client, db):
+    """It never reaches authentication or the lockout's records (a varchar of 255 in
+    PostgreSQL, which refused it with a server error)."""
+    response = client.post("/accounts/login/", {"username": "u" * 256, "password": "wrong"})
+    assert response.status_code == 200
+    assert "at most 150 characters" in response.content.decode()

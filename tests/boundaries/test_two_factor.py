@@ -119,6 +119,16 @@ def test_next_never_leaves_the_site(client, supervisor_phone):
     assert response["Location"] == "/review/"
 
 
+@pytest.mark.parametrize("next_url", ["incidents", "support.html", "//elsewhere.example/"])
+@pytest.mark.parametrize("path", [VERIFY, "/accounts/two-factor/set-up/"])
+def test_a_next_that_is_not_a_path_here_goes_home(manager_client, path, next_url):
+    """A bare word once went to Django's redirect() as the name of a route: a server
+    error."""
+    response = manager_client.get(path, {"next": next_url})
+    assert response.status_code == 302
+    assert response["Location"] == "/reports/"  # a manager's home
+
+
 # --- A half-signed-in session -------------------------------------------------------------
 
 

@@ -34,6 +34,17 @@ def test_autosave_previews_the_severity(nurse_client, unit):
     assert response.json()["severity"] == "High"
 
 
+def test_autosave_with_a_nul_in_a_choice_saves_and_previews_nothing(nurse_client, unit):
+    """PostgreSQL refuses NUL in any text it compares: the preview once looked the raw
+    value up (a server error), where the draft had it taken out."""
+    data = incident_post(unit, request_type="personal-contact\x00")
+    response = autosave(nurse_client, data)
+    assert response.status_code == 200
+    assert Draft.objects.get(pk=data["submission_token"]).data["request_type"] == [
+        "personal-contact"
+    ]
+
+
 def test_autosave_updates_the_same_draft(nurse_client, unit):
     data = incident_post(unit, description="First words")
     autosave(nurse_client, data)
