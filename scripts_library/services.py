@@ -344,7 +344,10 @@ def propose_version(
     return version
 
 
-def _check_decision(approver: User, version: ScriptVersion) -> None:
+def _check_decision(approver: User, version: ScriptVersion, seen: str | None) -> None:
+    """``seen`` is the proposal the approver's page showed (its ``proposed_at`` as ISO
+    text; None when no page is involved): words changed and proposed again since then
+    are not the words they read."""
     if version.state != VersionState.PROPOSED:
         raise ValidationError(
             "This version is not awaiting approval any more.", code="not_proposed"
@@ -354,18 +357,28 @@ def _check_decision(approver: User, version: ScriptVersion) -> None:
             "You wrote this version, so another approver must decide on it.",
             code="own_version",
         )
+    if seen is not None and seen != version.proposed_at.isoformat():
+        raise ValidationError(
+            "These words were changed and proposed again after you opened the page. "
+            "Read them again below before you decide.",
+            code="changed",
+        )
 
 
 @transaction.atomic
 def approve_version(
-    *, approver: User, version: ScriptVersion, request: HttpRequest | None = None
+    *,
+    approver: User,
+    version: ScriptVersion,
+    seen: str | None = None,
+    request: HttpRequest | None = None,
 ) -> ScriptVersion:
     """Approve a proposed version: it becomes the words and placement reporters are
     offered, and the version it replaces is kept as superseded."""
     _require(may_approve(approver), "Only a manager who approves scripts can approve one.")
     script = _locked(version.script)
     version = script.versions.get(pk=version.pk)
-    _check_decision(approver, version)
+    _check_decision(approver, version, seen)
     # Before the new approval: the database allows one approved version per script.
     script.versions.filter(state=VersionState.APPROVED).update(state=VersionState.SUPERSEDED)
     version.state, version.decided_by, version.decided_at = (
@@ -384,14 +397,19 @@ def approve_version(
 
 @transaction.atomic
 def reject_version(
-    *, approver: User, version: ScriptVersion, note: str, request: HttpRequest | None = None
+    *,
+    approver: User,
+    version: ScriptVersion,
+    note: str,
+    seen: str | None = None,
+    request: HttpRequest | None = None,
 ) -> ScriptVersion:
     """Send a proposed version back to its author with a note saying why. Whatever was
     approved before stays offered."""
     _require(may_approve(approver), "Only a manager who approves scripts can send one back.")
     script = _locked(version.script)
     version = script.versions.get(pk=version.pk)
-    _check_decision(approver, version)
+    _check_decision(approver, version, seen)
     if not note.strip():
         raise ValidationError("Say why you are sending it back.", code="note_required")
     version.state, version.decided_by, version.decided_at = (

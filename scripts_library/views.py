@@ -302,7 +302,12 @@ def approve(request: HttpRequest, pk: int) -> HttpResponse:
     version = _manageable_version(request, pk)
     _decide(
         request,
-        lambda: services.approve_version(approver=request.user, version=version, request=request),
+        lambda: services.approve_version(
+            approver=request.user,
+            version=version,
+            seen=request.POST.get("proposed", ""),
+            request=request,
+        ),
         "Approved. Staff now see these words.",
     )
     return redirect("scripts_library:manage_detail", version.script_id)
@@ -320,7 +325,11 @@ def send_back(request: HttpRequest, pk: int) -> HttpResponse:
     _decide(
         request,
         lambda: services.reject_version(
-            approver=request.user, version=version, note=form.cleaned_data["note"], request=request
+            approver=request.user,
+            version=version,
+            note=form.cleaned_data["note"],
+            seen=request.POST.get("proposed", ""),
+            request=request,
         ),
         "Sent back to the author with your note.",
     )

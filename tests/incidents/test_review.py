@@ -176,6 +176,26 @@ def test_the_later_of_two_concurrent_reviews_gets_a_conflict(supervisor_client, 
     assert incident.version == 1
 
 
+def test_a_stale_page_whose_status_is_no_longer_offered_still_gets_the_conflict(
+    supervisor_client, unit, incident
+):
+    """The later reviewer's page offered "submitted"; once a colleague moved the
+    incident on, that choice is gone. They are told someone saved first, not that their
+    choice was invalid."""
+    colleague = client_for(UserFactory(role="supervisor", units=[unit]))
+    stale = review_data(incident, status=Status.SUBMITTED, feedback="Mine")
+    assert (
+        colleague.post(f"/incidents/{incident.pk}/review/", review_data(incident)).status_code
+        == 302
+    )
+
+    response = supervisor_client.post(f"/incidents/{incident.pk}/review/", stale)
+
+    assert response.status_code == 409
+    assert b"Someone else saved a review" in response.content
+    assert b"Mine" in response.content
+
+
 def test_a_reviewer_of_another_unit_gets_404(other_unit_supervisor_client, incident):
     response = other_unit_supervisor_client.post(
         f"/incidents/{incident.pk}/review/", review_data(incident)

@@ -3,6 +3,8 @@ retire; and who may do each."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -119,10 +121,19 @@ def test_supervisor_proposes_a_draft(supervisor_client, supervisor):
 # --- Deciding ------------------------------------------------------------------------------
 
 
+def _as_read(client, version, **data) -> dict:
+    """A decision as the approver's page sends it: with the proposal the page showed."""
+    page = client.get(f"/scripts/manage/{version.script_id}/").content.decode()
+    (seen,) = set(re.findall(r'name="proposed" value="([^"]+)"', page))
+    return {"proposed": seen, **data}
+
+
 def test_manager_approves_a_proposal_and_staff_see_it(supervisor, manager_client, nurse_client):
     version = _proposed_by(supervisor)
 
-    response = manager_client.post(f"/scripts/manage/versions/{version.pk}/approve/")
+    response = manager_client.post(
+        f"/scripts/manage/versions/{version.pk}/approve/", _as_read(manager_client, version)
+    )
 
     version.refresh_from_db()
     assert response.status_code == 302
@@ -148,12 +159,35 @@ def test_manager_sends_a_proposal_back_with_a_note(supervisor, manager_client, s
     version = _proposed_by(supervisor)
 
     manager_client.post(
-        f"/scripts/manage/versions/{version.pk}/send-back/", {"note": "Warmer, please."}
+        f"/scripts/manage/versions/{version.pk}/send-back/",
+        _as_read(manager_client, version, note="Warmer, please."),
     )
 
     version.refresh_from_db()
     assert (version.state, version.decision_note) == ("rejected", "Warmer, please.")
     assert "Warmer, please." in supervisor_client.get("/scripts/manage/").content.decode()
+
+
+@pytest.mark.parametrize("action", ["approve", "send-back"])
+def test_words_changed_since_the_page_was_read_are_not_decided_on(
+    supervisor, supervisor_client, manager_client, action
+):
+    """The author rewrote and proposed again while the approver read the first words:
+    approving would offer staff words nobody approved."""
+    version = _proposed_by(supervisor)
+    read = _as_read(manager_client, version, note="Warmer, please.")
+    supervisor_client.post(
+        f"/scripts/manage/{version.script_id}/edit/", _form(text="Different words entirely.")
+    )
+    supervisor_client.post(f"/scripts/manage/versions/{version.pk}/propose/")
+
+    response = manager_client.post(
+        f"/scripts/manage/versions/{version.pk}/{action}/", read, follow=True
+    )
+
+    version.refresh_from_db()
+    assert version.state == "proposed"
+    assert "changed and proposed again after you opened the page" in response.content.decode()
 
 
 def test_sending_back_without_a_note_shows_the_message_by_the_field(supervisor, manager_client):
