@@ -1,6 +1,9 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -8,8 +11,62 @@ from boundaries import audit, two_factor
 from boundaries.models import AuditEvent, Membership, Role, Unit, User
 
 
+class MembershipForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["unit", "is_primary"]
+
+    def validate_constraints(self) -> None:
+        # Not row by row against the database, where the person's rows may be changing
+        # in this same save (moving the main unit from one row to another):
+        # MembershipFormSet checks them across the rows, and the database still holds
+        # both rules.
+        try:
+            self.instance.validate_constraints(
+                exclude=self._get_validation_exclusions() | {"user"}
+            )
+        except ValidationError as error:
+            self._update_errors(error)
+
+
+class MembershipFormSet(BaseInlineFormSet):
+    """A person's units: one main unit at most, each unit once."""
+
+    def _kept(self) -> list[forms.ModelForm]:
+        return [
+            form
+            for form in self.forms
+            if getattr(form, "cleaned_data", None) and not self._should_delete_form(form)
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        if sum(bool(form.cleaned_data.get("is_primary")) for form in self._kept()) > 1:
+            raise ValidationError(
+                "Tick one main unit only: a person has one main unit.", code="one_main_unit"
+            )
+
+    def save(self, commit: bool = True):
+        # The database checks one main unit row by row: the old one is cleared first, so
+        # that moving it to another row in one save never meets it still in place.
+        if commit and self.instance.pk:
+            staying = [
+                form.instance.pk
+                for form in self._kept()
+                if form.instance.pk and form.cleaned_data.get("is_primary")
+            ]
+            Membership.objects.filter(user=self.instance, is_primary=True).exclude(
+                pk__in=staying
+            ).update(is_primary=False)
+        return super().save(commit)
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipForm
+    formset = MembershipFormSet
     extra = 1
     autocomplete_fields = ["unit"]
     verbose_name = "unit"

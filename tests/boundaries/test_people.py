@@ -117,3 +117,62 @@ def test_seed_demo_creates_every_role_and_is_idempotent(db, capsys):
     call_command("seed_demo", password="demo-password-123", months=1)
     assert (User.objects.count(), Unit.objects.count(), Membership.objects.count()) == counts
     assert User.objects.get(username="nurse").check_password("demo-password-123")
+
+
+def _person_form(person, rows, *, initial=0) -> dict:
+    """The admin's change form for ``person`` with membership ``rows`` of
+    (membership id or None, unit, main unit?)."""
+    data = {
+        "username": person.username,
+        "first_name": "Ari",
+        "last_name": "Trelawny",
+        "email": "ari@example.invalid",
+        "job_title": "nurse",
+        "role": "reporter",
+        "is_active": "on",
+        "memberships-TOTAL_FORMS": str(len(rows)),
+        "memberships-INITIAL_FORMS": str(initial),
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+    }
+    for index, (membership_id, unit, primary) in enumerate(rows):
+        data[f"memberships-{index}-unit"] = str(unit.pk)
+        data[f"memberships-{index}-user"] = str(person.pk)
+        if membership_id:
+            data[f"memberships-{index}-id"] = str(membership_id)
+        if primary:
+            data[f"memberships-{index}-is_primary"] = "on"
+    return data
+
+
+def test_two_main_units_in_the_admin_get_a_message_and_save_nothing(administrator_client, db):
+    """The database refuses them (a server error, once): the form says so first."""
+    person = UserFactory(username="newperson")
+    ward, clinic = UnitFactory(code="WARD-X"), UnitFactory(code="CLINIC-Y")
+
+    response = administrator_client.post(
+        f"/admin/boundaries/user/{person.pk}/change/",
+        _person_form(person, [(None, ward, True), (None, clinic, True)]),
+    )
+
+    assert response.status_code == 200
+    assert "Tick one main unit only" in response.content.decode()
+    assert not Membership.objects.filter(user=person).exists()
+
+
+@pytest.mark.parametrize("to_first", [True, False])
+def test_the_admin_moves_a_persons_main_unit_in_one_save(administrator_client, db, to_first):
+    """Whichever row comes first: the new main unit must never meet the old one."""
+    old, new = UnitFactory(code="WARD-X"), UnitFactory(code="WARD-Y")
+    person = UserFactory(username="mover", units=[new, old] if to_first else [old, new])
+    person.memberships.update(is_primary=False)
+    person.memberships.filter(unit=old).update(is_primary=True)
+    rows = [(m.pk, m.unit, m.unit == new) for m in person.memberships.order_by("pk")]
+
+    response = administrator_client.post(
+        f"/admin/boundaries/user/{person.pk}/change/",
+        _person_form(person, rows, initial=len(rows)),
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert person.memberships.get(is_primary=True).unit == new
