@@ -121,3 +121,19 @@ def incident_updated(incident_id: int) -> None:
         recipients=[incident.reporter.email],
         context={"incident": incident},
     )
+
+
+def addendum_added(incident_id: int) -> None:
+    """Tell the unit's supervisors that a reporter added to their report: new
+    information (he called again, a witness came forward) must not wait unseen on a
+    closed incident."""
+    incident = Incident.objects.select_related("unit").get(pk=incident_id)
+    recipients = [
+        user.email for user in supervisors_of(incident.unit_id) if user.pk != incident.reporter_id
+    ]
+    _send(
+        template="incidents/email/addendum_added.txt",
+        subject=f"Boundaries: new information on incident {incident.reference}",
+        recipients=recipients,
+        context={"incident": incident},
+    )

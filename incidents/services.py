@@ -235,6 +235,7 @@ def add_addendum(
         target=incident,
         unit=incident.unit,
     )
+    transaction.on_commit(lambda: notifications.addendum_added(incident.pk))
     return addendum
 
 

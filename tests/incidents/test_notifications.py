@@ -51,3 +51,40 @@ def test_digest_is_one_email_per_unit(db, unit, other_unit, supervisor, other_un
     recipients = sorted(tuple(message.to) for message in mail.outbox)
     assert recipients == sorted([(supervisor.email,), (other_unit_supervisor.email,)])
     assert not Incident.objects.filter(notified_at__isnull=True).exists()
+
+
+def test_an_addendum_tells_the_units_supervisors_with_a_link_and_nothing_said(
+    nurse,
+    nurse_client,
+    unit,
+    supervisor,
+    other_unit_supervisor,
+    django_capture_on_commit_callbacks,
+):
+    """New information on a report, closed or not, reaches those who act on it; the
+    email carries the reference and a link, never the words added."""
+    incident = IncidentFactory(reporter=nurse, status="closed")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = nurse_client.post(
+            f"/incidents/{incident.pk}/addenda/", {"text": "He waited by my car tonight."}
+        )
+
+    assert response.status_code == 302
+    (message,) = mail.outbox
+    assert message.to == [supervisor.email]
+    assert incident.reference in message.subject
+    assert f"/incidents/{incident.pk}/" in message.body
+    assert "closed: reopen it if the new information needs a response" in message.body
+    assert "waited by my car" not in message.body
+
+
+def test_a_supervisors_own_addendum_is_not_emailed_to_them(
+    supervisor, unit, django_capture_on_commit_callbacks
+):
+    from incidents import services
+
+    incident = IncidentFactory(reporter=supervisor)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.add_addendum(incident=incident, author=supervisor, text="One more thing.")
+
+    assert mail.outbox == []
