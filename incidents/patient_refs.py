@@ -16,6 +16,10 @@ _SEPARATORS = re.compile(r"[\s\-./]+")
 NHS_WEIGHTS = range(10, 1, -1)
 
 
+# The longest reference stored (``Patient.reference``).
+MAX_LENGTH = 32
+
+
 def normalise(raw: str) -> str:
     """Upper-case, without spaces, hyphens, dots or slashes."""
     return _SEPARATORS.sub("", raw or "").upper()
@@ -58,7 +62,9 @@ def clean(raw: str) -> str:
             )
         return value
     pattern = settings.BOUNDARIES["PATIENT_REF_PATTERN"]
-    if not re.fullmatch(pattern, value):
+    # However loose the organisation's pattern, a reference longer than the column is
+    # no hospital number (the database would refuse it).
+    if len(value) > MAX_LENGTH or not re.fullmatch(pattern, value):
         raise ValidationError(
             "That does not look like a hospital number here (%(example)s).",
             code="hospital_format",

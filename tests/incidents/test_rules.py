@@ -47,6 +47,27 @@ def test_hospital_numbers_follow_the_configured_pattern(settings):
     assert patient_refs.label() == "Hospital number"
 
 
+def test_a_loose_pattern_never_lets_through_a_reference_longer_than_stored(settings):
+    """The form takes 40 characters and the column 32: past that, the database would
+    refuse the filing with a server error."""
+    settings.BOUNDARIES = {
+        **settings.BOUNDARIES,
+        "PATIENT_REF_SCHEME": "hospital",
+        "PATIENT_REF_PATTERN": r"[A-Z0-9]+",
+    }
+    longest = "A" * patient_refs.MAX_LENGTH
+    assert patient_refs.clean(longest) == longest
+    with pytest.raises(ValidationError) as caught:
+        patient_refs.clean(longest + "1")
+    assert caught.value.code == "hospital_format"
+
+
+def test_the_longest_reference_is_the_columns():
+    from incidents.models import Patient
+
+    assert Patient._meta.get_field("reference").max_length == patient_refs.MAX_LENGTH
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("code", "response", "extra", "expected"),
