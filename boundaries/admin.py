@@ -10,6 +10,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from boundaries import audit, two_factor
 from boundaries.models import AuditEvent, Membership, Role, Unit, User
 
+ONE_MAIN_UNIT = "membership_one_primary"
+
 
 class MembershipForm(forms.ModelForm):
     class Meta:
@@ -17,16 +19,18 @@ class MembershipForm(forms.ModelForm):
         fields = ["unit", "is_primary"]
 
     def validate_constraints(self) -> None:
-        # Not row by row against the database, where the person's rows may be changing
-        # in this same save (moving the main unit from one row to another):
-        # MembershipFormSet checks them across the rows, and the database still holds
-        # both rules.
-        try:
-            self.instance.validate_constraints(
-                exclude=self._get_validation_exclusions() | {"user"}
-            )
-        except ValidationError as error:
-            self._update_errors(error)
+        # Every constraint but the one main unit, which is not checked row by row
+        # against the database, where the person's rows may be changing in this same
+        # save (moving the main unit from one row to another): MembershipFormSet checks
+        # it across the rows, and the database still holds it.
+        exclude = self._get_validation_exclusions()
+        for constraint in Membership._meta.constraints:
+            if constraint.name == ONE_MAIN_UNIT:
+                continue
+            try:
+                constraint.validate(Membership, self.instance, exclude=exclude)
+            except ValidationError as error:
+                self._update_errors(error)
 
 
 class MembershipFormSet(BaseInlineFormSet):

@@ -101,13 +101,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    # Once the person is known, so that the 400 page is drawn as any other page.
-    "boundaries.middleware.RefuseNulInQueryMiddleware",
     "boundaries.sessions.SessionLimitsMiddleware",
     # After the session limits, so that an expired half-signed-in session ends first.
     "boundaries.access.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "boundaries.middleware.NoStoreForSignedInMiddleware",
+    # Inside everything above, so that the 400 page is drawn for the person as they now
+    # stand (session limits and second step applied) with every header of a page.
+    "boundaries.middleware.RefuseNulInQueryMiddleware",
     # Last, so that it sees a failed sign-in after the view has run.
     "axes.middleware.AxesMiddleware",
 ]

@@ -195,6 +195,16 @@ def _purge_incidents(result: PurgeResult, *, batch_size: int) -> None:
 def _purge_incident_batch(
     result: PurgeResult, expired: QuerySet[Incident], ids: list[int]
 ) -> None:
+    # The patients first, in id order, as filing and ``alerts.reevaluate`` take them: a
+    # filing about one of them holds its patient's lock while the pattern rules read
+    # (and link to alerts) that patient's incidents, old ones included, so locking the
+    # incidents first could meet a filing waiting the other way round.
+    list(
+        Patient.objects.select_for_update()
+        .filter(pk__in=Incident.objects.filter(pk__in=ids).values("patient_id"))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     # Locked and checked again: a review saved since the ids were read keeps its incident.
     rows = list(
         expired.select_for_update()
@@ -211,7 +221,7 @@ def _purge_incident_batch(
     )
 
     # Read before the incidents go; taken off the running counts after the patients'
-    # locks, in the order filing takes the same locks.
+    # locks (patient, then script use, then the audit chain, as filing takes them).
     uses = library.tally_uses(Incident.objects.filter(pk__in=ids))
 
     # Children first, then the incidents (patients and alerts are PROTECTed by them).
@@ -231,17 +241,10 @@ def _purge_incident_batch(
     _, deleted = Alert.objects.filter(pk__in=orphan_alerts).delete()
     result.alerts += deleted.get(Alert._meta.label, 0)
 
-    # Locked first, so that an incident being filed about one of these patients right
-    # now either commits before this check (and keeps them) or waits for it.
-    # In id order, as ``alerts.reevaluate`` takes them, so that the two never deadlock.
-    candidates = list(
-        Patient.objects.select_for_update()
-        .filter(pk__in=patient_ids)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    # The patients were locked at the start of the batch, so an incident being filed
+    # about one of them either committed before it (and keeps them) or waits for it.
     orphan_patients = list(
-        Patient.objects.filter(pk__in=candidates)
+        Patient.objects.filter(pk__in=patient_ids)
         .exclude(Exists(Incident.objects.filter(patient=OuterRef("pk"))))
         .exclude(Exists(Alert.objects.filter(patient=OuterRef("pk"))))
         .values_list("pk", flat=True)

@@ -160,7 +160,7 @@ def incident_review(request: HttpRequest, pk: int) -> HttpResponse:
     # Someone saved first: say so before judging the form against the incident as it is
     # now (the status this page offered may no longer be on offer).
     posted = request.POST.get("version", "")
-    if posted.isdigit() and int(posted) != incident.version:
+    if posted.isascii() and posted.isdigit() and posted != str(incident.version):
         return _review_conflict(request, incident, form)
     if not form.is_valid():
         return render_detail(request, incident, review_form=form, status=200)

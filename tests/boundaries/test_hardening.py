@@ -595,3 +595,29 @@ def test_a_username_longer_than_any_account_is_refused_by_the_form(client, db):
     response = client.post("/accounts/login/", {"username": "u" * 256, "password": "wrong"})
     assert response.status_code == 200
     assert "at most 150 characters" in response.content.decode()
+
+
+def test_a_nul_in_the_address_of_an_expired_session_ends_it_first(nurse_client, nurse, settings):
+    """The 400 page is drawn for the person as they stand: a session past its idle
+    limit is ended, so the page does not show them signed in (a shared workstation)."""
+    import time
+
+    from boundaries.sessions import SEEN_KEY, STARTED_KEY
+
+    session = nurse_client.session
+    session[STARTED_KEY] = time.time() - 3600
+    session[SEEN_KEY] = time.time() - settings.SESSION_IDLE_TIMEOUT.total_seconds() - 60
+    session.save()
+
+    response = nurse_client.get("/incidents/?after=%00")
+
+    assert response.status_code == 400
+    assert not response.wsgi_request.user.is_authenticated
+    assert nurse.get_full_name() not in response.content.decode()
+
+
+def test_the_400_page_of_a_signed_in_person_is_never_stored(nurse_client):
+    response = nurse_client.get("/incidents/?after=%00")
+    assert response.status_code == 400
+    assert "no-store" in response["Cache-Control"]
+    assert response["X-Frame-Options"] == "DENY"

@@ -176,3 +176,22 @@ def test_the_admin_moves_a_persons_main_unit_in_one_save(administrator_client, d
 
     assert response.status_code == 302, response.content.decode()[:2000]
     assert person.memberships.get(is_primary=True).unit == new
+
+
+def test_swapping_the_units_of_two_rows_gets_a_message_not_a_server_error(
+    administrator_client, db
+):
+    """Each row meets the other's unit in the database: the form says so (the
+    database's own refusal, once, was a server error)."""
+    ward, clinic = UnitFactory(code="WARD-X"), UnitFactory(code="CLINIC-Y")
+    person = UserFactory(username="swapper", units=[ward, clinic])
+    first, second = person.memberships.order_by("pk")
+    rows = [(first.pk, clinic, first.is_primary), (second.pk, ward, second.is_primary)]
+
+    response = administrator_client.post(
+        f"/admin/boundaries/user/{person.pk}/change/",
+        _person_form(person, rows, initial=2),
+    )
+
+    assert response.status_code == 200
+    assert "This person is already in that unit." in response.content.decode()

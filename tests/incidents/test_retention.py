@@ -355,3 +355,93 @@ def test_on_postgresql_the_purge_runs_with_the_audit_triggers_enabled(expired_ca
     result = purge_expired(now=NOW)
     assert result.incidents == 1
     assert audit.verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite runs one writer at a time, so a filing and the purge cannot interleave "
+    "there; PostgreSQL's row locks are what this checks.",
+)
+def test_filing_about_a_patient_whose_old_incident_is_being_purged_does_not_deadlock(
+    settings, monkeypatch
+):
+    """The filing holds its patient's lock while its rules link the patient's previous
+    incident, an expired one; the purge once locked that incident first and the patient
+    after it. Both now take the patient first."""
+    import threading
+
+    from incidents import alerts, services
+    from incidents.models import Severity, Status
+    from tests.factories import UnitFactory, UserFactory, channel, request_type
+
+    unit = UnitFactory(code="WARD-D")
+    nurse = UserFactory(units=[unit])
+    patient = PatientFactory()
+    long_ago = EXPIRED
+    IncidentFactory(
+        reporter=nurse,
+        unit=unit,
+        patient=patient,
+        severity=Severity.LOW,
+        occurred_at=long_ago,
+        submitted_at=long_ago,
+        status=Status.CLOSED,
+        closed_at=long_ago,
+    )
+    filing_read, purge_started = threading.Event(), threading.Event()
+    errors = []
+    matches_for, tally_uses = alerts.matches_for, retention.library.tally_uses
+
+    def matches_then_wait(incident, thresholds):
+        found = matches_for(incident, thresholds)  # the patient locked, the old row read
+        filing_read.set()
+        purge_started.wait(2)
+        return found
+
+    def tally_then_signal(incidents):
+        purge_started.set()  # the batch's locks are taken by now
+        return tally_uses(incidents)
+
+    monkeypatch.setattr(alerts, "matches_for", matches_then_wait)
+    monkeypatch.setattr(retention.library, "tally_uses", tally_then_signal)
+
+    def file():
+        try:
+            services.log_incident(
+                reporter=nurse,
+                token=uuid.uuid4(),
+                unit=unit,
+                occurred_at=NOW - timedelta(hours=1),
+                location="Bay 1",
+                other_party="patient",
+                patient_reference=patient.reference,
+                request_type=request_type(),
+                channel=channel(),
+                description="He asked again.",
+                script_version=None,
+                own_words="No.",
+                person_response="escalated",
+                notify=False,
+            )
+        except Exception as error:  # the test reports what went wrong
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def purge():
+        try:
+            filing_read.wait(2)
+            purge_expired()
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=file), threading.Thread(target=purge)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert Incident.objects.filter(patient=patient, occurred_at__gt=EXPIRED).count() == 1

@@ -196,6 +196,19 @@ def test_a_stale_page_whose_status_is_no_longer_offered_still_gets_the_conflict(
     assert b"Mine" in response.content
 
 
+@pytest.mark.parametrize("version", ["\u00b2", "9" * 5000, "-1", "1.0"])
+def test_a_version_that_is_not_the_pages_changes_nothing(supervisor_client, incident, version):
+    """A hand-edited version gets the form's message or the conflict page. A
+    superscript two passes str.isdigit() but not int(), and 5,000 digits are past
+    int()'s limit: both were server errors."""
+    response = supervisor_client.post(
+        f"/incidents/{incident.pk}/review/", review_data(incident, version=version)
+    )
+    assert response.status_code in (200, 409)
+    incident.refresh_from_db()
+    assert incident.status == Status.SUBMITTED
+
+
 def test_a_reviewer_of_another_unit_gets_404(other_unit_supervisor_client, incident):
     response = other_unit_supervisor_client.post(
         f"/incidents/{incident.pk}/review/", review_data(incident)
