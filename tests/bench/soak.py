@@ -16,7 +16,8 @@ is not touched. Then the checks, each printed with its count:
 - every acknowledged report exists exactly once, with the token it was sent with;
 - no report was filed twice (each carries a unique marker in its description);
 - every report was acknowledged in the end, some of them after the restart;
-- the alerts match a recount from scratch (tests/bench/recount.py);
+- the alerts match a recount from scratch (tests/bench/recount.py), and the script
+  library's running counts of use match a count of the incidents;
 - during the outage people got the 503 "Please try again" page, and no response
   anywhere was a 500 or showed a traceback;
 - gunicorn's master process is the one started at the beginning, and /healthz answers;
@@ -373,6 +374,24 @@ def main() -> int:
         ]
         duplicated = sorted(marker for marker, count in markers.items() if count > 1)
         alerts = recount()
+        # The library's running counts, kept by filing, against a count of the incidents:
+        # a filing cut off by the restart must have taken its count back with it.
+        from scripts_library.models import ScriptUse
+        from scripts_library.services import tally_uses
+
+        kept_uses = {
+            (use.script_id, use.unit_id): (use.used, use.accepted, use.asked_again, use.escalated)
+            for use in ScriptUse.objects.all()
+        }
+        counted_uses = {
+            (row["script"], row["unit"]): (
+                row["used"],
+                row["accepted"],
+                row["asked_again"],
+                row["escalated"],
+            )
+            for row in tally_uses(Incident.objects.all())
+        }
         audit = subprocess.run(
             [sys.executable, "manage.py", "verify_audit"],
             env=settings.environ(),
@@ -397,6 +416,8 @@ def main() -> int:
         "alerts_stored": alerts["alerts_stored"],
         "alerts_recounted": alerts["alerts_expected"],
         "alert_differences": len(alerts["problems"]),
+        "script_uses_counted": sum(used for used, *_ in counted_uses.values()),
+        "script_uses_kept": sum(used for used, *_ in kept_uses.values()),
         "emails_sent": mail.received,
         "seconds": round(elapsed, 1),
     }
@@ -407,6 +428,8 @@ def main() -> int:
         and len(by_pk) == args.filings,
         "filing went on after the restart": tally.acknowledged_after_restart > 0,
         "alerts match a recount from scratch": not alerts["problems"],
+        "the library's counts of script use match the incidents": bool(counted_uses)
+        and kept_uses == counted_uses,
         "the outage showed the 503 'Please try again' page": tally.try_again_pages > 0,
         "no 500 and no traceback in any response": not tally.bad_responses,
         "gunicorn never restarted, /healthz answers 200": master_alive and healthz.status == 200,
