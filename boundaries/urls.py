@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/logout/", views.SignOutView.as_view(), name="logout"),
     path("accounts/two-factor/", views.two_factor_verify, name="two_factor"),
     path("accounts/two-factor/set-up/", views.two_factor_setup, name="two_factor_setup"),
+    path("accounts/password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("", include("incidents.urls")),

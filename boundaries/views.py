@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -53,6 +53,29 @@ class SignInView(auth_views.LoginView):
         if next_url := self.get_redirect_url():
             url = f"{url}?{urlencode({'next': next_url})}"
         return HttpResponseRedirect(url)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's, with the link in the email built from ``SITE_URL``, never from the
+    request's Host header: behind a proxy that passes any host, or with a loose
+    ``ALLOWED_HOSTS``, whoever asks for the reset could otherwise choose where the
+    link (and its token) points."""
+
+    def form_valid(self, form):
+        site = urlsplit(settings.SITE_URL)
+        form.save(
+            domain_override=site.netloc,
+            use_https=site.scheme == "https",
+            token_generator=self.token_generator,
+            from_email=self.from_email,
+            email_template_name=self.email_template_name,
+            subject_template_name=self.subject_template_name,
+            request=self.request,
+            html_email_template_name=self.html_email_template_name,
+            extra_email_context=self.extra_email_context,
+        )
+        # Past Django's own form_valid, which would send the email a second time.
+        return super(auth_views.PasswordResetView, self).form_valid(form)
 
 
 class SignOutView(auth_views.LogoutView):

@@ -132,6 +132,19 @@ def test_password_reset_sends_a_working_link(client, nurse):
     assert nurse.check_password(new)
 
 
+def test_the_reset_link_points_at_the_site_whatever_host_was_asked(client, nurse, settings):
+    """With a loose ALLOWED_HOSTS, the Host header must still not choose where the
+    link, and its token, go."""
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.SITE_URL = "https://boundaries.example.org"
+
+    client.post("/accounts/password_reset/", {"email": nurse.email}, HTTP_HOST="attacker.example")
+
+    (message,) = mail.outbox
+    assert "https://boundaries.example.org/accounts/reset/" in message.body
+    assert "attacker.example" not in message.body
+
+
 def test_password_reset_for_an_unknown_address_reveals_nothing(client, db):
     response = client.post("/accounts/password_reset/", {"email": "nobody@example.invalid"})
     assert response.status_code == 302
