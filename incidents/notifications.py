@@ -38,10 +38,22 @@ def _send(*, template: str, subject: str, recipients: list[str], context: dict) 
     return True
 
 
+def _told_about(incident: Incident) -> list[str]:
+    """Who hears about one incident: the unit's supervisors other than its reporter
+    (nobody is told of their own report), or, when that leaves nobody, the managers."""
+    supervisors = [
+        u.email for u in supervisors_of(incident.unit_id) if u.pk != incident.reporter_id
+    ]
+    if supervisors:
+        return supervisors
+    managers = User.objects.filter(role=Role.MANAGER, is_active=True).exclude(email="")
+    return [u.email for u in managers.exclude(pk=incident.reporter_id)]
+
+
 def new_incident_at_once(incident_id: int) -> None:
     """Tell the unit's supervisors of a high-severity incident as soon as it is filed."""
     incident = Incident.objects.select_related("unit").get(pk=incident_id)
-    recipients = [user.email for user in supervisors_of(incident.unit_id)]
+    recipients = _told_about(incident)
     sent = _send(
         template="incidents/email/new_incident.txt",
         subject=f"Boundaries: high-severity incident {incident.reference} in {incident.unit.code}",
@@ -128,9 +140,7 @@ def addendum_added(incident_id: int) -> None:
     information (he called again, a witness came forward) must not wait unseen on a
     closed incident."""
     incident = Incident.objects.select_related("unit").get(pk=incident_id)
-    recipients = [
-        user.email for user in supervisors_of(incident.unit_id) if user.pk != incident.reporter_id
-    ]
+    recipients = _told_about(incident)
     _send(
         template="incidents/email/addendum_added.txt",
         subject=f"Boundaries: new information on incident {incident.reference}",

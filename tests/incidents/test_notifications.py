@@ -78,13 +78,22 @@ def test_an_addendum_tells_the_units_supervisors_with_a_link_and_nothing_said(
     assert "waited by my car" not in message.body
 
 
-def test_a_supervisors_own_addendum_is_not_emailed_to_them(
-    supervisor, unit, django_capture_on_commit_callbacks
+def test_a_supervisors_own_report_goes_to_the_other_supervisors_or_else_the_managers(
+    supervisor, unit, manager, django_capture_on_commit_callbacks
 ):
-    from incidents import services
+    """Nobody is told of their own report; when the reporter is the unit's only
+    supervisor, the managers hear of it instead."""
+    from incidents import notifications, services
 
-    incident = IncidentFactory(reporter=supervisor)
+    incident = IncidentFactory(reporter=supervisor, severity=Severity.HIGH)
     with django_capture_on_commit_callbacks(execute=True):
         services.add_addendum(incident=incident, author=supervisor, text="One more thing.")
+    notifications.new_incident_at_once(incident.pk)
+    colleague = UserFactory(role="supervisor", units=[unit])
+    notifications.new_incident_at_once(incident.pk)
 
-    assert mail.outbox == []
+    assert [message.to for message in mail.outbox] == [
+        [manager.email],
+        [manager.email],
+        [colleague.email],
+    ]
