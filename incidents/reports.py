@@ -18,6 +18,7 @@ import re
 import string
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -210,6 +211,13 @@ def incidents_filename(month: Month, scope: Scope) -> str:
 # --- Figures ---------------------------------------------------------------------------
 
 
+def percent(part: int, whole: int) -> int:
+    """``part`` as a whole percentage of ``whole``, halves rounded away from zero as
+    people do (12.5 % is 13 %; Python's round() gives 12)."""
+    value = Decimal(100 * part) / Decimal(whole)
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 @dataclass(frozen=True)
 class Comparison:
     """This month's count beside an earlier month's."""
@@ -226,7 +234,7 @@ class Comparison:
     def percent(self) -> int | None:
         if self.count == 0:
             return None
-        return round(100 * self.change / self.count)
+        return percent(self.change, self.count)
 
     @property
     def words(self) -> str:
@@ -292,7 +300,7 @@ class KeyFigures:
         reviewed on or before their due time."""
         if self.review_target_due == 0:
             return None
-        return round(100 * self.review_target_met / self.review_target_due)
+        return percent(self.review_target_met, self.review_target_due)
 
     @property
     def median_review_words(self) -> str:
@@ -441,8 +449,8 @@ def _top(counts: list[Tally], limit: int, rest_label: str) -> list[Tally]:
     """The ``limit`` largest, and the rest totalled in one row, so a chart stays small."""
     if len(counts) <= limit:
         return counts
-    rest = sum(item.count for item in counts[limit - 1 :])
-    return [*counts[: limit - 1], Tally(rest_label, rest)]
+    rest = sum(item.count for item in counts[limit:])
+    return [*counts[:limit], Tally(rest_label, rest)]
 
 
 def _combined(usage: list[ScriptUsage], title: str) -> ScriptUsage | None:

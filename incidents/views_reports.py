@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -83,12 +84,21 @@ def _month(request: HttpRequest) -> Month:
     return Month.parse(value) if value else Month.last_completed()
 
 
+def _reportable_units(user) -> QuerySet[Unit]:
+    """The units a person may report on: every unit for managers, closed ones included
+    (their past months stay reportable, as from ``manage.py monthly_report``); a
+    supervisor's own active units."""
+    if user.role == Role.MANAGER:
+        return Unit.objects.order_by("-is_active", "name")
+    return Unit.objects.supervised_by(user)
+
+
 def _scope_for_download(request: HttpRequest) -> Scope:
     """The unit asked for (404 unless the person supervises it, or is a manager), or
     the whole organisation (managers only)."""
     code = request.GET.get("unit", "").strip()
     if code:
-        return Scope(get_object_or_404(Unit.objects.supervised_by(request.user), code=code))
+        return Scope(get_object_or_404(_reportable_units(request.user), code=code))
     if request.user.role != Role.MANAGER:
         audit.record_route_refused(request=request)
         raise PermissionDenied
@@ -107,7 +117,7 @@ def _page_scope(request: HttpRequest, units: list[Unit]) -> Scope:
     for managers and a supervisor's first unit."""
     code = request.GET.get("unit", "").strip()
     if code:
-        return Scope(get_object_or_404(Unit.objects.supervised_by(request.user), code=code))
+        return Scope(get_object_or_404(_reportable_units(request.user), code=code))
     if request.user.role == Role.MANAGER or not units:
         return Scope(None)
     return Scope(units[0])
@@ -134,7 +144,7 @@ def _summary_context(request: HttpRequest, month: Month, scope: Scope) -> dict:
 @require_GET
 def report_index(request: HttpRequest) -> HttpResponse:
     """Choose a month and a scope; see its key figures; download the PDF or the CSV."""
-    units = list(Unit.objects.supervised_by(request.user))
+    units = list(_reportable_units(request.user))
     is_manager = request.user.role == Role.MANAGER
     scope = _page_scope(request, units)
     context = {

@@ -37,6 +37,7 @@ from tests.factories import (
     IncidentFactory,
     PatientFactory,
     ScriptFactory,
+    UnitFactory,
     channel,
     request_type,
 )
@@ -402,3 +403,25 @@ def test_the_builder_runs_the_same_queries_for_2_or_50_incidents(nurse, unit):
     fifty = {scope: len(queries(scope)) for scope in (None, unit)}
     assert fifty == one
     assert (one[None], one[unit]) == (12, 11)
+
+
+def test_the_unit_chart_names_the_15_largest_units_then_the_rest(nurse):
+    """16 units with 20, 19, ... 5 incidents: the 15 largest by name, then "Other units"
+    with the 16th (it once named 14 and folded the 15th into the rest)."""
+    for index in range(16):
+        place = UnitFactory(code=f"U-{index:02d}", name=f"Unit {index}")
+        for _ in range(20 - index):
+            incident(reporter=nurse, unit=place, occurred_at=utc(2026, 10, 5, 9, 0))
+
+    by_unit = summary_for().by_unit
+
+    assert len(by_unit) == reports.TOP_UNITS + 1
+    assert [(t.label, t.count) for t in by_unit][-2:] == [("U-14", 6), ("Other units", 5)]
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "expected"),
+    [(1, 8, 13), (5, 8, 63), (-1, 8, -13), (1, 3, 33), (2, 3, 67), (0, 5, 0)],
+)
+def test_percentages_round_halves_up_as_people_do(part, whole, expected):
+    assert reports.percent(part, whole) == expected

@@ -19,7 +19,7 @@ from boundaries.models import AuditEvent, Role
 from incidents.models import Patient
 from incidents.reports import Month
 from tests.conftest import client_for
-from tests.factories import UnitFactory, UserFactory
+from tests.factories import IncidentFactory, UnitFactory, UserFactory
 from tests.incidents.test_reports import build_october, incident, utc
 
 PDF_URL = "/reports/monthly.pdf"
@@ -366,3 +366,22 @@ def test_the_fetcher_refuses_anything_but_static_files_and_data(url):
 def test_the_fetcher_serves_the_report_stylesheet(db):
     response = pdf.url_fetcher().fetch("https://boundaries.invalid/static/css/report.css")
     assert b"@page" in response.read()
+
+
+def test_a_manager_reports_on_a_unit_closed_since(other_unit, other_unit_nurse, manager):
+    """A closed ward's past months stay reportable (as from manage.py monthly_report);
+    supervisors keep to their own active units."""
+    from boundaries.models import Unit
+    from tests.conftest import client_for
+
+    IncidentFactory(reporter=other_unit_nurse, unit=other_unit)
+    Unit.objects.filter(pk=other_unit.pk).update(is_active=False)
+    client = client_for(manager)
+    query = f"month=2026-10&unit={other_unit.code}"
+
+    page = client.get(f"/reports/?{query}")
+
+    assert page.status_code == 200
+    assert f"{other_unit.code}, closed)" in page.content.decode()
+    assert client.get(f"/reports/monthly.pdf?{query}").status_code == 200
+    assert client.get(f"/reports/incidents.csv?{query}").status_code == 200
