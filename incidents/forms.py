@@ -228,6 +228,15 @@ class IncidentForm(forms.Form):
                     "Choose the script you used, or write the words you said.", code="required"
                 ),
             )
+        if data.get("script_version") and (data.get("own_words") or "").strip():
+            self.add_error(
+                "own_words",
+                ValidationError(
+                    "You chose a script and also wrote your own words. Keep the one you "
+                    "said: clear the other.",
+                    code="both",
+                ),
+            )
         told, told_at = data.get("supervisor_told"), data.get("supervisor_told_at")
         if told and not told_at and "supervisor_told_at" not in self.errors:
             self.add_error(
@@ -327,6 +336,12 @@ class BaseWitnessFormSet(forms.BaseFormSet):
             f"You can list up to {MAX_WITNESSES} witnesses. Name any others in the description."
         ),
     }
+
+    def _construct_form(self, i, **kwargs):
+        # A blank row is "no witness", also a row restored from a draft.
+        form = super()._construct_form(i, **kwargs)
+        form.empty_permitted = True
+        return form
 
     def witnesses(self) -> list[WitnessDetails]:
         return [

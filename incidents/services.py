@@ -207,9 +207,10 @@ def _create_incident(
 def save_draft(*, owner: User, draft_id: uuid.UUID, data: dict) -> Draft | None:
     """Create or update a draft. Returns None when the id belongs to someone else or to
     an incident already filed (the draft has done its job)."""
+    draft = Draft.objects.select_for_update().filter(pk=draft_id).first()
+    # After the lock: a filing that deleted this draft has committed by now.
     if Incident.objects.filter(submission_token=draft_id).exists():
         return None
-    draft = Draft.objects.select_for_update().filter(pk=draft_id).first()
     if draft is None:
         try:
             with transaction.atomic():

@@ -24,9 +24,14 @@
     return "";
   }
 
+  // Signing in again (in another tab) rotates the CSRF token: the form's hidden field
+  // takes the current one from the cookie before anything is sent. Django reads the
+  // field before the header, so a stale field alone would refuse every save.
   function csrfToken() {
-    return cookie(form.dataset.csrfCookie) ||
-      form.querySelector("input[name=csrfmiddlewaretoken]").value;
+    const field = form.querySelector("input[name=csrfmiddlewaretoken]");
+    const current = cookie(form.dataset.csrfCookie);
+    if (current) field.value = current;
+    return field.value;
   }
 
   function say(message) {
@@ -47,25 +52,32 @@
     status.append(text, link, after);
   }
 
+  // Saves the draft; resolves to what happened: "saved", "signed-out", "filed",
+  // "offline", "failed" or "busy" (a save was already under way).
   async function save() {
     if (saving) {
       pending = true;
-      return;
+      return "busy";
     }
     saving = true;
     try {
+      const token = csrfToken();
       const response = await fetch(form.dataset.autosaveUrl, {
         method: "POST",
         body: new FormData(form),
-        headers: { "X-CSRFToken": csrfToken() },
+        headers: { "X-CSRFToken": token },
         credentials: "same-origin",
       });
       if (response.status === 401 || response.status === 403) {
         signedOut = true;
         signedOutMessage();
-      } else if (response.status === 409) {
+        return "signed-out";
+      }
+      if (response.status === 409) {
         say("This report has already been submitted. Open a new report for a new incident.");
-      } else if (response.ok) {
+        return "filed";
+      }
+      if (response.ok) {
         const result = await response.json();
         signedOut = false;
         say(`Draft saved at ${result.saved_at}.`);
@@ -73,11 +85,13 @@
           severity.hidden = false;
           severity.textContent = `Severity so far: ${result.severity}.`;
         }
-      } else {
-        say("Could not save the draft just now; trying again as you type.");
+        return "saved";
       }
+      say("Could not save the draft just now; trying again as you type.");
+      return "failed";
     } catch {
       say("No connection: the draft will be saved when the connection returns.");
+      return "offline";
     } finally {
       saving = false;
       if (pending) {
@@ -97,12 +111,29 @@
   // Keep trying while signed out, so saving resumes after signing in in another tab.
   setInterval(() => { if (signedOut) save(); }, 15000);
 
-  form.addEventListener("submit", () => {
-    // A sign-in in another tab rotates the CSRF token: send the current one.
-    const field = form.querySelector("input[name=csrfmiddlewaretoken]");
-    const current = cookie(form.dataset.csrfCookie);
-    if (current) field.value = current;
+  // Before the form is sent, one last save confirms the person is still signed in and
+  // the server can be reached. Sent after the session ended, the form would be lost to
+  // the sign-in page; instead the page stays as it is, with what to do.
+  let confirmed = false;
+  form.addEventListener("submit", async (event) => {
     clearTimeout(timer);
+    if (!confirmed) {
+      event.preventDefault();
+      const submitter = event.submitter;
+      while (saving) await new Promise((resolve) => setTimeout(resolve, 100));
+      const outcome = await save();
+      if (outcome === "signed-out") return;
+      if (outcome === "offline") {
+        say("No connection, so nothing was sent and nothing on this page is lost. " +
+          "Press the button again when the connection returns.");
+        return;
+      }
+      confirmed = true;
+      form.requestSubmit(submitter);
+      return;
+    }
+    confirmed = false;
+    csrfToken();
   });
 
   // Late reports: the reason is only asked for when the date is old enough.

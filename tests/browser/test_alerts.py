@@ -43,8 +43,9 @@ def test_third_incident_raises_an_alert_the_supervisor_acknowledges(
     page.get_by_label("What they said or did").fill("Asked for my number a third time.")
     page.get_by_label("Your own words").fill("As before, I can't give my number.")
     page.get_by_label("Asked again").check()
-    page.get_by_role("button", name="Submit report").click()
-    page.wait_for_load_state("load")
+    # The page saves the draft once more (is the person still signed in?), then sends.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Submit report").click()
     assert page.get_by_text("Report received").is_visible()
     assert Alert.objects.filter(rule=AlertRule.REPEAT_PATIENT).count() == 1
 

@@ -70,8 +70,9 @@ def test_nurse_files_a_complete_incident_on_a_phone(
     assert Draft.objects.count() == 1
     assert_accessible(page)
 
-    page.get_by_role("button", name="Submit report").click()
-    page.wait_for_load_state("load")
+    # The page saves the draft once more (is the person still signed in?), then sends.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Submit report").click()
     incident = Incident.objects.get()
     assert page.get_by_text(incident.reference).is_visible()
     assert_accessible(page)
@@ -95,11 +96,65 @@ def test_errors_are_shown_next_to_fields_and_summarised(
     sign_in(page, live_server.url, "nurse")
     page.goto(f"{live_server.url}/incidents/new/")
     page.get_by_label("Where exactly").fill("Car park")
-    page.get_by_role("button", name="Submit report").click()
-    page.wait_for_load_state("load")
+    # The page saves the draft once more (is the person still signed in?), then sends.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Submit report").click()
     summary = page.locator("#error-summary")
     assert summary.is_visible()
     assert page.evaluate("document.activeElement.id") == "error-summary"
     assert page.get_by_label("Where exactly").input_value() == "Car park"
     assert page.locator("#id_description").get_attribute("aria-invalid") == "true"
     assert_accessible(page)
+
+
+def _end_the_session_as_if_idle(page, settings) -> None:
+    """What 30 minutes away from the phone does: the server ends the session at the
+    next request (its last-seen time is set back past the idle limit)."""
+    import time
+
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from boundaries.sessions import SEEN_KEY
+
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME]
+    session = SessionStore(session_key=cookie["value"])
+    session[SEEN_KEY] = time.time() - settings.SESSION_IDLE_TIMEOUT.total_seconds() - 60
+    session.save()
+
+
+def test_a_report_sent_after_the_session_ended_stays_on_the_page(
+    page, live_server, ward, settings, assert_accessible
+):
+    """Sent as it was, the form would meet the sign-in page and be lost. The page checks
+    first, keeps everything, says how to sign in again, and files once that is done."""
+    sign_in(page, live_server.url, "nurse")
+    page.goto(f"{live_server.url}/incidents/new/")
+    page.get_by_label("Where exactly").fill("Bay 3")
+    page.get_by_label("Patient").first.check()
+    page.get_by_label("Patient's NHS number").fill("943 476 5919")
+    page.get_by_label("What did they ask for or do?").select_option("social-media")
+    page.get_by_label("How?").select_option("social-media")
+    page.get_by_label("The words you used").select_option(str(ward.pk))
+    page.get_by_label("Asked again").check()
+    page.get_by_text("Draft saved at").wait_for()
+    _end_the_session_as_if_idle(page, settings)
+    words = "He found my profile and sent a message at midnight."
+    page.get_by_label("What they said or did").fill(words)
+
+    page.get_by_role("button", name="Submit report").click()
+
+    page.get_by_text("You have been signed out").wait_for()
+    assert page.url.endswith("/incidents/new/")
+    assert page.get_by_label("What they said or did").input_value() == words
+    assert not Incident.objects.exists()
+    assert_accessible(page)
+
+    other = page.context.new_page()
+    sign_in(other, live_server.url, "nurse")
+    other.close()
+    # The page saves the draft once more (is the person still signed in?), then sends.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Submit report").click()
+    incident = Incident.objects.get()
+    assert incident.description == words
+    assert page.get_by_text(incident.reference).is_visible()

@@ -4,6 +4,8 @@ incident."""
 import time
 import uuid
 
+import pytest
+from django.db import connection
 from django.test import Client
 
 from boundaries.sessions import SEEN_KEY, STARTED_KEY
@@ -155,3 +157,98 @@ def test_a_draft_with_a_null_character_is_kept_without_it(nurse_client, unit):
     data = incident_post(unit, description="Said \x00 this")
     assert autosave(nurse_client, data).status_code == 200
     assert Draft.objects.get().data["description"] == ["Said  this"]
+
+
+def test_a_witness_restored_from_a_draft_can_be_cleared_away(nurse_client, unit):
+    """A restored witness comes back as a form Django would not let be empty: clearing
+    the row once gave "This field is required." with no way to remove them."""
+    data = with_witnesses(incident_post(unit), [("Dee Rosevear", "staff", "")])
+    autosave(nurse_client, data)
+    page = nurse_client.get(f"/incidents/drafts/{data['submission_token']}/")
+    assert page.context["formset"].initial_form_count() == 1
+    data = incident_post(unit, submission_token=data["submission_token"])
+    data.update(
+        {
+            "witnesses-INITIAL_FORMS": "1",
+            "witnesses-TOTAL_FORMS": "2",
+            "witnesses-1-name": "",
+            "witnesses-1-role": "",
+            "witnesses-1-contact": "",
+        }
+    )
+
+    response = nurse_client.post("/incidents/new/", data)
+
+    assert response.status_code == 302
+    assert Incident.objects.get().witnesses.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite runs one writer at a time, so an autosave cannot wait on the filing "
+    "there; PostgreSQL's row locks are what this checks.",
+)
+def test_an_autosave_waiting_on_the_filing_leaves_no_draft_behind(nurse, unit, monkeypatch):
+    """The autosave once checked for the filed incident before waiting on the draft's
+    row, then wrote a new draft once the filing had deleted it: a filed report shown
+    as still to finish, with its patient reference, until the purge."""
+    import threading
+
+    from django.db import connections
+    from django.utils import timezone
+
+    from incidents import services
+    from incidents.models import Channel, RequestType
+
+    token = uuid.uuid4()
+    services.save_draft(owner=nurse, draft_id=token, data={"description": ["typed"]})
+    in_filing, go_on = threading.Event(), threading.Event()
+    evaluate = services.alerts.evaluate_incident
+
+    def slow_evaluate(*args, **kwargs):  # the draft's row deleted, not yet committed
+        in_filing.set()
+        go_on.wait(10)
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(services.alerts, "evaluate_incident", slow_evaluate)
+
+    def file():
+        try:
+            services.log_incident(
+                reporter=nurse,
+                token=token,
+                unit=unit,
+                occurred_at=timezone.now(),
+                location="Bay 3",
+                other_party="other",
+                patient_reference="",
+                request_type=RequestType.objects.get(code="personal-contact"),
+                channel=Channel.objects.get(code="in-person"),
+                description="typed",
+                script_version=None,
+                own_words="No.",
+                person_response="accepted",
+                notify=False,
+            )
+        finally:
+            connections.close_all()
+
+    def save():
+        try:
+            services.save_draft(owner=nurse, draft_id=token, data={"description": ["typed"]})
+        finally:
+            connections.close_all()
+
+    filing = threading.Thread(target=file)
+    filing.start()
+    assert in_filing.wait(10)
+    saving = threading.Thread(target=save)
+    saving.start()
+    time.sleep(0.5)  # the autosave now waits on the draft's row
+    go_on.set()
+    filing.join(10)
+    saving.join(10)
+
+    assert Incident.objects.filter(submission_token=token).exists()
+    assert not Draft.objects.filter(pk=token).exists()

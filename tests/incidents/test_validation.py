@@ -70,6 +70,19 @@ def test_a_time_in_the_future_is_refused(nurse_client, unit):
     assert "in the future" in str(errors["occurred_time"])
 
 
+def test_own_words_written_beside_a_chosen_script_are_not_dropped(
+    nurse_client, unit, approved_script
+):
+    """Only one of them is recorded as what was said: the reporter chooses, rather
+    than their own words vanishing behind the script's."""
+    words = "I said the ward line is best, and that my number stays private."
+    response, errors = errors_for(
+        nurse_client, unit, script_version=str(approved_script.pk), own_words=words
+    )
+    assert "Keep the one you said" in str(errors["own_words"])
+    assert words in response.content.decode()
+
+
 def test_a_date_in_year_one_is_refused_by_the_date(nurse_client, unit):
     """A slip of the date picker; once it passed the form and failed in the pattern
     rules (a server error)."""
