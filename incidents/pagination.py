@@ -55,7 +55,7 @@ def _fitting(model, keys: tuple[str, ...], values: list) -> list | None:
     cursor comes from the address bar: one edited by hand may carry text where a time
     belongs, or a number no column can hold, which the database would refuse."""
     for key, value in zip(keys, values, strict=True):
-        field = model._meta.get_field(key.lstrip("-"))
+        field = _field(model, key)
         try:
             if type(field.to_python(value)) is not type(value):
                 return None
@@ -70,6 +70,15 @@ def _fitting(model, keys: tuple[str, ...], values: list) -> list | None:
             if (low is not None and value < low) or (high is not None and value > high):
                 return None
     return values
+
+
+def _field(model, key: str):
+    """The column a key names, through relations as ``_value`` follows them
+    (``"-unit__code"``: the unit's code)."""
+    *relations, name = key.lstrip("-").split("__")
+    for relation in relations:
+        model = model._meta.get_field(relation).related_model
+    return model._meta.get_field(name)
 
 
 def _value(row: Any, key: str) -> Any:

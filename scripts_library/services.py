@@ -178,7 +178,9 @@ def subtract_uses(tallies: list[dict]) -> None:
 def recount_uses() -> int:
     """Rebuild every running count from the incidents (after loading incidents in bulk,
     or to repair them); returns how many rows were written. Reads every incident: a
-    maintenance task, never part of a request."""
+    maintenance task, never part of a request. The rows are locked first in the
+    (script, unit) order the purge updates them in, so the two never deadlock."""
+    list(ScriptUse.objects.select_for_update().order_by("script", "unit").values_list("pk"))
     ScriptUse.objects.all().delete()
     rows = ScriptUse.objects.bulk_create(
         (

@@ -160,3 +160,25 @@ def test_the_two_0130s_of_the_night_the_clocks_go_back_look_different(nurse_clie
     gmt = IncidentFactory(reporter=nurse, occurred_at=datetime(2025, 10, 26, 1, 30, tzinfo=UTC))
     assert b"01:30 BST (UTC+01:00)" in nurse_client.get(f"/incidents/{bst.pk}/").content
     assert b"01:30 GMT (UTC+00:00)" in nurse_client.get(f"/incidents/{gmt.pk}/").content
+
+
+def test_a_cursor_over_a_related_column_is_checked_against_that_column(nurse, rf):
+    """Keys may follow relations, as the rows' values do: the check follows them too."""
+    from incidents.models import Incident
+    from incidents.pagination import KeysetPage
+    from tests.factories import UnitFactory
+
+    for code in ("WARD-A1", "WARD-B1", "WARD-C1"):
+        IncidentFactory(reporter=nurse, unit=UnitFactory(code=code))
+    incidents = Incident.objects.select_related("unit")
+    keys = ("unit__code", "id")
+
+    def page(after: str) -> KeysetPage:
+        request = rf.get("/", {"after": after} if after else {})
+        return KeysetPage.from_request(request, incidents, size=1, keys=keys)
+
+    second = page(page("").next_cursor)
+    edited = page(encode_cursor([7, 1]))  # a number where the code belongs
+
+    assert [incident.unit.code for incident in second.items] == ["WARD-B1"]
+    assert edited.is_first
