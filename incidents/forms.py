@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from boundaries.models import Role, Unit, User
 from incidents import local_time, patient_refs
@@ -67,6 +68,27 @@ class TextField(forms.CharField):
         if self.required and not (value or "").strip():
             raise ValidationError(self.error_messages["required"], code="required")
         return value
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A date and time as typed on the local clock, kept naive: the form turns it into
+    an instant with ``local_time``, which asks which one is meant on a clock-change night
+    (Django's own field only refuses such a time)."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, datetime):
+            return timezone.make_naive(value) if timezone.is_aware(value) else value
+        text = str(value).strip()
+        try:
+            result = parse_datetime(text)
+        except ValueError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if result is None:
+            # The field's input formats, as Django's own field tries them.
+            result = forms.fields.BaseTemporalField.to_python(self, text)
+        return timezone.make_naive(result) if timezone.is_aware(result) else result
 
 
 def offered_script_versions():
@@ -169,11 +191,18 @@ class IncidentForm(forms.Form):
         required=False,
         empty_label="Not yet",
     )
-    supervisor_told_at = forms.DateTimeField(
+    supervisor_told_at = LocalDateTimeField(
         label="When did you tell them?",
         required=False,
         validators=[local_time.not_too_early],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    told_clock_choice = forms.ChoiceField(
+        label="Which time did you tell them?",
+        required=False,
+        widget=forms.RadioSelect,
+        # Relabelled with the actual times when that time is on a clock-change night.
+        choices=[(local_time.EARLIER, "The earlier time"), (local_time.LATER, "The later time")],
     )
     feels_unsafe = forms.BooleanField(label="I feel unsafe", required=False)
     wants_debrief = forms.BooleanField(label="I would like a debrief", required=False)
@@ -191,7 +220,8 @@ class IncidentForm(forms.Form):
         versions = offered_script_versions()
         self.fields["script_version"].queryset = versions
         self.fields["patient_reference"].label = f"Patient's {patient_refs.label()}"
-        self.clock_change: local_time.ClockChange | None = None
+        # The clock-change choices this form asks for, by the name of the choice field.
+        self.clock_changes: dict[str, local_time.ClockChange] = {}
 
     def set_script_choices(self, versions) -> None:
         """Group the library's scripts by category in the drop-down."""
@@ -237,13 +267,18 @@ class IncidentForm(forms.Form):
                     code="both",
                 ),
             )
-        told, told_at = data.get("supervisor_told"), data.get("supervisor_told_at")
-        if told and not told_at and "supervisor_told_at" not in self.errors:
+        told, typed = data.get("supervisor_told"), data.get("supervisor_told_at")
+        told_at = None
+        if typed:
+            told_at = data["supervisor_told_at"] = self._instant(
+                typed.date(), typed.time(), "told_clock_choice"
+            )
+        if told and not typed and "supervisor_told_at" not in self.errors:
             self.add_error(
                 "supervisor_told_at",
                 ValidationError("Say when you told them.", code="required"),
             )
-        if told_at and not told:
+        if typed and not told:
             self.add_error(
                 "supervisor_told", ValidationError("Choose who you told.", code="required")
             )
@@ -254,25 +289,32 @@ class IncidentForm(forms.Form):
             )
         return data
 
-    def _clean_when(self, data: dict) -> None:
-        day, moment = data.get("occurred_date"), data.get("occurred_time")
-        if day is None or moment is None:
-            return
-        result = local_time.to_instant(day, moment, data.get("clock_choice") or "")
+    def _instant(self, day: date, moment: time, choice_field: str) -> datetime | None:
+        """The instant a typed local date and time means. On a clock-change night the
+        form offers both readings in ``choice_field``; until one is chosen this is None
+        and that field carries an error saying why."""
+        result = local_time.to_instant(day, moment, self.cleaned_data.get(choice_field) or "")
+        change = local_time.clock_change(day, moment)
+        if change is not None:
+            self.clock_changes[choice_field] = change
+            self.fields[choice_field].choices = change.choices()
         if isinstance(result, local_time.ClockChange):
-            self.clock_change = result
-            self.fields["clock_choice"].choices = result.choices()
             self.add_error(
-                "clock_choice",
+                choice_field,
                 ValidationError(
                     result.explanation(datetime.combine(day, moment)), code="clock_change"
                 ),
             )
+            return None
+        return result
+
+    def _clean_when(self, data: dict) -> None:
+        day, moment = data.get("occurred_date"), data.get("occurred_time")
+        if day is None or moment is None:
             return
-        change = local_time.clock_change(day, moment)
-        if change is not None:
-            self.clock_change = change
-            self.fields["clock_choice"].choices = change.choices()
+        result = self._instant(day, moment, "clock_choice")
+        if result is None:
+            return
         now = timezone.now()
         if result > now + CLOCK_SKEW:
             self.add_error(
@@ -297,19 +339,27 @@ class IncidentForm(forms.Form):
         data["occurred_at"] = result
 
     def prepare_clock_choices(self) -> None:
-        """On an unbound or restored form, offer the clock choice if the initial date and
-        time need one."""
-        day = self.initial.get("occurred_date")
-        moment = self.initial.get("occurred_time")
-        try:
-            day = forms.DateField().to_python(day)
-            moment = forms.TimeField().to_python(moment)
-        except ValidationError:
-            return
-        if day and moment:
-            self.clock_change = local_time.clock_change(day, moment)
-            if self.clock_change:
-                self.fields["clock_choice"].choices = self.clock_change.choices()
+        """On an unbound or restored form, offer the clock choices that the initial
+        dates and times need."""
+        day = _parsed(forms.DateField(), self.initial.get("occurred_date"))
+        moment = _parsed(forms.TimeField(), self.initial.get("occurred_time"))
+        told = _parsed(LocalDateTimeField(), self.initial.get("supervisor_told_at"))
+        readings = [(day, moment, "clock_choice")]
+        if told:
+            readings.append((told.date(), told.time(), "told_clock_choice"))
+        for day, moment, choice_field in readings:
+            change = local_time.clock_change(day, moment) if day and moment else None
+            if change:
+                self.clock_changes[choice_field] = change
+                self.fields[choice_field].choices = change.choices()
+
+
+def _parsed(field: forms.Field, value):
+    """What ``field`` reads from a stored value, or None if it cannot."""
+    try:
+        return field.to_python(value)
+    except ValidationError:
+        return None
 
 
 class WitnessForm(forms.Form):

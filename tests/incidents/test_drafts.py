@@ -1,6 +1,7 @@
 """Drafts live on the server, survive a session that expires, and turn into exactly one
 incident."""
 
+import re
 import time
 import uuid
 
@@ -68,6 +69,26 @@ def test_drafts_are_listed_on_the_home_page_and_open_with_their_values(nurse_cli
     assert b"Left a card with his number." in page.content
     assert b"Fen Polwarth" in page.content
     assert data["submission_token"].encode() in page.content
+
+
+def test_a_draft_reopens_with_both_clock_choices_it_needs(nurse_client, unit, supervisor):
+    """A draft saved on the night the clocks went back offers the choice for the
+    incident's time and for when the supervisor was told, with what was chosen."""
+    data = incident_post(
+        unit,
+        occurred_date="2025-10-26",
+        occurred_time="01:10",
+        clock_choice="earlier",
+        supervisor_told=str(supervisor.pk),
+        supervisor_told_at="2025-10-26T01:50",
+        told_clock_choice="later",
+    )
+    autosave(nurse_client, data)
+    page = nurse_client.get(f"/incidents/drafts/{data['submission_token']}/").content
+    assert b"01:10 BST" in page and b"01:10 GMT" in page
+    assert b"01:50 BST" in page and b"01:50 GMT" in page
+    chosen = re.findall(rb'<input [^>]*name="(\w+_choice)" value="(\w+)"[^>]* checked>', page)
+    assert chosen == [(b"clock_choice", b"earlier"), (b"told_clock_choice", b"later")]
 
 
 def test_save_and_finish_later(nurse_client, unit):

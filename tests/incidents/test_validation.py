@@ -150,6 +150,46 @@ def test_a_time_that_did_not_exist_offers_the_times_either_side(nurse_client, un
     assert Incident.objects.get().occurred_at.isoformat() == "2025-03-30T00:30:00+00:00"
 
 
+def test_telling_the_supervisor_in_the_repeated_hour_offers_bst_or_gmt(
+    nurse_client, unit, supervisor
+):
+    told = {
+        "occurred_date": "2025-10-26",
+        "occurred_time": "00:40",
+        "late_reason": "Testing.",
+        "supervisor_told": str(supervisor.pk),
+        "supervisor_told_at": "2025-10-26T01:20",
+    }
+    response, errors = errors_for(nurse_client, unit, **told)
+    assert "happened twice" in str(errors["told_clock_choice"])
+    assert "supervisor_told_at" not in errors
+    assert b"01:20 BST" in response.content and b"01:20 GMT" in response.content
+    # What was typed stays in the field.
+    assert b'value="2025-10-26T01:20"' in response.content
+    nurse_client.post("/incidents/new/", incident_post(unit, told_clock_choice="later", **told))
+    incident = Incident.objects.get()
+    assert incident.supervisor_told_at.isoformat() == "2025-10-26T01:20:00+00:00"
+    page = nurse_client.get(f"/incidents/{incident.pk}/")
+    assert b"01:20 GMT (UTC+00:00)" in page.content
+
+
+def test_telling_the_supervisor_at_a_time_that_did_not_exist_asks_which(
+    nurse_client, unit, supervisor
+):
+    told = {
+        "occurred_date": "2025-03-30",
+        "occurred_time": "00:10",
+        "late_reason": "Testing.",
+        "supervisor_told": str(supervisor.pk),
+        "supervisor_told_at": "2025-03-30T01:30",
+    }
+    _, errors = errors_for(nurse_client, unit, **told)
+    assert "did not exist" in str(errors["told_clock_choice"])
+    nurse_client.post("/incidents/new/", incident_post(unit, told_clock_choice="earlier", **told))
+    told_at = Incident.objects.get().supervisor_told_at
+    assert told_at.isoformat() == "2025-03-30T00:30:00+00:00"
+
+
 def test_witnesses_are_capped_with_a_clear_message(nurse_client, unit):
     data = with_witnesses(incident_post(unit), [(f"Witness {i}", "staff", "") for i in range(7)])
     response = nurse_client.post("/incidents/new/", data)
