@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 
 class SubmissionConflict(Exception):
-    """The submission token belongs to someone else's incident."""
+    """The submission token belongs to someone else's incident or draft."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,11 @@ def _create_incident(
     notify: bool,
     **fields,
 ) -> Incident:
+    # The token is someone else's draft: a form left on a shared screen when its author's
+    # session ended. Filing it would put their words under another name, and leave them
+    # a draft they could never file.
+    if Draft.objects.select_for_update().filter(pk=token).exclude(owner=reporter).exists():
+        raise SubmissionConflict
     patient = None
     if patient_reference:
         patient, _ = Patient.objects.get_or_create(reference=patient_reference)

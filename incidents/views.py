@@ -27,20 +27,12 @@ PAGE_SIZE = 25
 
 def _get_incident_for_user(request: HttpRequest, pk: int) -> Incident:
     """An incident the person may open, or 404 (never a hint that it exists)."""
-    incident = get_object_or_404(
+    return get_object_or_404(
         Incident.objects.visible_to(request.user).select_related(
             "unit", "reporter", "request_type", "channel", "patient", "supervisor_told"
         ),
         pk=pk,
     )
-    if incident.reporter_id != request.user.pk:
-        audit.record(
-            action=audit.Action.INCIDENT_VIEWED,
-            request=request,
-            target=incident,
-            unit=incident.unit,
-        )
-    return incident
 
 
 def _get_draft_for_user(request: HttpRequest, draft_id: uuid.UUID) -> Draft:
@@ -255,6 +247,15 @@ def render_detail(
     from incidents.forms import ReviewForm
 
     is_reporter = incident.reporter_id == request.user.pk
+    if not is_reporter:
+        # Every page that shows the record to anyone but its reporter is a read to audit
+        # (the review form answered with errors or a conflict shows it too).
+        audit.record(
+            action=audit.Action.INCIDENT_VIEWED,
+            request=request,
+            target=incident,
+            unit=incident.unit,
+        )
     if addendum_form is None and is_reporter:
         addendum_form = AddendumForm()
     can_review = Incident.objects.reviewable_by(request.user).filter(pk=incident.pk).exists()

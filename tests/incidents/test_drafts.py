@@ -11,7 +11,8 @@ from django.test import Client
 
 from boundaries.sessions import SEEN_KEY, STARTED_KEY
 from incidents.models import Draft, Incident
-from tests.factories import TEST_PASSWORD
+from tests.conftest import client_for
+from tests.factories import TEST_PASSWORD, UserFactory
 from tests.incidents.conftest import incident_post, with_witnesses
 
 
@@ -89,6 +90,25 @@ def test_a_draft_reopens_with_both_clock_choices_it_needs(nurse_client, unit, su
     assert b"01:50 BST" in page and b"01:50 GMT" in page
     chosen = re.findall(rb'<input [^>]*name="(\w+_choice)" value="(\w+)"[^>]* checked>', page)
     assert chosen == [(b"clock_choice", b"earlier"), (b"told_clock_choice", b"later")]
+
+
+def test_a_form_carrying_a_colleagues_draft_is_not_filed_under_another_name(nurse_client, unit):
+    """A report left on a shared screen when its author's session ended, sent by the
+    colleague who signs in next, is refused: the author files it later herself (found by
+    a review helper)."""
+    data = incident_post(unit, description="He waited by my car.")
+    assert autosave(nurse_client, data).status_code == 200
+    colleague = client_for(UserFactory(units=[unit]))
+    assert autosave(colleague, data).status_code == 409
+    response = colleague.post("/incidents/new/", data)
+    assert response.status_code == 400
+    assert not Incident.objects.exists()
+    assert Draft.objects.get(pk=data["submission_token"]).data["description"] == [
+        "He waited by my car."
+    ]
+    response = nurse_client.post("/incidents/new/", data)
+    assert response.status_code == 302
+    assert Incident.objects.get().reporter.username == "nurse"
 
 
 def test_save_and_finish_later(nurse_client, unit):

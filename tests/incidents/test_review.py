@@ -288,3 +288,24 @@ def test_a_filtered_queue_draws_its_form_afresh_with_the_choices_made(supervisor
     page = supervisor_client.get(f"/review/?unit={unit.pk}&severity=3").content.decode()
     assert f'<option value="{unit.pk}" selected>{unit}</option>' in page
     assert '<option value="3" selected>High</option>' in page
+
+
+@pytest.mark.parametrize(
+    "data", [{"version": "999", "status": "submitted"}, {"version": "0", "status": "bogus"}]
+)
+def test_the_record_shown_with_a_refused_review_is_an_audited_read(
+    supervisor_client, incident, data
+):
+    """A review answered with a conflict or with errors shows the whole record again,
+    so it is a read like opening the incident (found by a review helper)."""
+    from boundaries.audit import Action
+    from boundaries.models import AuditEvent
+
+    before = set(AuditEvent.objects.values_list("id", flat=True))
+    response = supervisor_client.post(f"/incidents/{incident.pk}/review/", data)
+    assert response.status_code in (200, 409)
+    assert incident.description.encode() in response.content
+    new = AuditEvent.objects.exclude(id__in=before)
+    assert [(event.action, event.object_id) for event in new] == [
+        (Action.INCIDENT_VIEWED, str(incident.pk))
+    ]
