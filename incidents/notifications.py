@@ -7,7 +7,6 @@ import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -38,16 +37,19 @@ def _send(*, template: str, subject: str, recipients: list[str], context: dict) 
     return True
 
 
+def managers() -> list[User]:
+    return list(User.objects.filter(role=Role.MANAGER, is_active=True).exclude(email=""))
+
+
+def _others(people: list[User], left_out: set[int]) -> list[str]:
+    return [user.email for user in people if user.pk not in left_out]
+
+
 def _told_about(incident: Incident) -> list[str]:
     """Who hears about one incident: the unit's supervisors other than its reporter
     (nobody is told of their own report), or, when that leaves nobody, the managers."""
-    supervisors = [
-        u.email for u in supervisors_of(incident.unit_id) if u.pk != incident.reporter_id
-    ]
-    if supervisors:
-        return supervisors
-    managers = User.objects.filter(role=Role.MANAGER, is_active=True).exclude(email="")
-    return [u.email for u in managers.exclude(pk=incident.reporter_id)]
+    left_out = {incident.reporter_id}
+    return _others(supervisors_of(incident.unit_id), left_out) or _others(managers(), left_out)
 
 
 def new_incident_at_once(incident_id: int) -> None:
@@ -65,34 +67,45 @@ def new_incident_at_once(incident_id: int) -> None:
 
 
 def send_digests() -> int:
-    """One email per unit listing its incidents not yet notified (cron, e.g. hourly).
-    Returns how many incidents were covered."""
+    """Email the incidents not yet notified (cron, e.g. hourly): one email per unit and
+    set of recipients, who are chosen as for a single incident (``_told_about``), so a
+    supervisor's own report goes to the others. Returns how many incidents were covered;
+    an incident with nobody to tell stays pending until there is someone."""
     covered = 0
     pending = (
         Incident.objects.filter(notified_at__isnull=True)
         .select_related("unit")
         .order_by("unit_id", "submitted_at")
     )
-    by_unit: dict[int, list[Incident]] = {}
+    groups: dict[tuple[int, tuple[str, ...]], list[Incident]] = {}
+    supervisors: dict[int, list[User]] = {}
+    everyone_managing: list[User] | None = None
     for incident in pending[:2000]:
-        by_unit.setdefault(incident.unit_id, []).append(incident)
-    for unit_id, incidents in by_unit.items():
+        if incident.unit_id not in supervisors:
+            supervisors[incident.unit_id] = supervisors_of(incident.unit_id)
+        left_out = {incident.reporter_id}
+        recipients = _others(supervisors[incident.unit_id], left_out)
+        if not recipients:
+            if everyone_managing is None:
+                everyone_managing = managers()
+            recipients = _others(everyone_managing, left_out)
+        if not recipients:
+            logger.warning("nobody to tell of incident %s", incident.pk)
+            continue
+        groups.setdefault((incident.unit_id, tuple(recipients)), []).append(incident)
+    for (_, recipients), incidents in groups.items():
         unit = incidents[0].unit
-        recipients = [user.email for user in supervisors_of(unit_id)]
-        with transaction.atomic():
-            if (
-                _send(
-                    template="incidents/email/new_incident.txt",
-                    subject=f"Boundaries: {len(incidents)} new incident(s) in {unit.code}",
-                    recipients=recipients,
-                    context={"incidents": incidents, "unit": unit, "urgent": False},
-                )
-                or not recipients
-            ):
-                Incident.objects.filter(pk__in=[i.pk for i in incidents]).update(
-                    notified_at=timezone.now()
-                )
-                covered += len(incidents)
+        sent = _send(
+            template="incidents/email/new_incident.txt",
+            subject=f"Boundaries: {len(incidents)} new incident(s) in {unit.code}",
+            recipients=list(recipients),
+            context={"incidents": incidents, "unit": unit, "urgent": False},
+        )
+        if sent:
+            Incident.objects.filter(pk__in=[i.pk for i in incidents]).update(
+                notified_at=timezone.now()
+            )
+            covered += len(incidents)
     return covered
 
 
@@ -111,13 +124,19 @@ def new_alerts(alert_ids: list[int]) -> None:
     from incidents.models import Alert, AlertIncident
 
     for alert in Alert.objects.filter(pk__in=alert_ids):
-        unit_ids = list(
-            AlertIncident.objects.filter(alert=alert).values_list("unit_id", flat=True).distinct()
+        links = AlertIncident.objects.filter(alert=alert)
+        unit_ids = list(links.values_list("unit_id", flat=True).distinct())
+        reporter_ids = set(links.values_list("incident__reporter_id", flat=True).distinct())
+        # An alert resting only on one person's reports is news about their own
+        # reports: it goes to the others, as a single report would.
+        left_out = reporter_ids if len(reporter_ids) == 1 else set()
+        recipients = _others(supervisors_of_units(unit_ids), left_out) or _others(
+            managers(), left_out
         )
         _send(
             template="incidents/email/new_alert.txt",
             subject=f"Boundaries: pattern alert, {alert.get_rule_display().lower()}",
-            recipients=[user.email for user in supervisors_of_units(unit_ids)],
+            recipients=recipients,
             context={"alert": alert},
         )
 

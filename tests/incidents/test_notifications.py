@@ -97,3 +97,60 @@ def test_a_supervisors_own_report_goes_to_the_other_supervisors_or_else_the_mana
         [manager.email],
         [colleague.email],
     ]
+
+
+def test_the_digest_tells_of_a_supervisors_own_report_as_a_single_email_would(
+    db, unit, supervisor, manager
+):
+    """The hourly digest follows the same rule (found by a review helper): the
+    supervisor's own report goes to their colleague, and to the managers while they
+    have none; the others' reports still reach the supervisor."""
+    own = IncidentFactory(reporter=supervisor, unit=unit, severity=Severity.LOW)
+    call_command("send_incident_digests", verbosity=0)
+    assert [(message.to, own.reference in message.body) for message in mail.outbox] == [
+        ([manager.email], True)
+    ]
+
+    mail.outbox.clear()
+    colleague = UserFactory(role="supervisor", units=[unit])
+    mine = IncidentFactory(reporter=supervisor, unit=unit, severity=Severity.LOW)
+    theirs = IncidentFactory(reporter=UserFactory(units=[unit]), severity=Severity.LOW)
+    call_command("send_incident_digests", verbosity=0)
+    told = {tuple(message.to): message.body for message in mail.outbox}
+    assert sorted(told) == sorted([(colleague.email,), (supervisor.email, colleague.email)])
+    assert mine.reference in told[(colleague.email,)]
+    assert theirs.reference not in told[(colleague.email,)]
+    assert mine.reference not in told[(supervisor.email, colleague.email)]
+    assert theirs.reference in told[(supervisor.email, colleague.email)]
+    assert not Incident.objects.filter(notified_at__isnull=True).exists()
+
+
+def test_an_incident_with_nobody_to_tell_waits_for_someone(db, unit):
+    incident = IncidentFactory(unit=unit, severity=Severity.LOW)
+    call_command("send_incident_digests", verbosity=0)
+    assert mail.outbox == []
+    incident.refresh_from_db()
+    assert incident.notified_at is None
+    supervisor = UserFactory(role="supervisor", units=[unit])
+    call_command("send_incident_digests", verbosity=0)
+    assert [message.to for message in mail.outbox] == [[supervisor.email]]
+
+
+def test_an_alert_resting_on_a_supervisors_own_reports_goes_to_others(
+    supervisor, nurse, unit, manager, django_capture_on_commit_callbacks
+):
+    from incidents import alerts
+
+    def alert_mail():
+        with django_capture_on_commit_callbacks(execute=True):
+            alerts.evaluate_incident(incident)
+        return [message.to for message in mail.outbox if "pattern alert" in message.subject]
+
+    incident = IncidentFactory(reporter=supervisor, severity=Severity.HIGH)
+    assert alert_mail() == [[manager.email]]
+    mail.outbox.clear()
+    # Another's report joins the patient's alert: the supervisor now hears of it.
+    IncidentFactory(reporter=supervisor, severity=Severity.HIGH, patient=incident.patient)
+    incident = IncidentFactory(reporter=nurse, severity=Severity.HIGH, patient=incident.patient)
+    recipients = alert_mail()
+    assert recipients and all(to == [supervisor.email] for to in recipients)
