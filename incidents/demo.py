@@ -308,6 +308,7 @@ def _age(incident: Incident, *, rng: random.Random, now, supervisors: list[User]
                 reviewed_by=reviewer,
                 feedback=rng.choice(FEEDBACK),
                 feedback_at=reviewed,
+                feedback_by=reviewer,
                 debrief_offered=rng.random() < 0.6,
                 spoke_with_patient=rng.random() < 0.5,
                 expectations_in_writing=incident.severity > 1 and rng.random() < 0.5,

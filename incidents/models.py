@@ -237,6 +237,11 @@ class Incident(models.Model):
         max_length=DESCRIPTION_MAX_LENGTH, blank=True, help_text="Shown to the reporter."
     )
     feedback_at = models.DateTimeField(null=True, blank=True)
+    # Who wrote the feedback the reporter reads (the last reviewer may have only changed
+    # the status).
+    feedback_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     internal_note = models.TextField(
         max_length=DESCRIPTION_MAX_LENGTH,
         blank=True,

@@ -300,6 +300,10 @@ def review_incident(
         if feedback_changed:
             current.feedback = feedback
             current.feedback_at = now
+            current.feedback_by = reviewer if feedback else None
+        if not changed and not feedback_changed and old_status == new_status:
+            # Saved as it was: no new version, and the last reviewer stays who they were.
+            return current
         current.status = new_status
         if old_status == Status.SUBMITTED and new_status != Status.SUBMITTED:
             current.reviewed_at = now

@@ -29,7 +29,13 @@ def _get_incident_for_user(request: HttpRequest, pk: int) -> Incident:
     """An incident the person may open, or 404 (never a hint that it exists)."""
     return get_object_or_404(
         Incident.objects.visible_to(request.user).select_related(
-            "unit", "reporter", "request_type", "channel", "patient", "supervisor_told"
+            "unit",
+            "reporter",
+            "request_type",
+            "channel",
+            "patient",
+            "supervisor_told",
+            "feedback_by",
         ),
         pk=pk,
     )

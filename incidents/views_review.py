@@ -165,7 +165,7 @@ def incident_review(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return render_detail(request, incident, review_form=form, status=200)
     try:
-        services.review_incident(
+        saved = services.review_incident(
             incident=incident,
             reviewer=request.user,
             expected_version=form.cleaned_data["version"],
@@ -181,7 +181,10 @@ def incident_review(request: HttpRequest, pk: int) -> HttpResponse:
     except services.InvalidTransition:
         form.add_error("status", "That status change is not allowed from here.")
         return render_detail(request, incident, review_form=form, status=200)
-    messages.success(request, "Review saved.")
+    if saved.version == form.cleaned_data["version"]:
+        messages.info(request, "Nothing had changed, so there was nothing to save.")
+    else:
+        messages.success(request, "Review saved.")
     return redirect(incident)
 
 

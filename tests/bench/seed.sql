@@ -342,7 +342,7 @@ INSERT INTO incidents_incident (
     care_transferred, closed_at, debrief_held, debrief_offered, expectations_in_writing,
     feedback, feedback_at, flag_recommended, internal_note, police_informed,
     referred_onwards, reviewed_at, reviewed_by_id, security_informed, spoke_with_patient,
-    version
+    version, feedback_by_id
 )
 SELECT
     r.id,
@@ -407,7 +407,8 @@ SELECT
     CASE WHEN r.status <> 'submitted' THEN r.supervisor_id END,
     r.status <> 'submitted' AND r.called_security,
     r.status <> 'submitted' AND pg_temp.u(r.n, 36) < 0.1,
-    CASE r.status WHEN 'submitted' THEN 0 WHEN 'under_review' THEN 1 ELSE 2 END
+    CASE r.status WHEN 'submitted' THEN 0 WHEN 'under_review' THEN 1 ELSE 2 END,
+    CASE WHEN r.status = 'closed' AND pg_temp.u(r.n, 26) < 0.6 THEN r.supervisor_id END
 FROM bench_incident r
 LEFT JOIN bench_script s ON s.id = r.script_version_id;
 SELECT setval(pg_get_serial_sequence('incidents_incident', 'id'),

@@ -309,3 +309,60 @@ def test_the_record_shown_with_a_refused_review_is_an_audited_read(
     assert [(event.action, event.object_id) for event in new] == [
         (Action.INCIDENT_VIEWED, str(incident.pk))
     ]
+
+
+def test_feedback_stays_with_the_supervisor_who_wrote_it(unit, nurse, nurse_client):
+    """A second supervisor who changes only the status does not become the author of
+    the first one's feedback on the reporter's page (found by a review helper)."""
+    first = UserFactory(role="supervisor", units=[unit], first_name="Wyn", last_name="Author")
+    second = UserFactory(role="supervisor", units=[unit], first_name="Jory", last_name="Other")
+    incident = IncidentFactory(reporter=nurse)
+    words = "Thank you for reporting this so clearly."
+    client_for(first).post(
+        f"/incidents/{incident.pk}/review/", review_data(incident, feedback=words)
+    )
+    incident.refresh_from_db()
+    client_for(second).post(
+        f"/incidents/{incident.pk}/review/",
+        review_data(incident, feedback=words, status=Status.CLOSED),
+    )
+    incident.refresh_from_db()
+    assert (incident.status, incident.reviewed_by, incident.feedback_by) == (
+        Status.CLOSED,
+        second,
+        first,
+    )
+    page = nurse_client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "Wyn Author" in page and "Jory Other" not in page
+
+
+def test_a_review_saved_unchanged_leaves_the_incident_as_it_was(
+    supervisor_client, supervisor, incident
+):
+    other = UserFactory(role="supervisor", units=[incident.unit])
+    data = review_data(incident)
+    client_for(other).post(f"/incidents/{incident.pk}/review/", data)
+    incident.refresh_from_db()
+    version = incident.version
+    response = supervisor_client.post(
+        f"/incidents/{incident.pk}/review/", review_data(incident), follow=True
+    )
+    assert b"Nothing had changed" in response.content
+    incident.refresh_from_db()
+    assert (incident.version, incident.reviewed_by) == (version, other)
+
+
+def test_the_migration_credits_existing_feedback_to_its_last_reviewer(supervisor, nurse):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("incidents.migrations.0007_feedback_by")
+    given = IncidentFactory(reporter=nurse, feedback="Well handled.", reviewed_by=supervisor)
+    none = IncidentFactory(reporter=nurse, feedback="", reviewed_by=supervisor)
+
+    migration.credit_feedback(apps, None)
+
+    given.refresh_from_db()
+    none.refresh_from_db()
+    assert (given.feedback_by, none.feedback_by) == (supervisor, None)
