@@ -40,12 +40,14 @@ class UnitQuerySet(models.QuerySet):
         return list(self.supervised_by(user).values_list("pk", flat=True))
 
     def supervised_by(self, user: User) -> UnitQuerySet:
-        """The units whose incidents a person may review: all for managers, their own
-        units for supervisors, none for anyone else."""
+        """The units whose incidents a person may review: all for managers (closed ones
+        too: what was still open when a unit closed still needs a review, and only
+        managers are left to give it), their own active units for supervisors, none for
+        anyone else."""
         if not user.is_authenticated or not user.is_active:
             return self.none()
         if user.role == Role.MANAGER:
-            return self.active()
+            return self.all()
         if user.role == Role.SUPERVISOR:
             return self.of(user)
         return self.none()

@@ -366,3 +366,21 @@ def test_the_migration_credits_existing_feedback_to_its_last_reviewer(supervisor
     given.refresh_from_db()
     none.refresh_from_db()
     assert (given.feedback_by, none.feedback_by) == (supervisor, None)
+
+
+def test_a_closed_units_open_incidents_are_reviewed_by_the_managers(
+    manager, supervisor, nurse, unit
+):
+    """Closing a unit leaves its open incidents to the managers: they are in the
+    managers' queue and can be reviewed and closed (found by a review helper)."""
+    incident = IncidentFactory(reporter=nurse)
+    unit.is_active = False
+    unit.save()
+    managing = client_for(manager)
+    assert incident.reference.encode() in managing.get("/review/").content
+    response = managing.post(f"/incidents/{incident.pk}/review/", review_data(incident))
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert (incident.status, incident.reviewed_by) == (Status.UNDER_REVIEW, manager)
+    # The unit's supervisors no longer review it: the unit is closed to them.
+    assert client_for(supervisor).get(f"/incidents/{incident.pk}/").status_code == 404
