@@ -264,13 +264,13 @@ def _raise(matches: list[Match], incident: Incident, *, now: datetime) -> list[A
     )
 
 
-def _refresh_summaries(alerts: list[Alert], *, now: datetime, reopen: set[int]) -> None:
+def _refresh_summaries(alerts: list[Alert], *, now: datetime | None, reopen: set[int]) -> None:
     """Recount each alert's incidents, staff, span and severity from its links and save
     the figures, in one UPDATE for all of them (SQL that PostgreSQL and SQLite both
     run; SQLite has UPDATE ... FROM since 3.33, and Django needs 3.37. The ORM cannot
     write it, and its per-field subqueries cost more to build than the query takes).
-    An acknowledged alert in ``reopen`` (by id) has had something new happen: it is
-    open again."""
+    ``now`` is when they last matched (None: unchanged). An acknowledged alert in
+    ``reopen`` (by id) has had something new happen: it is open again."""
     if not alerts:
         return
     ids = [alert.pk for alert in alerts]
@@ -286,7 +286,7 @@ def _refresh_summaries(alerts: list[Alert], *, now: datetime, reopen: set[int]) 
         # Model names only; every value is a bound parameter.
         f"UPDATE {table} SET incident_count = s.incidents, "  # noqa: S608  # nosec B608
         "staff_count = s.staff, span_start = s.span_start, span_end = s.span_end, "
-        "severity = s.severity, last_matched_at = %s, "
+        "severity = s.severity, last_matched_at = COALESCE(%s, last_matched_at), "
         f"status = CASE WHEN {table}.id IN ({placeholders(reopen_ids)}) "
         f"AND {table}.status = %s THEN %s ELSE {table}.status END "
         "FROM (SELECT l.alert_id, COUNT(DISTINCT l.incident_id) AS incidents, "
@@ -298,7 +298,7 @@ def _refresh_summaries(alerts: list[Alert], *, now: datetime, reopen: set[int]) 
         f"WHERE {table}.id = s.alert_id"
     )
     params = [
-        connection.ops.adapt_datetimefield_value(now),
+        None if now is None else connection.ops.adapt_datetimefield_value(now),
         *reopen_ids,
         AlertStatus.ACKNOWLEDGED.value,
         AlertStatus.OPEN.value,
@@ -306,6 +306,12 @@ def _refresh_summaries(alerts: list[Alert], *, now: datetime, reopen: set[int]) 
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def recount_after_removal(alert_ids: list[int]) -> None:
+    """Recount alerts that lost incidents (the retention purge), so that their figures
+    and span describe what is left. When they last matched, and their status, stay."""
+    _refresh_summaries([Alert(pk=pk) for pk in alert_ids], now=None, reopen=set())
 
 
 def explain(alert: Alert, thresholds: AlertThresholds | None = None) -> str:

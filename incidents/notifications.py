@@ -18,9 +18,9 @@ logger = logging.getLogger(__name__)
 
 def supervisors_of(unit_id: int) -> list[User]:
     return list(
-        User.objects.filter(
-            role=Role.SUPERVISOR, is_active=True, memberships__unit_id=unit_id
-        ).exclude(email="")
+        User.objects.filter(role=Role.SUPERVISOR, is_active=True, memberships__unit_id=unit_id)
+        .exclude(email="")
+        .order_by("pk")
     )
 
 

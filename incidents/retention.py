@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from boundaries import audit
 from boundaries.models import Unit
+from incidents import alerts
 from incidents.models import (
     Addendum,
     Alert,
@@ -240,6 +241,9 @@ def _purge_incident_batch(
     )
     _, deleted = Alert.objects.filter(pk__in=orphan_alerts).delete()
     result.alerts += deleted.get(Alert._meta.label, 0)
+    # The alerts that keep incidents describe only those (after the patients' locks, as
+    # the pattern rules update alerts).
+    alerts.recount_after_removal(sorted(alert_ids - set(orphan_alerts)))
 
     # The patients were locked at the start of the batch, so an incident being filed
     # about one of them either committed before it (and keeps them) or waits for it.

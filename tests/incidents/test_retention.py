@@ -181,6 +181,25 @@ def test_a_patient_with_a_recent_incident_keeps_their_reference_and_their_alert(
     assert list(Alert.objects.get(pk=alert.pk).incidents.all()) == [recent]
 
 
+def test_an_alert_that_keeps_incidents_describes_only_those(nurse, other_unit_nurse):
+    """Its figures and span are recounted from what is left; when it last matched, and
+    its status, stay (found by a review helper)."""
+    patient = PatientFactory()
+    old = old_incident(reporter=other_unit_nurse, patient=patient)
+    recent = IncidentFactory(
+        reporter=nurse, patient=patient, occurred_at=RECENT, submitted_at=RECENT
+    )
+    alert = alert_for(patient, old, recent)
+    Alert.objects.filter(pk=alert.pk).update(staff_count=2, span_start=old.occurred_at)
+
+    purge_expired(now=NOW)
+
+    alert.refresh_from_db()
+    assert (alert.incident_count, alert.staff_count) == (1, 1)
+    assert alert.span_start == alert.span_end == recent.occurred_at
+    assert (alert.status, alert.last_matched_at) == ("resolved", EXPIRED)
+
+
 def test_an_alert_of_expired_incidents_only_goes_even_across_batches(nurse):
     patient = PatientFactory()
     incidents = [old_incident(reporter=nurse, patient=patient) for _ in range(5)]
