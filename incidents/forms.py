@@ -287,6 +287,14 @@ class IncidentForm(forms.Form):
                 "supervisor_told_at",
                 ValidationError("That time is in the future.", code="future"),
             )
+        elif told_at and data.get("occurred_at") and told_at < data["occurred_at"] - CLOCK_SKEW:
+            self.add_error(
+                "supervisor_told_at",
+                ValidationError(
+                    "That is before the incident happened. Check both dates and times.",
+                    code="before_incident",
+                ),
+            )
         return data
 
     def _instant(self, day: date, moment: time, choice_field: str) -> datetime | None:

@@ -190,6 +190,17 @@ def test_telling_the_supervisor_at_a_time_that_did_not_exist_asks_which(
     assert told_at.isoformat() == "2025-03-30T00:30:00+00:00"
 
 
+def test_the_supervisor_cannot_have_been_told_before_it_happened(nurse_client, unit, supervisor):
+    happened = timezone.localtime() - timedelta(hours=1)
+    told = (happened - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    response, errors = errors_for(
+        nurse_client, unit, supervisor_told=str(supervisor.pk), supervisor_told_at=told
+    )
+    assert "before the incident happened" in str(errors["supervisor_told_at"])
+    assert f'value="{told}"'.encode() in response.content
+    assert not Incident.objects.exists()
+
+
 def test_witnesses_are_capped_with_a_clear_message(nurse_client, unit):
     data = with_witnesses(incident_post(unit), [(f"Witness {i}", "staff", "") for i in range(7)])
     response = nurse_client.post("/incidents/new/", data)
