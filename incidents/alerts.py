@@ -353,7 +353,9 @@ def explain(alert: Alert, thresholds: AlertThresholds | None = None) -> str:
 def reevaluate(*, now: datetime | None = None) -> int:
     """Apply the current thresholds to recent incidents: raise an alert for every
     patient whose incidents in the last ``repeat_days`` (or ``staff_days``) match rule
-    (a) or (b) and who has no unresolved alert for it. The matching patients come from
+    (a) or (b), who has no unresolved alert for it, and who has an incident there that
+    no alert of the rule has shown yet (a resolved alert is not raised again over the
+    same incidents). The matching patients come from
     one aggregate query per rule, whatever the table size; the work after that grows
     only with the number of alerts raised. Returns how many were raised."""
     now = now or timezone.now()
@@ -374,8 +376,14 @@ def reevaluate(*, now: datetime | None = None) -> int:
 @transaction.atomic
 def _reevaluate_rule(rule: AlertRule, *, since: datetime, having: Q, now: datetime) -> int:
     window = Incident.objects.filter(patient__isnull=False, occurred_at__gte=since)
+    # A patient whose every incident in the window is behind an alert of this rule
+    # already, resolved or not, has nothing new to show: a supervisor has seen it all.
+    seen = AlertIncident.objects.filter(alert__rule=rule, incident__occurred_at__gte=since).values(
+        "incident_id"
+    )
     candidates = (
-        window.values("patient")
+        window.filter(patient__in=window.exclude(pk__in=seen).values("patient"))
+        .values("patient")
         .annotate(matched=Count("*"), staff=Count("reporter", distinct=True))
         .filter(having)
         .values_list("patient", flat=True)

@@ -277,6 +277,29 @@ def test_lower_thresholds_are_applied_to_recent_incidents(nurse, unit, manager):
     assert AuditEvent.objects.filter(action="alerts.thresholds_changed").count() == 2
 
 
+def test_new_thresholds_do_not_raise_again_what_a_supervisor_resolved(nurse, supervisor, manager):
+    """Saving the thresholds raises no alert over incidents a resolved alert already
+    showed; a new incident in the window does (found by a review helper)."""
+    patient = PatientFactory()
+    for days in (30, 20, 10):
+        filed(patient=patient, reporter=nurse, days_ago=days)
+    alert = Alert.objects.get(rule=AlertRule.REPEAT_PATIENT)
+    services.resolve_alert(alert=alert, user=supervisor, note="Spoke with the family.")
+
+    def reapply() -> int:
+        return services.change_thresholds(
+            user=manager, repeat_count=3, repeat_days=90, staff_count=2, staff_days=30
+        )
+
+    assert reapply() == 0
+    assert list(Alert.objects.filter(rule=AlertRule.REPEAT_PATIENT).values_list("status")) == [
+        (AlertStatus.RESOLVED,)
+    ]
+    # Something the resolved alert never showed (here: filed before the rules ran).
+    IncidentFactory(patient=patient, reporter=nurse, occurred_at=NOW - timedelta(days=1))
+    assert reapply() == 1
+
+
 def test_reevaluate_command_applies_the_thresholds(nurse, capsys):
     patient = PatientFactory()
     for day in (3, 2, 1):
