@@ -217,14 +217,26 @@ class IncidentForm(forms.Form):
             .exclude(pk=user.pk)
             .distinct()
         )
-        versions = offered_script_versions()
-        self.fields["script_version"].queryset = versions
+        # Validated against every wording that may be recorded as said; the drop-down
+        # lists the offered ones (``set_script_choices``).
+        self.fields["script_version"].queryset = ScriptVersion.objects.sayable().select_related(
+            "category"
+        )
         self.fields["patient_reference"].label = f"Patient's {patient_refs.label()}"
         # The clock-change choices this form asks for, by the name of the choice field.
         self.clock_changes: dict[str, local_time.ClockChange] = {}
 
-    def set_script_choices(self, versions) -> None:
-        """Group the library's scripts by category in the drop-down."""
+    def set_script_choices(self) -> None:
+        """Group the library's scripts by category in the drop-down. A wording replaced
+        since the reporter chose it (in a draft, or on a page opened before the new one
+        was approved) stays listed and chosen, marked as the earlier wording."""
+        versions = list(offered_script_versions())
+        chosen = self["script_version"].value()
+        if chosen and str(chosen) not in {str(version.pk) for version in versions}:
+            earlier = _parsed(self.fields["script_version"], chosen)
+            if earlier is not None:
+                earlier.title = f"{earlier.title} (the earlier wording)"
+                versions.append(earlier)
         groups: dict[str, list] = {}
         for version in versions:
             groups.setdefault(version.category.name, []).append((version.pk, version.title))

@@ -173,7 +173,7 @@ def _filing_fields(form: IncidentForm, formset) -> dict:
 def _render_form(request, form, formset, *, token, draft=None, status=200) -> HttpResponse:
     # The grouped drop-down is built only when the form is shown: a filing that passes
     # validation never lists the library.
-    form.set_script_choices(form.fields["script_version"].queryset)
+    form.set_script_choices()
     context = {
         "form": form,
         "formset": formset,

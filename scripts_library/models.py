@@ -226,6 +226,16 @@ class ScriptVersionQuerySet(models.QuerySet):
         """The versions reporters may choose: each offered script's approved wording."""
         return self.filter(state=VersionState.APPROVED, script__status=ScriptStatus.APPROVED)
 
+    def sayable(self) -> ScriptVersionQuerySet:
+        """The versions an incident may record as said: the offered ones, and those a
+        newer wording of a script still in use replaced. A reporter who chose the words
+        on screen before the new wording was approved (or in a draft) said those words,
+        and they were approved when said; retired and unapproved words are not."""
+        return self.filter(
+            state__in=[VersionState.APPROVED, VersionState.SUPERSEDED],
+            script__status=ScriptStatus.APPROVED,
+        )
+
     def pending(self) -> ScriptVersionQuerySet:
         """Drafts and proposals: words not yet decided on."""
         return self.filter(state__in=PENDING_STATES)
