@@ -186,6 +186,8 @@ SESSION_COOKIE_AGE = int(SESSION_ABSOLUTE_TIMEOUT.total_seconds())
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# A refused form gets the app's page, saying what to do next.
+CSRF_FAILURE_VIEW = "boundaries.views.csrf_failure"
 # Readable by the page script, which refreshes its token after a sign-in in another tab
 # (Django rotates it); HttpOnly adds nothing for the CSRF cookie (Django docs).
 CSRF_COOKIE_HTTPONLY = False

@@ -204,6 +204,15 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form sent with an out-of-date security token: most often a page left open
+    while the person signed in or out in another tab. The page says what to do; the
+    technical reason is for the log only."""
+    # The reason's kind only: some name the referring page's address after " - ".
+    logger.info("form refused: %s", reason.split(" - ")[0])
+    return render(request, "403_csrf.html", status=403)
+
+
 @login_required
 @require_GET
 def support(request: HttpRequest) -> HttpResponse:

@@ -253,6 +253,10 @@ def test_a_csrf_failure_page_says_nothing_about_why(nurse, db):
     assert response.status_code == 403
     assert b"Traceback" not in response.content
     assert b"CSRF cookie not set" not in response.content
+    # The app's own page, saying what to do (found by a review helper: Django's bare
+    # page mentioned DEBUG and failed the accessibility checks).
+    assert b"This page was out of date" in response.content
+    assert b"DEBUG" not in response.content
 
 
 @pytest.fixture

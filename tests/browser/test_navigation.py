@@ -8,7 +8,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from boundaries.models import Role
 from tests.browser.conftest import open_menu, sign_in
-from tests.factories import UnitFactory, UserFactory
+from tests.factories import TEST_PASSWORD, UnitFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,6 +45,34 @@ def test_login_page_is_accessible(page, live_server, assert_accessible, csp_viol
     assert page.title() == "Sign in · Boundaries"
     assert_accessible(page)
     assert csp_violations == []
+
+
+def test_a_form_left_open_across_a_sign_in_elsewhere_gets_an_accessible_page(
+    page, live_server, people, assert_accessible
+):
+    """Signing in rotates the form token, so a sign-in form left open in another tab is
+    refused: with the app's page saying what to do, not Django's bare one."""
+    page.goto(f"{live_server.url}/accounts/login/")
+    other = page.context.new_page()
+    sign_in(other, live_server.url, "nurse")
+    other.close()
+    page.get_by_label("Username").fill("nurse")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state("load")
+    assert page.title() == "This page was out of date · Boundaries"
+    assert_accessible(page)
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [("/alerts/", "Not available to you"), ("/incidents/999999/", "Page not found")],
+)
+def test_refusals_are_accessible_pages(page, live_server, people, assert_accessible, path, title):
+    sign_in(page, live_server.url, "nurse")
+    page.goto(f"{live_server.url}{path}")
+    assert page.title() == f"{title} · Boundaries"
+    assert_accessible(page)
 
 
 @pytest.mark.parametrize("username", sorted(HOMES))
