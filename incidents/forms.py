@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from boundaries.models import Role, Unit, User
-from incidents import local_time, patient_refs
+from incidents import local_time, patient_refs, widgets
 from incidents.models import (
     DESCRIPTION_MAX_LENGTH,
     MAX_WITNESSES,
@@ -103,12 +103,10 @@ class IncidentForm(forms.Form):
     # When and where.
     occurred_date = forms.DateField(
         label="Date",
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=widgets.DateInput(),
         validators=[local_time.not_too_early],
     )
-    occurred_time = forms.TimeField(
-        label="Time", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
-    )
+    occurred_time = forms.TimeField(label="Time", widget=widgets.TimeInput())
     clock_choice = forms.ChoiceField(
         label="Which time do you mean?",
         required=False,
@@ -195,7 +193,7 @@ class IncidentForm(forms.Form):
         label="When did you tell them?",
         required=False,
         validators=[local_time.not_too_early],
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        widget=widgets.DateTimeInput(),
     )
     told_clock_choice = forms.ChoiceField(
         label="Which time did you tell them?",
@@ -544,12 +542,8 @@ class QueueFilterForm(forms.Form):
         required=False,
         empty_value=None,
     )
-    occurred_from = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    occurred_to = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    occurred_from = forms.DateField(label="From", required=False, widget=widgets.DateInput())
+    occurred_to = forms.DateField(label="To", required=False, widget=widgets.DateInput())
 
     def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET
 from boundaries import audit
 from boundaries.access import REVIEW_ROLES, STAFF_ROLES, role_required
 from boundaries.models import Role, Unit
-from incidents import exports, local_time, reports
+from incidents import exports, local_time, reports, widgets
 from incidents.reports import MalformedMonth, Month, Scope, TooManyIncidents
 
 
@@ -33,7 +33,7 @@ class EvidenceRangeForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        widget = forms.DateInput(attrs={"type": "date"})
+        widget = widgets.DateInput()
         for name, label in (("from", "From"), ("to", "To")):
             self.fields[name] = forms.DateField(
                 label=label,
@@ -151,13 +151,17 @@ def report_index(request: HttpRequest) -> HttpResponse:
         "units": units,
         "is_manager": is_manager,
         "scope": scope,
-        "month_value": request.GET.get("month", "").strip(),
+        # Drawn back only if it is a month HTML allows (what a browser without a month
+        # picker lets anyone type is quoted in the message instead).
+        "month_value": widgets.html_value(request.GET.get("month", "").strip(), ("%Y-%m",)) or "",
         "latest_month": Month.containing(timezone.now()),
     }
     try:
         month = _month(request)
     except MalformedMonth as error:
-        context["month_error"] = str(error)
+        typed = request.GET.get("month", "").strip()
+        quoted = f"You typed “{typed[:20]}”. " if not context["month_value"] else ""
+        context["month_error"] = f"{quoted}{error}"
         return render(request, "incidents/reports/report_index.html", context, status=400)
     context.update(month=month, month_value=str(month))
     # A supervisor of no unit yet has nothing to see; nobody else reaches the organisation.

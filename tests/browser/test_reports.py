@@ -99,3 +99,18 @@ def test_a_nurse_downloads_her_evidence_log(
     text = "".join(page_.extract_text() for page_ in PdfReader(io.BytesIO(content)).pages)
     assert "Asked for my number again, then waited by the lifts." in text
     assert csp_violations == []
+
+
+@pytest.mark.parametrize("typed", ["2026-13", "March 2026"])
+def test_a_month_typed_wrongly_is_explained_on_a_valid_page(
+    page, live_server, last_month, assert_accessible, typed
+):
+    """Browsers without a month picker show a text box. What was typed is quoted in the
+    message, not put back into a field that HTML allows only a month in (found by a
+    review helper: the Nu Html Checker refused the page)."""
+    sign_in_with_code(page, live_server.url, "manager")
+    page.goto(f"{live_server.url}/reports/?month={typed}")
+    error = page.locator("#month-error")
+    assert f"You typed “{typed}”" in error.inner_text()
+    assert page.get_by_label("Month").input_value() == ""
+    assert_accessible(page)

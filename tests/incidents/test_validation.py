@@ -238,3 +238,21 @@ def test_odd_text_is_stored_exactly_and_shown_as_text(nurse_client, unit, text):
     assert "<b>bold</b>" not in page
     if "{{" in text:
         assert "{{ request.user.password }}" in page
+
+
+def test_a_date_or_time_html_cannot_hold_is_refused_and_not_drawn_back(
+    nurse_client, unit, supervisor
+):
+    """Only a hand-edited request sends these; the field says what is wrong and is drawn
+    empty, as HTML allows nothing else there."""
+    response, errors = errors_for(
+        nurse_client,
+        unit,
+        occurred_date="2026-13-01",
+        occurred_time="25:61",
+        supervisor_told=str(supervisor.pk),
+        supervisor_told_at="2026-02-30T09:00",
+    )
+    assert set(errors) >= {"occurred_date", "occurred_time", "supervisor_told_at"}
+    page = response.content.decode()
+    assert "2026-13-01" not in page and "25:61" not in page and "2026-02-30" not in page
