@@ -381,14 +381,35 @@ def _parsed(field: forms.Field, value):
 
 
 class WitnessForm(forms.Form):
-    name = TextField(label="Name", max_length=100)
+    name = TextField(
+        label="Name",
+        required=False,
+        max_length=100,
+        help_text="Not for a patient: no patient names are kept.",
+    )
     role = forms.ChoiceField(label="Role", choices=[("", "Choose…"), *WitnessRole.choices])
     contact = TextField(
-        label="Contact (optional)",
+        label="Contact or where they were (optional)",
         required=False,
         max_length=120,
-        help_text="A ward, extension or email, if they are not staff here.",
+        help_text="A ward, extension or email; for a patient, the bay or bed.",
     )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        named = bool((data.get("name") or "").strip())
+        if data.get("role") == WitnessRole.PATIENT and named:
+            self.add_error(
+                "name",
+                ValidationError(
+                    "Leave the name empty for a patient: no patient names are kept. Say "
+                    "where they were (bay or bed) instead.",
+                    code="patient_named",
+                ),
+            )
+        elif data.get("role") and data["role"] != WitnessRole.PATIENT and not named:
+            self.add_error("name", ValidationError("Give the witness's name.", code="required"))
+        return data
 
     def details(self) -> WitnessDetails:
         return WitnessDetails(

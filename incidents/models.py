@@ -353,17 +353,37 @@ class Incident(models.Model):
 
 
 class Witness(models.Model):
+    """Someone who saw or heard it. A patient is never named (no patient names are
+    kept anywhere): where they were, in ``contact``, is enough to find them again."""
+
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="witnesses")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, blank=True)
     role = models.CharField(max_length=10, choices=WitnessRole.choices)
     contact = models.CharField(max_length=120, blank=True)
 
     class Meta:
         ordering = ["id"]
         verbose_name_plural = "witnesses"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role=WitnessRole.PATIENT, name="")
+                | (~Q(role=WitnessRole.PATIENT) & ~Q(name="")),
+                name="witness_named_unless_patient",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_role_display()})"
+        return self.described
+
+    @property
+    def described(self) -> str:
+        """ "Dee Rosevear (staff), ext 4321", or "A patient, Bay 4"."""
+        who = (
+            "A patient"
+            if self.role == WitnessRole.PATIENT
+            else (f"{self.name} ({self.get_role_display().lower()})")
+        )
+        return f"{who}, {self.contact}" if self.contact else who
 
 
 class Addendum(models.Model):

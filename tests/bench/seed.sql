@@ -416,16 +416,22 @@ SELECT setval(pg_get_serial_sequence('incidents_incident', 'id'),
 
 -- step: witnesses
 -- Three incidents in ten name one or two witnesses.
+-- A patient witness is never named: where they were instead.
 INSERT INTO incidents_witness (incident_id, name, role, contact)
-SELECT i.id,
-       pg_temp.pick(ARRAY['A. Trevena', 'B. Pascoe', 'C. Hosking', 'D. Kitto', 'E. Opie',
-                          'F. Tonkin'], pg_temp.u(i.n, 40 + w)),
-       pg_temp.pick(ARRAY['staff', 'staff', 'staff', 'patient', 'visitor'],
-                    pg_temp.u(i.n, 50 + w)),
-       ''
-FROM bench_incident i
-CROSS JOIN LATERAL generate_series(
-    1, CASE WHEN pg_temp.u(i.n, 41) < 0.3 THEN 1 + mod(i.n, 2)::integer ELSE 0 END) AS w;
+SELECT x.id,
+       CASE WHEN x.role = 'patient' THEN ''
+            ELSE pg_temp.pick(ARRAY['A. Trevena', 'B. Pascoe', 'C. Hosking', 'D. Kitto',
+                                    'E. Opie', 'F. Tonkin'], pg_temp.u(x.n, 40 + x.w)) END,
+       x.role,
+       CASE WHEN x.role = 'patient' THEN 'Bay ' || (1 + mod(x.n, 6)) ELSE '' END
+FROM (
+    SELECT i.id, i.n, w,
+           pg_temp.pick(ARRAY['staff', 'staff', 'staff', 'patient', 'visitor'],
+                        pg_temp.u(i.n, 50 + w)) AS role
+    FROM bench_incident i
+    CROSS JOIN LATERAL generate_series(
+        1, CASE WHEN pg_temp.u(i.n, 41) < 0.3 THEN 1 + mod(i.n, 2)::integer ELSE 0 END) AS w
+) x;
 
 -- step: alert history
 -- The rules at the default thresholds (3 incidents in 90 days; 2 staff in 30 days; any

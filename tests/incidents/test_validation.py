@@ -212,7 +212,68 @@ def test_witnesses_are_capped_with_a_clear_message(nurse_client, unit):
 def test_a_witness_needs_a_name(nurse_client, unit):
     data = with_witnesses(incident_post(unit), [("", "staff", "ext 4321")])
     response = nurse_client.post("/incidents/new/", data)
-    assert "This field is required." in str(response.context["formset"].errors)
+    assert "Give the witness's name." in str(response.context["formset"].errors)
+
+
+def test_a_patient_witness_is_never_named(nurse_client, unit):
+    """No patient names are kept: a patient who saw it is recorded by where they were
+    (found by a review helper: the name was required and stored)."""
+    from incidents.models import Witness
+
+    named = with_witnesses(incident_post(unit), [("Morwenna Pascoe", "patient", "Bay 4")])
+    response = nurse_client.post("/incidents/new/", named)
+    assert "no patient names are kept" in str(response.context["formset"].errors)
+    assert "Morwenna Pascoe" in response.content.decode()  # kept on screen to clear
+    assert not Incident.objects.exists()
+
+    unnamed = with_witnesses(incident_post(unit), [("", "patient", "Bay 4, bed 2")])
+    assert nurse_client.post("/incidents/new/", unnamed).status_code == 302
+    witness = Witness.objects.get()
+    assert (witness.name, witness.described) == ("", "A patient, Bay 4, bed 2")
+    page = nurse_client.get(f"/incidents/{witness.incident_id}/")
+    assert b"A patient, Bay 4, bed 2" in page.content
+
+
+def test_the_database_refuses_a_named_patient_witness(nurse):
+    from django.db import IntegrityError, transaction
+
+    from incidents.models import Witness
+    from tests.factories import IncidentFactory
+
+    incident = IncidentFactory(reporter=nurse)
+    for name, role in [("Morwenna Pascoe", "patient"), ("", "staff")]:
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Witness.objects.create(incident=incident, name=name, role=role)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_forgets_patient_witnesses_names():
+    """Back before the rule, a named patient witness; forward again, the name is gone
+    and where they were stays."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from incidents.models import Witness
+    from tests.factories import IncidentFactory
+
+    before = [("incidents", "0007_feedback_by")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        # The incident table is the same before and after; only witnesses changed.
+        incident = IncidentFactory()
+        old_witness = executor.loader.project_state(before).apps.get_model("incidents", "Witness")
+        old_witness.objects.create(
+            incident_id=incident.pk, name="Morwenna Pascoe", role="patient", contact="Bay 4"
+        )
+        old_witness.objects.create(incident_id=incident.pk, name="Dee Rosevear", role="staff")
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    assert sorted(Witness.objects.values_list("name", "role", "contact")) == [
+        ("", "patient", "Bay 4"),
+        ("Dee Rosevear", "staff", ""),
+    ]
 
 
 def test_supervisor_told_needs_who_and_when(nurse_client, unit, supervisor):
