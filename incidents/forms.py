@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import date, datetime, time, timedelta
 
 from django import forms
@@ -451,6 +452,8 @@ WitnessFormSet = forms.formset_factory(
 
 
 class AddendumForm(forms.Form):
+    # One per form drawn: the addendum is added once however often it is sent.
+    token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
     text = TextField(
         label="Add to this report",
         max_length=DESCRIPTION_MAX_LENGTH,

@@ -395,6 +395,9 @@ class Addendum(models.Model):
     )
     text = models.TextField(max_length=DESCRIPTION_MAX_LENGTH)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The form's one-use token: a double click or a resent form adds it once. (None for
+    # addenda from before the token.)
+    submission_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -229,20 +229,38 @@ def save_draft(*, owner: User, draft_id: uuid.UUID, data: dict) -> Draft | None:
     return draft
 
 
-@transaction.atomic
 def add_addendum(
-    *, incident: Incident, author: User, text: str, request: HttpRequest | None = None
-) -> Addendum:
-    addendum = Addendum.objects.create(incident=incident, author=author, text=text)
-    audit.record(
-        action=audit.Action.ADDENDUM_ADDED,
-        actor=author,
-        request=request,
-        target=incident,
-        unit=incident.unit,
-    )
-    transaction.on_commit(lambda: notifications.addendum_added(incident.pk))
-    return addendum
+    *,
+    incident: Incident,
+    author: User,
+    text: str,
+    token: uuid.UUID | None = None,
+    request: HttpRequest | None = None,
+) -> tuple[Addendum, bool]:
+    """Add to a filed report, once per ``token`` (the form's): a double click or a form
+    sent again returns the addendum already added. Returns it with whether it is new."""
+    try:
+        with transaction.atomic():
+            addendum = Addendum.objects.create(
+                incident=incident, author=author, text=text, submission_token=token
+            )
+            audit.record(
+                action=audit.Action.ADDENDUM_ADDED,
+                actor=author,
+                request=request,
+                target=incident,
+                unit=incident.unit,
+            )
+            transaction.on_commit(lambda: notifications.addendum_added(incident.pk))
+    except IntegrityError:
+        existing = Addendum.objects.filter(submission_token=token).first()
+        if existing is None or (existing.incident_id, existing.author_id) != (
+            incident.pk,
+            author.pk,
+        ):
+            raise SubmissionConflict from None
+        return existing, False
+    return addendum, True
 
 
 class ReviewConflict(Exception):

@@ -290,10 +290,18 @@ def addendum_add(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_object_or_404(Incident.objects.reported_by(request.user), pk=pk)
     form = AddendumForm(request.POST)
     if form.is_valid():
-        services.add_addendum(
-            incident=incident, author=request.user, text=form.cleaned_data["text"], request=request
-        )
-        messages.success(request, "Added to your report.")
+        try:
+            _, added = services.add_addendum(
+                incident=incident,
+                author=request.user,
+                text=form.cleaned_data["text"],
+                token=form.cleaned_data["token"],
+                request=request,
+            )
+        except services.SubmissionConflict:
+            return HttpResponseBadRequest("This form is out of date. Open the report again.")
+        if added:
+            messages.success(request, "Added to your report.")
         return redirect(incident)
     return render_detail(request, incident, addendum_form=form)
 

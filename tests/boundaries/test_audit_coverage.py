@@ -3,6 +3,8 @@ in the same transaction, and no event carries what anyone typed."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 
@@ -61,7 +63,9 @@ def test_each_recorded_action_leaves_its_event(
 
     step(
         ["addendum.added"],
-        lambda: nurse_client.post(f"/incidents/{incident.pk}/addenda/", {"text": "Again."}),
+        lambda: nurse_client.post(
+            f"/incidents/{incident.pk}/addenda/", {"token": str(uuid.uuid4()), "text": "Again."}
+        ),
     )
     # Read by its reporter: not recorded. Read by anyone else: recorded.
     step([], lambda: nurse_client.get(f"/incidents/{incident.pk}/"))

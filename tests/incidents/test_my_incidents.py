@@ -1,5 +1,8 @@
 """A reporter's own list and detail pages, addenda, and who may open what."""
 
+import re
+import uuid
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -120,7 +123,8 @@ def test_anonymous_people_are_sent_to_sign_in(client, nurse):
 def test_the_reporter_adds_an_addendum(nurse_client, nurse):
     incident = IncidentFactory(reporter=nurse)
     response = nurse_client.post(
-        f"/incidents/{incident.pk}/addenda/", {"text": "He phoned the ward again today."}
+        f"/incidents/{incident.pk}/addenda/",
+        {"token": str(uuid.uuid4()), "text": "He phoned the ward again today."},
     )
     assert response.status_code == 302
     addendum = Addendum.objects.get()
@@ -132,7 +136,9 @@ def test_the_reporter_adds_an_addendum(nurse_client, nurse):
 
 def test_an_empty_addendum_is_refused_with_a_message(nurse_client, nurse):
     incident = IncidentFactory(reporter=nurse)
-    response = nurse_client.post(f"/incidents/{incident.pk}/addenda/", {"text": "  "})
+    response = nurse_client.post(
+        f"/incidents/{incident.pk}/addenda/", {"token": str(uuid.uuid4()), "text": "  "}
+    )
     assert response.status_code == 200
     assert b"This field is required." in response.content
     assert not Addendum.objects.exists()
@@ -141,7 +147,10 @@ def test_an_empty_addendum_is_refused_with_a_message(nurse_client, nurse):
 def test_only_the_reporter_adds_addenda(supervisor_client, other_unit_nurse_client, nurse):
     incident = IncidentFactory(reporter=nurse)
     for client in (supervisor_client, other_unit_nurse_client):
-        response = client.post(f"/incidents/{incident.pk}/addenda/", {"text": "Not mine to add"})
+        response = client.post(
+            f"/incidents/{incident.pk}/addenda/",
+            {"token": str(uuid.uuid4()), "text": "Not mine to add"},
+        )
         assert response.status_code == 404
     assert not Addendum.objects.exists()
 
@@ -182,3 +191,22 @@ def test_a_cursor_over_a_related_column_is_checked_against_that_column(nurse, rf
 
     assert [incident.unit.code for incident in second.items] == ["WARD-B1"]
     assert edited.is_first
+
+
+def test_an_addendum_sent_twice_is_added_once(nurse_client, nurse, supervisor):
+    """A double click, or the form sent again after going back (found by a review
+    helper: two identical addenda, which can never be removed)."""
+    incident = IncidentFactory(reporter=nurse)
+    page = nurse_client.get(f"/incidents/{incident.pk}/").content.decode()
+    (token,) = re.findall(r'name="token" value="([0-9a-f-]{36})"', page)
+    sent = {"token": token, "text": "He phoned the ward again and asked for me by name."}
+    for _ in range(2):
+        response = nurse_client.post(f"/incidents/{incident.pk}/addenda/", sent)
+        assert response.status_code == 302
+    assert Addendum.objects.filter(incident=incident).count() == 1
+    assert AuditEvent.objects.filter(action="addendum.added").count() == 1
+    # Another report's form cannot reuse the token.
+    other = IncidentFactory(reporter=nurse)
+    response = nurse_client.post(f"/incidents/{other.pk}/addenda/", sent)
+    assert response.status_code == 400
+    assert not Addendum.objects.filter(incident=other).exists()

@@ -1,6 +1,8 @@
 """Supervisors are told of new incidents by email: at once when severity is high, in a
 digest otherwise. Emails carry a link, never patient details or what was said."""
 
+import uuid
+
 from django.core import mail
 from django.core.management import call_command
 
@@ -66,7 +68,8 @@ def test_an_addendum_tells_the_units_supervisors_with_a_link_and_nothing_said(
     incident = IncidentFactory(reporter=nurse, status="closed")
     with django_capture_on_commit_callbacks(execute=True):
         response = nurse_client.post(
-            f"/incidents/{incident.pk}/addenda/", {"text": "He waited by my car tonight."}
+            f"/incidents/{incident.pk}/addenda/",
+            {"token": str(uuid.uuid4()), "text": "He waited by my car tonight."},
         )
 
     assert response.status_code == 302
