@@ -502,7 +502,10 @@ POST_DATA: dict[str, Callable[[World, object], dict]] = {
     ),
     "incidents:new": lambda w, user: incident_post(_own_unit(user) or w.incident.unit),
     "incidents:draft_autosave": lambda w, user: {"location": "Bay 4"},
-    "incidents:addendum_add": lambda w, user: {"text": "He called the ward again today."},
+    "incidents:addendum_add": lambda w, user: {
+        "token": str(uuid.uuid4()),
+        "text": "He called the ward again today.",
+    },
     "incidents:review": lambda w, user: {
         "version": w.incident.version,
         "status": "under_review",
