@@ -524,6 +524,10 @@ class ReviewForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
+        # Only spaces is no feedback (and no note): nobody is told of an empty update.
+        for name in ("feedback", "internal_note"):
+            if name in data and not data[name].strip():
+                data[name] = ""
         reopening = self.incident.status == Status.CLOSED and data.get("status") == (
             Status.UNDER_REVIEW
         )
@@ -537,6 +541,19 @@ class ReviewForm(forms.Form):
     def action_flags(self) -> dict[str, bool]:
         chosen = set(self.cleaned_data["actions"])
         return {name: name in chosen for name, _ in REVIEW_ACTIONS}
+
+    def matches(self, incident: Incident) -> bool:
+        """Whether this valid form says what ``incident`` holds already (the same
+        review sent twice)."""
+        data = self.cleaned_data
+        return (
+            data["status"] == incident.status
+            and data["feedback"] == incident.feedback
+            and data["internal_note"] == incident.internal_note
+            and all(
+                getattr(incident, name) == value for name, value in self.action_flags().items()
+            )
+        )
 
 
 QUEUE_STATUSES = [

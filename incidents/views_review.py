@@ -161,6 +161,14 @@ def incident_review(request: HttpRequest, pk: int) -> HttpResponse:
     # now (the status this page offered may no longer be on offer).
     posted = request.POST.get("version", "")
     if posted.isascii() and posted.isdigit() and posted != str(incident.version):
+        if (
+            incident.reviewed_by_id == request.user.pk
+            and form.is_valid()
+            and form.matches(incident)
+        ):
+            # The same review sent twice (a double click): the first one saved it.
+            messages.success(request, "Review saved.")
+            return redirect(incident)
         return _review_conflict(request, incident, form)
     if not form.is_valid():
         return render_detail(request, incident, review_form=form, status=200)

@@ -384,3 +384,35 @@ def test_a_closed_units_open_incidents_are_reviewed_by_the_managers(
     assert (incident.status, incident.reviewed_by) == (Status.UNDER_REVIEW, manager)
     # The unit's supervisors no longer review it: the unit is closed to them.
     assert client_for(supervisor).get(f"/incidents/{incident.pk}/").status_code == 404
+
+
+def test_feedback_of_only_spaces_is_no_feedback(
+    supervisor_client, incident, django_capture_on_commit_callbacks
+):
+    """Nobody is emailed about an empty update (found by a review helper)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        response = supervisor_client.post(
+            f"/incidents/{incident.pk}/review/",
+            review_data(incident, status=Status.SUBMITTED, feedback="   \n  ", internal_note=" "),
+        )
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert (incident.feedback, incident.internal_note, incident.feedback_at) == ("", "", None)
+    assert mail.outbox == []
+    assert not incident.events.filter(kind=IncidentEvent.Kind.FEEDBACK).exists()
+
+
+def test_a_review_sent_twice_is_saved_once_and_says_so(supervisor_client, incident):
+    """A double click on "Save review": the second request finds its own save, not a
+    colleague's (found by a review helper: it said nothing had been saved)."""
+    data = review_data(incident)
+    supervisor_client.post(f"/incidents/{incident.pk}/review/", data)
+    second = supervisor_client.post(f"/incidents/{incident.pk}/review/", data, follow=True)
+    assert b"Review saved." in second.content
+    assert b"Someone else saved" not in second.content
+    incident.refresh_from_db()
+    assert incident.version == 1
+    # The same person sending different words on the old version is still told.
+    changed = review_data(incident, version="0", feedback="Different words.")
+    response = supervisor_client.post(f"/incidents/{incident.pk}/review/", changed)
+    assert response.status_code == 409
