@@ -317,6 +317,30 @@ def test_the_command_explains_what_is_wrong(db, arguments, message):
         call_command("monthly_report", *arguments)
 
 
+def test_the_command_refuses_a_folder_that_does_not_exist_before_drawing_anything(
+    db, tmp_path
+):
+    """A missing folder named with a trailing slash once became a file of that name,
+    replaced every month (found by a review helper)."""
+    folder = tmp_path / "reports"
+    for output, message in [
+        (f"{folder}/", "There is no folder"),
+        (str(folder / "june.pdf"), "to write june.pdf in"),
+    ]:
+        with pytest.raises(CommandError, match=message):
+            call_command("monthly_report", "--month", "2026-10", "--output", output)
+    assert not folder.exists()
+    assert not AuditEvent.objects.filter(action="report.exported").exists()
+
+
+def test_a_report_that_went_nowhere_is_not_recorded_as_exported(db, tmp_path):
+    with pytest.raises(CommandError, match="Nobody to email"):
+        call_command("monthly_report", "--month", "2026-10", "--email")
+    assert not AuditEvent.objects.filter(action="report.exported").exists()
+    call_command("monthly_report", "--month", "2026-10", "--output", str(tmp_path / "r.pdf"))
+    assert AuditEvent.objects.filter(action="report.exported").count() == 1
+
+
 # --- Nothing a document names is fetched from a file or the network -----------------------
 
 HOSTILE = """<!doctype html>

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from django.core.mail import EmailMessage, mailers
@@ -67,36 +68,62 @@ class Command(BaseCommand):
             if scope_unit is None:
                 raise CommandError(f"There is no unit with the code {unit!r}.")
 
+        folder = self._folder(output) if output else None
+        addresses = self._addresses(scope_unit) if email else []
+
         summary = reports.monthly_summary(
             month=chosen, unit=scope_unit, generated_by=reports.SCHEDULED_JOB
         )
         pdf = reports.render_monthly_summary(summary)
-        audit.record(action=audit.Action.REPORT_EXPORTED, unit=scope_unit)
 
-        if output:
-            path = Path(output)
-            if path.is_dir():
-                path = path / summary.filename
-            try:
-                path.write_bytes(pdf)
-            except OSError as error:
-                raise CommandError(f"Could not write {path}: {error.strerror}.") from None
-            self.stdout.write(f"Wrote {path} ({len(pdf):,} bytes).")
-        if email:
-            sent = self._email(summary, pdf)
-            self.stdout.write(
-                f"Emailed the summary to {sent} {'person' if sent == 1 else 'people'}."
-            )
+        # Recorded once something has gone out, and even if a later step fails.
+        delivered = False
+        try:
+            if output:
+                path = folder / summary.filename if folder else Path(output)
+                try:
+                    path.write_bytes(pdf)
+                except OSError as error:
+                    raise CommandError(f"Could not write {path}: {error.strerror}.") from None
+                delivered = True
+                self.stdout.write(f"Wrote {path} ({len(pdf):,} bytes).")
+            if email:
+                self._email(summary, pdf, addresses)
+                delivered = True
+                sent = len(addresses)
+                self.stdout.write(
+                    f"Emailed the summary to {sent} {'person' if sent == 1 else 'people'}."
+                )
+        finally:
+            if delivered:
+                audit.record(action=audit.Action.REPORT_EXPORTED, unit=scope_unit)
 
-    def _email(self, summary: reports.MonthlySummary, pdf: bytes) -> int:
+    @staticmethod
+    def _folder(output: str) -> Path | None:
+        """The folder to write into when ``output`` names one (it exists, or ends with a
+        slash: then it must exist), else None; checked before the report is drawn."""
+        path = Path(output)
+        if path.is_dir():
+            return path
+        if output.endswith(("/", os.sep)):
+            raise CommandError(f"There is no folder {path}: create it first.")
+        if not path.parent.is_dir():
+            raise CommandError(f"There is no folder {path.parent} to write {path.name} in.")
+        return None
+
+    @staticmethod
+    def _addresses(unit: Unit | None) -> list[str]:
         people = User.objects.filter(is_active=True).exclude(email="")
-        if summary.scope.unit is None:
+        if unit is None:
             people = people.filter(role=Role.MANAGER)
         else:
-            people = people.filter(role=Role.SUPERVISOR, memberships__unit=summary.scope.unit)
+            people = people.filter(role=Role.SUPERVISOR, memberships__unit=unit)
         addresses = sorted({person.email for person in people})
         if not addresses:
             raise CommandError("Nobody to email: no active person with an email address.")
+        return addresses
+
+    def _email(self, summary: reports.MonthlySummary, pdf: bytes, addresses: list[str]) -> None:
         body = (
             f"The Boundaries monthly summary for {summary.month.label} "
             f"({summary.scope.label}) is attached.\n\n"
@@ -110,4 +137,3 @@ class Command(BaseCommand):
             message.attach(summary.filename, pdf, "application/pdf")
             messages.append(message)
         mailers.default.send_messages(messages)
-        return len(addresses)
