@@ -117,6 +117,16 @@ def test_verify_audit_notices_events_removed_from_the_end(supervisor, unit):
         call_command("verify_audit", expect_last=last.hash)
 
 
+def test_verify_audit_reads_the_hash_as_printed_and_refuses_a_mistyped_one(supervisor, unit):
+    """Capitals, or a hash cut short when copied, are not signs of removal (found by a
+    review helper: both were reported as events removed from the end)."""
+    *_, last = three_events(supervisor, unit)
+    call_command("verify_audit", expect_last=f" {last.hash.upper()} ")
+    with pytest.raises(CommandError, match="64 letters and digits") as refused:
+        call_command("verify_audit", expect_last=last.hash[:20])
+    assert "removed" not in str(refused.value)
+
+
 def test_a_rolled_back_change_leaves_no_event_and_no_gap(supervisor, unit):
     first = audit.record(action=audit.Action.INCIDENT_CREATED, actor=supervisor)
     with pytest.raises(RuntimeError), transaction.atomic():

@@ -317,9 +317,7 @@ def test_the_command_explains_what_is_wrong(db, arguments, message):
         call_command("monthly_report", *arguments)
 
 
-def test_the_command_refuses_a_folder_that_does_not_exist_before_drawing_anything(
-    db, tmp_path
-):
+def test_the_command_refuses_a_folder_that_does_not_exist_before_drawing_anything(db, tmp_path):
     """A missing folder named with a trailing slash once became a file of that name,
     replaced every month (found by a review helper)."""
     folder = tmp_path / "reports"
