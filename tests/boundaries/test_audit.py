@@ -349,3 +349,20 @@ def test_administrators_without_staff_status_never_see_it_either(db):
     response = client.get("/admin/boundaries/auditevent/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/two-factor/")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/boundaries/auditevent/?occurred_at__year=9999&occurred_at__month=12",
+        "/admin/boundaries/auditevent/?occurred_at__year=9999",
+        "/admin/boundaries/auditevent/?occurred_at__year=99999999999999999999999",
+        "/admin/scripts_library/scriptversion/?created_at__year=9999",
+    ],
+)
+def test_an_impossible_date_in_the_admin_lists_gets_the_list_back(administrator_client, path):
+    """Found by a review helper: a server error."""
+    administrator_client.raise_request_exception = False
+    response = administrator_client.get(path, follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0].endswith("?e=1")
