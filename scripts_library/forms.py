@@ -18,6 +18,26 @@ WORDS_MAX_SENTENCES = 2
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 
 
+class ChoicesById(forms.ModelMultipleChoiceField):
+    """Ticked boxes by id. An id no database column can hold (from a hand-edited form)
+    is refused like any unknown choice before the query runs: SQLite raises on it."""
+
+    def _check_values(self, value):
+        for key in value:
+            number = str(key).strip()
+            if (
+                number.isascii()
+                and number.lstrip("-").isdigit()
+                and not (-(2**63) <= int(number) < 2**63)
+            ):
+                raise ValidationError(
+                    self.error_messages["invalid_choice"],
+                    code="invalid_choice",
+                    params={"value": key},
+                )
+        return super()._check_values(value)
+
+
 class SearchForm(forms.Form):
     q = forms.CharField(
         label="Search the scripts",
@@ -57,14 +77,14 @@ class ScriptForm(forms.Form):
     stage = forms.ChoiceField(
         label="When to say it", choices=Stage.choices, widget=forms.RadioSelect
     )
-    request_types = forms.ModelMultipleChoiceField(
+    request_types = ChoicesById(
         label="Situations",
         queryset=RequestType.objects.active(),
         widget=forms.CheckboxSelectMultiple,
         help_text="The kinds of request these words answer.",
         error_messages={"required": "Choose at least one situation."},
     )
-    channels = forms.ModelMultipleChoiceField(
+    channels = ChoicesById(
         label="Channels",
         queryset=Channel.objects.active(),
         widget=forms.CheckboxSelectMultiple,

@@ -78,6 +78,18 @@ def test_invalid_script_re_renders_with_messages_and_keeps_the_input(supervisor_
     assert not Script.objects.exists()
 
 
+@pytest.mark.parametrize("field", ["request_types", "channels"])
+def test_an_id_no_column_can_hold_is_an_unknown_choice(supervisor_client, field):
+    """Found by a review helper: a server error on SQLite."""
+    supervisor_client.raise_request_exception = False
+    response = supervisor_client.post(
+        "/scripts/manage/new/", _form(**{field: ["99999999999999999999999"]})
+    )
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+    assert not Script.objects.exists()
+
+
 def test_words_of_more_than_two_sentences_are_refused(supervisor_client):
     response = supervisor_client.post(
         "/scripts/manage/new/", _form(text="No. Sorry. I can't. Really.")
