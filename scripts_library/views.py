@@ -322,17 +322,21 @@ def send_back(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         script = _manageable_script(request, version.script_id)
         return _render_manage_detail(request, script, reject_form=form)
-    _decide(
-        request,
-        lambda: services.reject_version(
+    try:
+        services.reject_version(
             approver=request.user,
             version=version,
             note=form.cleaned_data["note"],
             seen=request.POST.get("proposed", ""),
             request=request,
-        ),
-        "Sent back to the author with your note.",
-    )
+        )
+    except ValidationError as error:
+        # Refused (the words changed meanwhile, or were decided): the page as it is now,
+        # with the note still in its box to send again or copy.
+        messages.error(request, " ".join(error.messages))
+        script = _manageable_script(request, version.script_id)
+        return _render_manage_detail(request, script, reject_form=form)
+    messages.success(request, "Sent back to the author with your note.")
     return redirect("scripts_library:manage_detail", version.script_id)
 
 

@@ -199,7 +199,11 @@ def test_words_changed_since_the_page_was_read_are_not_decided_on(
 
     version.refresh_from_db()
     assert version.state == "proposed"
-    assert "changed and proposed again after you opened the page" in response.content.decode()
+    page = response.content.decode()
+    assert "changed and proposed again after you opened the page" in page
+    if action == "send-back":
+        # The note typed is still in its box (found by a review helper: it was lost).
+        assert "Warmer, please.</textarea>" in page
 
 
 def test_sending_back_without_a_note_shows_the_message_by_the_field(supervisor, manager_client):
