@@ -176,6 +176,9 @@ class Script(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The "new script" form's one-use token: sent twice, it makes one script. (None for
+    # the starting library and scripts from before the token.)
+    submission_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     objects = ScriptQuerySet.as_manager()
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 from django.utils.text import slugify
@@ -261,6 +261,16 @@ def _copy_placement(version: ScriptVersion, script: Script) -> None:
     )
 
 
+def _made_with(token: uuid.UUID | None, author: User) -> Script | None:
+    """The script a "new script" form with this token made already, if any."""
+    if token is None:
+        return None
+    made = Script.objects.filter(submission_token=token).first()
+    if made is not None:
+        _require(made.created_by_id == author.pk, "This form is out of date: open it again.")
+    return made
+
+
 @transaction.atomic
 def draft_script(
     *,
@@ -272,16 +282,33 @@ def draft_script(
     stage: str,
     request_types: Sequence[RequestType],
     channels: Sequence[Channel] = (),
+    token: uuid.UUID | None = None,
     request: HttpRequest | None = None,
 ) -> Script:
     """Start a new script with its first version as a draft. Nothing reaches reporters
-    until a manager who is not the author approves it."""
+    until a manager who is not the author approves it. A ``token`` (the form's) used
+    already by this author returns the script it made: a double click makes one."""
     _require(may_draft(author), "You do not have permission to draft scripts.")
+    made = _made_with(token, author)
+    if made is not None:
+        return made
     # The key ends with the row's id, so it can never collide with a key in the
     # starting library (which would stop load_scripts from adding that script).
-    script = Script.objects.create(
-        key=uuid.uuid4().hex, category=category, stage=stage, created_by=author
-    )
+    try:
+        with transaction.atomic():
+            script = Script.objects.create(
+                key=uuid.uuid4().hex,
+                category=category,
+                stage=stage,
+                created_by=author,
+                submission_token=token,
+            )
+    except IntegrityError:
+        # The same form, sent again a moment ago by another request, won.
+        made = _made_with(token, author)
+        if made is None:
+            raise
+        return made
     script.key = f"{slugify(title)[:60].strip('-') or 'script'}-{script.pk}"
     version = ScriptVersion(
         script=script, number=1, title=title, text=text, guidance=guidance, author=author

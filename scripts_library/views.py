@@ -3,6 +3,7 @@ library (people who may draft; managers who approve)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from functools import wraps
 
@@ -247,11 +248,19 @@ def manage_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def create(request: HttpRequest) -> HttpResponse:
     form = ScriptForm(request.POST or None)
+    # The form's one-use token (a double click makes one script); a new one when absent.
+    try:
+        token = uuid.UUID(request.POST.get("token", ""))
+    except ValueError:
+        token = uuid.uuid4()
     if request.method == "POST" and form.is_valid():
-        script = services.draft_script(author=request.user, request=request, **form.cleaned_data)
+        script = services.draft_script(
+            author=request.user, token=token, request=request, **form.cleaned_data
+        )
         messages.success(request, "Draft saved. Propose it for approval when it is ready.")
         return redirect("scripts_library:manage_detail", script.pk)
-    return render(request, "scripts_library/script_form.html", {"form": form, "script": None})
+    context = {"form": form, "script": None, "token": token}
+    return render(request, "scripts_library/script_form.html", context)
 
 
 @role_required(*DRAFTING_ROLES)

@@ -526,7 +526,10 @@ POST_DATA: dict[str, Callable[[World, object], dict]] = {
     },
     "scripts_library:create": lambda w, user: _script_form(),
     "scripts_library:edit": lambda w, user: _script_form(),
-    "scripts_library:send_back": lambda w, user: {"note": "Shorter, please."},
+    "scripts_library:send_back": lambda w, user: {
+        "note": "Shorter, please.",
+        "proposed": w.proposed_version.proposed_at.isoformat(),
+    },
 }
 
 

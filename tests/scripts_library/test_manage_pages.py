@@ -62,6 +62,20 @@ def test_supervisor_writes_a_new_script_as_a_draft(supervisor_client, supervisor
     assert "Propose for approval" in page
 
 
+def test_a_new_script_sent_twice_is_made_once(supervisor_client):
+    """A double click on "Save draft" (found by a review helper: two scripts, which can
+    never be deleted)."""
+    page = supervisor_client.get("/scripts/manage/new/").content.decode()
+    (token,) = re.findall(r'name="token" value="([0-9a-f-]{36})"', page)
+    first = supervisor_client.post("/scripts/manage/new/", _form(token=token))
+    second = supervisor_client.post("/scripts/manage/new/", _form(token=token))
+    script = Script.objects.get()
+    assert first["Location"] == second["Location"] == f"/scripts/manage/{script.pk}/"
+    # A form with errors keeps its token, so correcting it still makes one script.
+    errors = supervisor_client.post("/scripts/manage/new/", _form(title="", token=token))
+    assert f'name="token" value="{token}"' in errors.content.decode()
+
+
 def test_invalid_script_re_renders_with_messages_and_keeps_the_input(supervisor_client):
     too_long = "I am sorry. " + "Really " * 50 + "no."
     response = supervisor_client.post(
