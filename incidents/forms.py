@@ -425,6 +425,8 @@ class BaseWitnessFormSet(forms.BaseFormSet):
         "too_many_forms": (
             f"You can list up to {MAX_WITNESSES} witnesses. Name any others in the description."
         ),
+        # Only a hand-edited form sends rows without their count.
+        "missing_management_form": "The witnesses could not be read. Add them again.",
     }
 
     def _construct_form(self, i, **kwargs):

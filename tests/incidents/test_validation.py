@@ -317,3 +317,16 @@ def test_a_date_or_time_html_cannot_hold_is_refused_and_not_drawn_back(
     assert set(errors) >= {"occurred_date", "occurred_time", "supervisor_told_at"}
     page = response.content.decode()
     assert "2026-13-01" not in page and "25:61" not in page and "2026-02-30" not in page
+
+
+def test_witness_rows_without_their_count_get_a_plain_message(nurse_client, unit):
+    data = {
+        key: value
+        for key, value in incident_post(unit).items()
+        if not key.startswith("witnesses-") or key.endswith("-name")
+    }
+    response = nurse_client.post("/incidents/new/", data)
+    assert response.status_code == 200
+    assert "The witnesses could not be read." in response.content.decode()
+    assert "bug report" not in response.content.decode()
+    assert not Incident.objects.exists()
