@@ -89,7 +89,11 @@ class LocalDateTimeField(forms.DateTimeField):
         if result is None:
             # The field's input formats, as Django's own field tries them.
             result = forms.fields.BaseTemporalField.to_python(self, text)
-        return timezone.make_naive(result) if timezone.is_aware(result) else result
+        try:
+            return timezone.make_naive(result) if timezone.is_aware(result) else result
+        except OverflowError:
+            # An offset that moves it past the calendar's ends (year 1, year 9999).
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
 
 
 def offered_script_versions():
@@ -377,7 +381,7 @@ def _parsed(field: forms.Field, value):
     """What ``field`` reads from a stored value, or None if it cannot."""
     try:
         return field.to_python(value)
-    except ValidationError:
+    except (ValidationError, OverflowError):
         return None
 
 

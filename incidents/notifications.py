@@ -18,7 +18,13 @@ logger = logging.getLogger(__name__)
 
 def supervisors_of(unit_id: int) -> list[User]:
     return list(
-        User.objects.filter(role=Role.SUPERVISOR, is_active=True, memberships__unit_id=unit_id)
+        User.objects.filter(
+            # A closed unit's supervisors no longer review its reports; managers do.
+            role=Role.SUPERVISOR,
+            is_active=True,
+            memberships__unit_id=unit_id,
+            memberships__unit__is_active=True,
+        )
         .exclude(email="")
         .order_by("pk")
     )
@@ -112,7 +118,10 @@ def send_digests() -> int:
 def supervisors_of_units(unit_ids: list[int]) -> list[User]:
     return list(
         User.objects.filter(
-            role=Role.SUPERVISOR, is_active=True, memberships__unit_id__in=unit_ids
+            role=Role.SUPERVISOR,
+            is_active=True,
+            memberships__unit_id__in=unit_ids,
+            memberships__unit__is_active=True,
         )
         .exclude(email="")
         .distinct()

@@ -161,14 +161,6 @@ def incident_review(request: HttpRequest, pk: int) -> HttpResponse:
     # now (the status this page offered may no longer be on offer).
     posted = request.POST.get("version", "")
     if posted.isascii() and posted.isdigit() and posted != str(incident.version):
-        if (
-            incident.reviewed_by_id == request.user.pk
-            and form.is_valid()
-            and form.matches(incident)
-        ):
-            # The same review sent twice (a double click): the first one saved it.
-            messages.success(request, "Review saved.")
-            return redirect(incident)
         return _review_conflict(request, incident, form)
     if not form.is_valid():
         return render_detail(request, incident, review_form=form, status=200)
@@ -200,6 +192,11 @@ def _review_conflict(request: HttpRequest, incident: Incident, form: ReviewForm)
     from incidents.views import render_detail
 
     incident.refresh_from_db()
+    if incident.reviewed_by_id == request.user.pk and form.is_valid() and form.matches(incident):
+        # The same review sent twice (a double click): the first one saved it, whether
+        # before this request read the incident or while it waited for the lock.
+        messages.success(request, "Review saved.")
+        return redirect(incident)
     messages.error(
         request,
         "Someone else saved a review of this incident while you were working on it. Nothing "

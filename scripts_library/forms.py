@@ -25,11 +25,7 @@ class ChoicesById(forms.ModelMultipleChoiceField):
     def _check_values(self, value):
         for key in value:
             number = str(key).strip()
-            if (
-                number.isascii()
-                and number.lstrip("-").isdigit()
-                and not (-(2**63) <= int(number) < 2**63)
-            ):
+            if re.fullmatch(r"-?[0-9]+", number) and not -(2**63) <= int(number) < 2**63:
                 raise ValidationError(
                     self.error_messages["invalid_choice"],
                     code="invalid_choice",

@@ -156,3 +156,18 @@ def test_an_alert_resting_on_a_supervisors_own_reports_goes_to_others(
     incident = IncidentFactory(reporter=nurse, severity=Severity.HIGH, patient=incident.patient)
     recipients = alert_mail()
     assert recipients and all(to == [supervisor.email] for to in recipients)
+
+
+def test_news_of_a_closed_units_reports_goes_to_the_managers_who_review_them(
+    unit, nurse, supervisor, manager, django_capture_on_commit_callbacks
+):
+    """Its old supervisors can no longer open them (found by a review helper)."""
+    from incidents import services
+
+    incident = IncidentFactory(reporter=nurse, unit=unit, severity=Severity.LOW)
+    unit.is_active = False
+    unit.save()
+    call_command("send_incident_digests", verbosity=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.add_addendum(incident=incident, author=nurse, text="He came back.")
+    assert [message.to for message in mail.outbox] == [[manager.email], [manager.email]]

@@ -416,3 +416,26 @@ def test_a_review_sent_twice_is_saved_once_and_says_so(supervisor_client, incide
     changed = review_data(incident, version="0", feedback="Different words.")
     response = supervisor_client.post(f"/incidents/{incident.pk}/review/", changed)
     assert response.status_code == 409
+
+
+def test_a_double_click_whose_first_save_lands_while_the_second_waits_is_not_a_conflict(
+    supervisor_client, incident, monkeypatch
+):
+    """The second request read the incident before the first one committed, then found
+    its own save behind the lock (found by a review helper)."""
+    from incidents import services
+
+    real = services.review_incident
+
+    def first_click_lands_meanwhile(**kwargs):
+        real(**{**kwargs, "request": None})
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "review_incident", first_click_lands_meanwhile)
+    response = supervisor_client.post(
+        f"/incidents/{incident.pk}/review/", review_data(incident), follow=True
+    )
+    assert response.redirect_chain
+    assert b"Review saved." in response.content
+    incident.refresh_from_db()
+    assert incident.version == 1

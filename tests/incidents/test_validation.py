@@ -330,3 +330,14 @@ def test_witness_rows_without_their_count_get_a_plain_message(nurse_client, unit
     assert "The witnesses could not be read." in response.content.decode()
     assert "bug report" not in response.content.decode()
     assert not Incident.objects.exists()
+
+
+@pytest.mark.parametrize("typed", ["0001-01-01T00:00+01:00", "9999-12-31T23:30-05:00"])
+def test_a_told_time_with_an_offset_past_the_calendar_is_a_field_error(
+    nurse_client, unit, supervisor, typed
+):
+    """Found by a review helper: a server error."""
+    _, errors = errors_for(
+        nurse_client, unit, supervisor_told=str(supervisor.pk), supervisor_told_at=typed
+    )
+    assert "supervisor_told_at" in errors

@@ -93,12 +93,11 @@ def test_invalid_script_re_renders_with_messages_and_keeps_the_input(supervisor_
 
 
 @pytest.mark.parametrize("field", ["request_types", "channels"])
-def test_an_id_no_column_can_hold_is_an_unknown_choice(supervisor_client, field):
+@pytest.mark.parametrize("key", ["99999999999999999999999", "--5"])
+def test_an_id_no_column_can_hold_is_an_unknown_choice(supervisor_client, field, key):
     """Found by a review helper: a server error on SQLite."""
     supervisor_client.raise_request_exception = False
-    response = supervisor_client.post(
-        "/scripts/manage/new/", _form(**{field: ["99999999999999999999999"]})
-    )
+    response = supervisor_client.post("/scripts/manage/new/", _form(**{field: [key]}))
     assert response.status_code == 200
     assert field in response.context["form"].errors
     assert not Script.objects.exists()
