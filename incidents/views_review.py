@@ -287,10 +287,23 @@ def _incidents_split(incidents, unit_ids: list[int] | None):
     return incidents.filter(unit__in=unit_ids), incidents.exclude(unit__in=unit_ids).count()
 
 
+def _rests_on_own_reports(request: HttpRequest, alert: Alert) -> bool:
+    """Whether every incident behind the alert is this person's own report: then, as
+    with a report, someone else decides on it."""
+    return not alert.incidents.exclude(reporter=request.user).exists()
+
+
+OWN_ALERT = (
+    "This alert rests only on reports you made, so another supervisor or a manager "
+    "acknowledges and resolves it."
+)
+
+
 def _render_alert(request, alert: Alert, *, ack_form=None, resolve_form=None, status=200):
     shown, elsewhere = _incidents_split(alert.incidents.all(), _units_seen_in_full(request))
     context = {
         "alert": alert,
+        "own_alert": OWN_ALERT if _rests_on_own_reports(request, alert) else "",
         "explanation": alerts.explain(alert),
         "incidents": shown.select_related("unit", "request_type").order_by("occurred_at"),
         "elsewhere": elsewhere,
@@ -319,6 +332,9 @@ def _already_handled(request: HttpRequest, alert: Alert) -> HttpResponse:
 @require_POST
 def alert_acknowledge(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     alert = _get_alert_for_user(request, public_id)
+    if _rests_on_own_reports(request, alert):
+        messages.error(request, OWN_ALERT)
+        return redirect(alert)
     form = AcknowledgeAlertForm(request.POST)
     if not form.is_valid():
         return _render_alert(request, alert, ack_form=form)
@@ -340,6 +356,9 @@ def alert_acknowledge(request: HttpRequest, public_id: uuid.UUID) -> HttpRespons
 @require_POST
 def alert_resolve(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     alert = _get_alert_for_user(request, public_id)
+    if _rests_on_own_reports(request, alert):
+        messages.error(request, OWN_ALERT)
+        return redirect(alert)
     form = ResolveAlertForm(request.POST)
     if not form.is_valid():
         return _render_alert(request, alert, resolve_form=form)

@@ -397,6 +397,33 @@ def test_supervisor_acknowledges_then_resolves(supervisor_client, supervisor, cr
     assert cross_unit_alert.status == AlertStatus.RESOLVED
 
 
+def test_an_alert_resting_only_on_the_supervisors_own_reports_is_decided_by_others(
+    supervisor, supervisor_client, unit, nurse
+):
+    """As with a report, nobody decides on an alert about their own reports alone; one
+    that also rests on a colleague's report is theirs to act on."""
+    patient = PatientFactory()
+    incident = filed(patient=patient, reporter=supervisor, severity=Severity.HIGH)
+    alert = Alert.objects.get(patient=patient)
+    url = alert.get_absolute_url()
+    page = supervisor_client.get(url).content.decode()
+    assert "rests only on reports you made" in page
+    assert f"{url}resolve/" not in page
+    for action, data in [
+        ("acknowledge", {"action": "Spoke with the patient", "note": "Set expectations."}),
+        ("resolve", {"resolution": "Care transferred."}),
+    ]:
+        response = supervisor_client.post(f"{url}{action}/", data, follow=True)
+        assert "rests only on reports you made" in response.content.decode()
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.OPEN
+
+    filed(patient=incident.patient, reporter=nurse, severity=Severity.HIGH)
+    response = supervisor_client.post(f"{url}resolve/", {"resolution": "Care transferred."})
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.RESOLVED
+
+
 def test_a_second_acknowledgement_keeps_the_first(
     supervisor_client, supervisor, other_unit_supervisor, cross_unit_alert
 ):
