@@ -60,6 +60,7 @@ DETAIL_COLUMNS = ["Location", "Patient reference", "Description", "Words used"]
 
 _FIELDS = [
     "id",
+    "reporter_id",
     "occurred_at",
     "submitted_at",
     "unit__code",
@@ -100,7 +101,7 @@ def _labels(row: dict, actions: list[tuple[str, str]]) -> str:
     return "; ".join(label for name, label in actions if row[name])
 
 
-def _cells(row: dict, *, include_details: bool) -> list[str]:
+def _cells(row: dict, *, include_details: bool, exporter_id: int | None = None) -> list[str]:
     # An unsaved instance only to format the reference exactly as the app shows it.
     reference = Incident(pk=row["id"], submitted_at=row["submitted_at"]).reference
     script = row["script_version__title"]
@@ -121,7 +122,9 @@ def _cells(row: dict, *, include_details: bool) -> list[str]:
         local_iso(row["review_due_at"]),
         local_iso(row["reviewed_at"]),
         local_iso(row["closed_at"]),
-        _labels(row, REVIEW_ACTIONS),
+        # What supervisors did about a report is not shown to its reporter, in the app or
+        # here (a supervisor exporting their unit's month may have reported some of it).
+        "" if row["reporter_id"] == exporter_id else _labels(row, REVIEW_ACTIONS),
     ]
     if include_details:
         cells += [
@@ -140,9 +143,15 @@ class _Line:
         return value
 
 
-def csv_lines(incidents: QuerySet[Incident], *, include_details: bool = False) -> Iterator[str]:
+def csv_lines(
+    incidents: QuerySet[Incident],
+    *,
+    include_details: bool = False,
+    exporter_id: int | None = None,
+) -> Iterator[str]:
     """The CSV, one line at a time: the byte-order mark and header, then one row per
-    incident, read from the database in chunks."""
+    incident, read from the database in chunks. Rows ``exporter_id`` reported leave out
+    what supervisors did about them."""
     writer = csv.writer(_Line())
     header = COLUMNS + (DETAIL_COLUMNS if include_details else [])
     yield BOM + writer.writerow(header)
@@ -151,4 +160,6 @@ def csv_lines(incidents: QuerySet[Incident], *, include_details: bool = False) -
         incidents.order_by("occurred_at", "id").values(*fields).iterator(chunk_size=CHUNK_SIZE)
     )
     for row in rows:
-        yield writer.writerow(_cells(row, include_details=include_details))
+        yield writer.writerow(
+            _cells(row, include_details=include_details, exporter_id=exporter_id)
+        )

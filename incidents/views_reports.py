@@ -205,7 +205,7 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     audit.record(action=audit.Action.CSV_EXPORTED, request=request, unit=scope.unit)
     incidents = scope.incidents().in_period(month.start, month.end)
     response = StreamingHttpResponse(
-        exports.csv_lines(incidents, include_details=include_details),
+        exports.csv_lines(incidents, include_details=include_details, exporter_id=request.user.pk),
         content_type="text/csv; charset=utf-8",
     )
     return _attachment(response, reports.incidents_filename(month, scope))

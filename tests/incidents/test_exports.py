@@ -123,6 +123,19 @@ def test_a_supervisor_may_add_descriptions_and_patient_references_for_their_unit
     assert [(e.actor, e.unit) for e in events] == [(supervisor, unit)] * 2
 
 
+def test_what_supervisors_did_is_left_out_of_the_exporters_own_reports(
+    supervisor_client, supervisor, nurse
+):
+    """A supervisor's own report, in their unit's file, does not show how colleagues
+    reviewed it: the app does not show its reporter that either."""
+    own = filed(reporter=supervisor, spoke_with_patient=True, status=Status.UNDER_REVIEW)
+    other = filed(reporter=nurse, spoke_with_patient=True, status=Status.UNDER_REVIEW)
+    for query in ("month=2026-10&unit=WARD-A", "month=2026-10&unit=WARD-A&details=1"):
+        _, rows = download(supervisor_client, query)
+        actions = {row["Reference"]: row["Actions by supervisors"] for row in rows}
+        assert actions == {own.reference: "", other.reference: "Spoke with the patient"}
+
+
 def test_managers_never_get_descriptions_or_patient_references(manager_client, db):
     for query in ("month=2026-10&details=1", "month=2026-10&unit=WARD-A&details=1"):
         assert manager_client.get(f"{CSV_URL}?{query}").status_code == 403
