@@ -285,6 +285,11 @@ class ScriptVersion(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Everyone who saved these words while they were pending, the author included: none
+    # of them may approve them (the author is only the last of them).
+    writers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="script_versions_written", blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     proposed_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(

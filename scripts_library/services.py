@@ -315,6 +315,7 @@ def draft_script(
     )
     placement = {"category": category, "stage": stage, "request_types": request_types}
     _set_placement(version, **placement, channels=channels)
+    version.writers.add(author)
     _set_placement(script, **placement, channels=channels)
     audit.record(action=audit.Action.SCRIPT_DRAFTED, actor=author, request=request, target=script)
     return script
@@ -348,6 +349,7 @@ def edit_script(
     version.author, version.state, version.proposed_at = editor, VersionState.DRAFT, None
     placement = {"category": category, "stage": stage, "request_types": request_types}
     _set_placement(version, **placement, channels=channels)
+    version.writers.add(editor)
     if script.status == ScriptStatus.DRAFT:
         # Never offered yet: the script's own placement simply follows its draft.
         _set_placement(script, **placement, channels=channels)
@@ -381,7 +383,7 @@ def _check_decision(approver: User, version: ScriptVersion, seen: str | None) ->
         raise ValidationError(
             "This version is not awaiting approval any more.", code="not_proposed"
         )
-    if version.author_id is not None and version.author_id == approver.pk:
+    if version.author_id == approver.pk or version.writers.filter(pk=approver.pk).exists():
         raise ValidationError(
             "You wrote this version, so another approver must decide on it.",
             code="own_version",

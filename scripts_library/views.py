@@ -226,10 +226,14 @@ def _render_manage_detail(
         )
     )
     pending = next((v for v in versions if v.is_pending), None)
+    wrote_pending = pending is not None and (
+        pending.author_id == request.user.pk or pending.writers.filter(pk=request.user.pk).exists()
+    )
     context = {
         "script": script,
         "versions": versions,
         "pending": pending,
+        "wrote_pending": wrote_pending,
         "may_approve": may_approve(request.user),
         "reject_form": reject_form or RejectForm(),
     }

@@ -106,6 +106,37 @@ def test_another_manager_approves_what_a_manager_wrote(manager, second_manager):
     assert Script.objects.offered().count() == 1
 
 
+def test_words_a_manager_wrote_stay_theirs_after_another_person_saves_them(
+    manager, supervisor, second_manager
+):
+    """Another drafter re-saving them (changed or not) makes that drafter the author, but
+    the manager still wrote them and may not approve them."""
+    script = services.draft_script(author=manager, **_words())
+    version = services.edit_script(editor=supervisor, script=script, **_words())
+    services.propose_version(proposer=supervisor, version=version)
+    version.refresh_from_db()
+    assert version.author == supervisor
+    with pytest.raises(ValidationError) as refused:
+        services.approve_version(approver=manager, version=version)
+    assert refused.value.code == "own_version"
+    assert services.approve_version(approver=second_manager, version=version).state == (
+        VersionState.APPROVED
+    )
+
+
+def test_the_migration_counts_each_versions_author_as_a_writer(manager, supervisor):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("scripts_library.migrations.0008_version_writers")
+    script = services.draft_script(author=supervisor, **_words())
+    version = script.versions.get()
+    ScriptVersion.writers.through.objects.all().delete()
+    migration.author_wrote(apps, None)
+    assert list(version.writers.all()) == [supervisor]
+
+
 def test_database_refuses_a_self_approval_that_skips_the_service(manager):
     version = _proposed(manager)
     version.state, version.decided_by, version.decided_at = "approved", manager, timezone.now()
