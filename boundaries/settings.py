@@ -6,6 +6,7 @@ DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS and DATABASE_URL and leaves DJANGO_DEBUG
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -228,6 +229,9 @@ PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0)
 
 # Security headers.
 SECURE_SSL_REDIRECT = HTTPS
+# A load balancer's health check may ask the app server directly, over plain HTTP: it
+# gets the answer (200, or 503 with the database down), not a redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = 31_536_000 if HTTPS else 0
@@ -326,6 +330,12 @@ LOGGING = {
 # Product settings.
 if os.environ.get("PATIENT_REF_SCHEME", "nhs") not in {"nhs", "hospital"}:
     raise ImproperlyConfigured("PATIENT_REF_SCHEME must be nhs or hospital.")
+try:
+    re.compile(os.environ.get("PATIENT_REF_PATTERN", ""))
+except re.error as error:
+    raise ImproperlyConfigured(
+        f"PATIENT_REF_PATTERN is not a regular expression: {error}."
+    ) from None
 BOUNDARIES = {
     "ORGANISATION_NAME": os.environ.get("ORGANISATION_NAME", "Boundaries demo trust"),
     "EMAIL_RELAY_CONFIGURED": bool(_email_host),

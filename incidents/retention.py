@@ -226,7 +226,10 @@ def _purge_incident_batch(
     uses = library.tally_uses(Incident.objects.filter(pk__in=ids))
 
     # Children first, then the incidents (patients and alerts are PROTECTed by them).
-    result.drafts += Draft.objects.filter(pk__in=[token for *_, token in rows]).delete()[0]
+    token_drafts = list(
+        Draft.objects.filter(pk__in=[token for *_, token in rows]).values_list("pk", flat=True)
+    )
+    result.drafts += Draft.objects.filter(pk__in=token_drafts).delete()[0]
     result.witnesses += Witness.objects.filter(incident__in=ids).delete()[0]
     result.addenda += Addendum.objects.filter(incident__in=ids).delete()[0]
     result.incident_events += IncidentEvent.objects.filter(incident__in=ids).delete()[0]
@@ -265,6 +268,8 @@ def _purge_incident_batch(
         _record_purged(Alert(pk=pk))
     for pk in orphan_patients:
         _record_purged(Patient(pk=pk))
+    for pk in token_drafts:
+        _record_purged(Draft(pk=pk))
 
 
 def _purge_abandoned_drafts(result: PurgeResult, *, batch_size: int) -> None:

@@ -54,6 +54,28 @@ def test_app_refuses_a_malformed_debug_flag():
     assert "DJANGO_DEBUG must be true or false" in result.stderr
 
 
+def test_app_refuses_a_patient_reference_pattern_that_is_not_a_regular_expression():
+    """Found by a review helper: it started, and then every filing was a server error."""
+    result = run_django(
+        "check",
+        DJANGO_SECRET_KEY="x" * 50,
+        PATIENT_REF_SCHEME="hospital",
+        PATIENT_REF_PATTERN="[A-Z]{0,3}[0-9",
+    )
+    assert result.returncode != 0
+    assert "PATIENT_REF_PATTERN is not a regular expression" in result.stderr
+
+
+def test_the_health_check_answers_plain_http_under_production_settings(settings, db):
+    """A load balancer asking the app server directly gets the answer, not a redirect
+    to HTTPS (found by a review helper)."""
+    from django.test import Client
+
+    settings.SECURE_SSL_REDIRECT = True
+    assert Client().get("/healthz").status_code == 200
+    assert Client().get("/accounts/login/").status_code == 301
+
+
 def test_production_settings_pass_the_deploy_checks_without_warnings():
     result = run_django(
         "check",

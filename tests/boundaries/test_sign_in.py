@@ -95,13 +95,21 @@ def test_one_persons_typos_never_lock_out_the_rest_of_the_ward(client, nurse, un
     assert response.status_code == 302
 
 
-def test_password_change_applies_the_validators(nurse_client):
+def test_password_change_applies_the_validators(nurse_client, nurse):
     response = nurse_client.post(
         "/accounts/password_change/",
         {"old_password": TEST_PASSWORD, "new_password1": "short", "new_password2": "short"},
     )
     assert response.status_code == 200
     assert b"too short" in response.content
+    # Twelve characters at least, and not a common password or one like the person's.
+    for weak in ("eleven-char", "password1234", f"{nurse.username}-{nurse.username}"):
+        response = nurse_client.post(
+            "/accounts/password_change/",
+            {"old_password": TEST_PASSWORD, "new_password1": weak, "new_password2": weak},
+        )
+        assert response.status_code == 200, weak
+        assert response.context["form"].errors["new_password2"], weak
 
 
 def test_password_change_succeeds_and_keeps_the_person_signed_in(nurse_client, nurse):

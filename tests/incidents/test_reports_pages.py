@@ -303,6 +303,16 @@ def test_the_command_emails_the_organisations_report_to_each_active_manager(
     assert all(len(message.to) == 1 for message in mail.outbox)
 
 
+def test_a_closed_units_report_is_emailed_to_the_managers_not_its_former_supervisors(
+    unit, supervisor, manager
+):
+    """Found by a review helper: its old supervisors, who can no longer open it."""
+    unit.is_active = False
+    unit.save()
+    call_command("monthly_report", "--month", "2026-10", "--unit", unit.code, "--email")
+    assert [message.to for message in mail.outbox] == [[manager.email]]
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

@@ -464,3 +464,14 @@ def test_filing_about_a_patient_whose_old_incident_is_being_purged_does_not_dead
         thread.join(30)
     assert errors == []
     assert Incident.objects.filter(patient=patient, occurred_at__gt=EXPIRED).count() == 1
+
+
+def test_a_draft_deleted_with_its_expired_incident_leaves_an_audit_event(nurse):
+    """Each deleted draft leaves one, as documented (found by a review helper)."""
+    token = uuid.uuid4()
+    old_incident(reporter=nurse, submission_token=token)
+    Draft.objects.create(pk=token, owner=nurse, data={})
+    result = purge_expired(now=NOW)
+    assert result.drafts == 1
+    purged = AuditEvent.objects.filter(action=audit.Action.RECORDS_PURGED)
+    assert ("incidents.draft", str(token)) in set(purged.values_list("object_type", "object_id"))

@@ -114,7 +114,8 @@ class Command(BaseCommand):
     @staticmethod
     def _addresses(unit: Unit | None) -> list[str]:
         people = User.objects.filter(is_active=True).exclude(email="")
-        if unit is None:
+        if unit is None or not unit.is_active:
+            # A closed unit's supervisors no longer see its reports: its managers do.
             people = people.filter(role=Role.MANAGER)
         else:
             people = people.filter(role=Role.SUPERVISOR, memberships__unit=unit)
