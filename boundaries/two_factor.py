@@ -39,12 +39,24 @@ def has_authenticator(user: User) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
-def device_being_set_up(user: User) -> TOTPDevice:
-    """The unconfirmed authenticator the set-up page shows, kept between page loads so
-    the QR code stays the same until the person confirms it."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+SETTING_UP_KEY = "_boundaries_setting_up_device"
+
+
+@transaction.atomic
+def device_being_set_up(user: User, session) -> TOTPDevice:
+    """The unconfirmed authenticator this session's set-up page shows, kept between its
+    page loads so the QR code stays the same until the person confirms it. Each session
+    gets a key of its own, and making one withdraws any other: a key someone else saw
+    (with the password, in another session) can never become the person's."""
+    device = (
+        TOTPDevice.objects.select_for_update()
+        .filter(pk=session.get(SETTING_UP_KEY), user=user, confirmed=False)
+        .first()
+    )
     if device is None:
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         device = TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_NAME, confirmed=False)
+        session[SETTING_UP_KEY] = device.pk
     return device
 
 
@@ -97,6 +109,14 @@ def confirm_set_up(*, user: User, device_id: int, code: str, request: HttpReques
     )
     attempt = _check(device, code)
     if not attempt.accepted:
+        # Refused like a wrong code at the second step, and recorded like one.
+        audit.record(
+            action=audit.Action.SECOND_FACTOR_FAILED,
+            actor=user,
+            request=request,
+            target=device,
+            outcome=audit.Outcome.FAILURE,
+        )
         return SetUp(attempt, [])
     device.confirmed = True
     device.save(update_fields=["confirmed"])

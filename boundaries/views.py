@@ -144,7 +144,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     if two_factor.has_authenticator(user):
         messages.info(request, "Two-factor sign-in is already set up for your account.")
         return HttpResponseRedirect(_next_or_home(request))
-    device = two_factor.device_being_set_up(user)
+    device = two_factor.device_being_set_up(user, request.session)
     form = SetUpAuthenticatorForm(request.POST or None)
     if form.is_valid():
         result = two_factor.confirm_set_up(

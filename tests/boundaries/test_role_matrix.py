@@ -498,7 +498,7 @@ POST_DATA: dict[str, Callable[[World, object], dict]] = {
     },
     "two_factor": lambda w, user: {"code": "123456"},
     "two_factor_setup": lambda w, user: (
-        {"code": _totp_code(two_factor.device_being_set_up(user))} if user else {}
+        {"code": _totp_code(two_factor.device_being_set_up(user, {}))} if user else {}
     ),
     "incidents:new": lambda w, user: incident_post(_own_unit(user) or w.incident.unit),
     "incidents:draft_autosave": lambda w, user: {"location": "Bay 4"},

@@ -242,6 +242,31 @@ def test_a_wrong_code_does_not_confirm_the_set_up(supervisor):
     device.refresh_from_db()
     assert not device.confirmed
     assert client.get("/incidents/").status_code == 302
+    # Recorded as a refused code, as at the second step (found by a review helper).
+    refused = AuditEvent.objects.filter(actor=supervisor, outcome=audit.Outcome.FAILURE)
+    assert list(refused.values_list("action", flat=True)) == [audit.Action.SECOND_FACTOR_FAILED]
+
+
+def test_a_key_shown_to_another_session_never_becomes_the_persons_authenticator(supervisor):
+    """Someone with the password who opened set-up and copied the key: when the person
+    sets up, their page shows a key of its own and the copied one stops existing (found
+    by a review helper: both saw one key, so the copy kept working)."""
+    stranger = signed_in_with_password_only(supervisor)
+    stranger.get(SET_UP)
+    copied = TOTPDevice.objects.get(user=supervisor)
+    owner = signed_in_with_password_only(supervisor)
+    page = owner.get(SET_UP)
+    device = TOTPDevice.objects.get(user=supervisor)
+    assert device.pk != copied.pk
+    assert two_factor.secret_for_typing(copied).encode() not in page.content
+    owner.post(SET_UP, {"code": code_for(device)})
+    device.refresh_from_db()
+    assert device.confirmed
+    assert list(TOTPDevice.objects.filter(user=supervisor)) == [device]
+    # The stranger's set-up page now holds nothing to confirm.
+    response = stranger.post(SET_UP, {"code": code_for(copied)})
+    assert response.status_code != 200 or "codes" not in (response.context or {})
+    assert list(TOTPDevice.objects.filter(user=supervisor)) == [device]
 
 
 def test_the_set_up_page_needs_a_signed_in_person(client, db):
