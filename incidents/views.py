@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib import messages
+from django.core import signing
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -99,7 +100,35 @@ def draft_edit(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     return _render_form(request, form, formset, token=draft.pk, draft=draft)
 
 
+# Who a report form was drawn for (signed, in the form), so that what one person typed
+# is never saved or filed under whoever signs in next on that browser.
+FORM_OWNER_SALT = "incidents.report-form-owner"
+ANOTHER_PERSONS_FORM = (
+    "This report was started by someone else who was signed in on this browser, so it "
+    "was not saved or sent under your name. Ask them to sign in to finish it, or open a "
+    "new report."
+)
+
+
+def _form_owner_token(request: HttpRequest) -> str:
+    return signing.dumps(request.user.pk, salt=FORM_OWNER_SALT)
+
+
+def _drawn_for_someone_else(request: HttpRequest) -> bool:
+    """Whether the posted form was drawn for another person. A form without the mark
+    (sent by a script, or drawn before it existed) is not refused for its absence."""
+    mark = request.POST.get("drawn_for", "")
+    if not mark:
+        return False
+    try:
+        return signing.loads(mark, salt=FORM_OWNER_SALT) != request.user.pk
+    except signing.BadSignature:
+        return True
+
+
 def _submit(request: HttpRequest) -> HttpResponse:
+    if _drawn_for_someone_else(request):
+        return HttpResponseBadRequest(ANOTHER_PERSONS_FORM)
     try:
         token = uuid.UUID(request.POST.get("submission_token", ""))
     except ValueError:
@@ -180,6 +209,7 @@ def _render_form(request, form, formset, *, token, draft=None, status=200) -> Ht
         "token": token,
         "draft": draft,
         "autosave_url": reverse("incidents:draft_autosave", args=[token]),
+        "drawn_for": _form_owner_token(request),
         "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
         "late_days": settings.BOUNDARIES["LATE_REPORT_DAYS"],
     }
@@ -194,6 +224,10 @@ def draft_autosave(request: HttpRequest, draft_id: uuid.UUID) -> JsonResponse:
         return JsonResponse({"error": "signed_out"}, status=401)
     if not has_role(request.user, *STAFF_ROLES):
         return JsonResponse({"error": "not_allowed"}, status=403)
+    if _drawn_for_someone_else(request):
+        return JsonResponse(
+            {"error": "another_person", "message": ANOTHER_PERSONS_FORM}, status=409
+        )
     data = drafts.data_from_post(request.POST)
     draft = services.save_draft(owner=request.user, draft_id=draft_id, data=data)
     if draft is None:

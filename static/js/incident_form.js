@@ -74,6 +74,12 @@
         return "signed-out";
       }
       if (response.status === 409) {
+        const refusal = await response.json().catch(() => ({}));
+        if (refusal.error === "another_person") {
+          // Someone else signed in on this browser: keep the page as it is, send nothing.
+          say(refusal.message);
+          return "another-person";
+        }
         say("This report has already been submitted. Open a new report for a new incident.");
         return "filed";
       }
@@ -122,7 +128,7 @@
       const submitter = event.submitter;
       while (saving) await new Promise((resolve) => setTimeout(resolve, 100));
       const outcome = await save();
-      if (outcome === "signed-out") return;
+      if (outcome === "signed-out" || outcome === "another-person") return;
       if (outcome === "offline") {
         say("No connection, so nothing was sent and nothing on this page is lost. " +
           "Press the button again when the connection returns.");

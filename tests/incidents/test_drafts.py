@@ -111,6 +111,29 @@ def test_a_form_carrying_a_colleagues_draft_is_not_filed_under_another_name(nurs
     assert Incident.objects.get().reporter.username == "nurse"
 
 
+def test_a_form_drawn_for_one_person_is_never_saved_or_filed_under_another(nurse_client, unit):
+    """Her session ended with the report on screen and a colleague signed in on the same
+    browser: the page's saves and its sending are refused, so her words never go under
+    his name (found by a review helper). Drawn for her, it saves as usual."""
+    page = nurse_client.get("/incidents/new/").content.decode()
+    token = re.search(r'name="submission_token" value="([0-9a-f-]+)"', page)[1]
+    drawn_for = re.search(r'name="drawn_for" value="([^"]+)"', page)[1]
+    data = incident_post(
+        unit, submission_token=token, drawn_for=drawn_for, description="Her own account."
+    )
+    colleague = client_for(UserFactory(units=[unit]))
+    response = autosave(colleague, data)
+    assert response.status_code == 409
+    assert response.json()["error"] == "another_person"
+    assert colleague.post("/incidents/new/", data).status_code == 400
+    assert colleague.post("/incidents/new/", {**data, "drawn_for": "forged"}).status_code == 400
+    assert not Draft.objects.exists() and not Incident.objects.exists()
+
+    assert autosave(nurse_client, data).status_code == 200
+    assert nurse_client.post("/incidents/new/", data).status_code == 302
+    assert Incident.objects.get().reporter.username == "nurse"
+
+
 def test_save_and_finish_later(nurse_client, unit):
     data = incident_post(unit, action="save", location="")
     response = nurse_client.post("/incidents/new/", data)
