@@ -73,6 +73,8 @@ class Action(models.TextChoices):
     SESSION_EXPIRED = "sign_in.session_expired", "Session expired"
     TWO_FACTOR_ENROLLED = "two_factor.enrolled", "Two-factor sign-in set up"
     TWO_FACTOR_RESET = "two_factor.reset", "Two-factor sign-in reset"
+    PASSWORD_CHANGED = "account.password_changed", "Password changed"
+    PASSWORD_RESET = "account.password_reset", "Password reset by email link"
     PERMISSION_REFUSED = "permission.refused", "Permission refused"
     THRESHOLDS_CHANGED = "alerts.thresholds_changed", "Alert thresholds changed"
     RECORDS_PURGED = "retention.purged", "Expired records purged"

@@ -1,5 +1,6 @@
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth import authenticate
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.validators import MaxLengthValidator
 
 
@@ -67,3 +68,24 @@ class SetUpAuthenticatorForm(forms.Form):
                 "Type the 6 digits your authenticator app shows.", code="invalid_code"
             )
         return code
+
+
+class CheckedPasswordChangeForm(PasswordChangeForm):
+    """Django's, with the current password checked the way sign-in checks it: a wrong
+    one counts towards the lockout and is recorded as a failed sign-in, so a computer
+    left signed in cannot be used to guess it."""
+
+    def __init__(self, user, *args, request=None, **kwargs) -> None:
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        checked = authenticate(
+            self.request, username=self.user.get_username(), password=old_password
+        )
+        if checked is None or checked.pk != self.user.pk:
+            raise forms.ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password

@@ -14,6 +14,16 @@ urlpatterns = [
     path("accounts/two-factor/", views.two_factor_verify, name="two_factor"),
     path("accounts/two-factor/set-up/", views.two_factor_setup, name="two_factor_setup"),
     path("accounts/password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "accounts/password_change/",
+        views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("", include("incidents.urls")),

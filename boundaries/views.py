@@ -7,6 +7,7 @@ import logging
 import sys
 from urllib.parse import urlencode, urlsplit
 
+from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
@@ -29,7 +30,12 @@ from boundaries.access import (
     second_factor_pending,
     second_factor_required,
 )
-from boundaries.forms import SecondFactorForm, SetUpAuthenticatorForm, SignInForm
+from boundaries.forms import (
+    CheckedPasswordChangeForm,
+    SecondFactorForm,
+    SetUpAuthenticatorForm,
+    SignInForm,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +82,33 @@ class PasswordResetView(auth_views.PasswordResetView):
         )
         # Past Django's own form_valid, which would send the email a second time.
         return super(auth_views.PasswordResetView, self).form_valid(form)
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's, with the current password checked as at sign-in (lockout, failures
+    recorded) and the change recorded."""
+
+    form_class = CheckedPasswordChangeForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit.record(action=audit.Action.PASSWORD_CHANGED, actor=form.user, request=self.request)
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's, with the reset recorded, and the sign-in pause for that username lifted:
+    following the emailed link proves the person holds the account's email, and the
+    lockout page offers the reset as the way out."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        axes_reset(username=form.user.get_username())
+        audit.record(action=audit.Action.PASSWORD_RESET, actor=form.user, request=self.request)
+        return response
 
 
 class SignOutView(auth_views.LogoutView):

@@ -157,3 +157,72 @@ def test_password_reset_for_an_unknown_address_reveals_nothing(client, db):
     response = client.post("/accounts/password_reset/", {"email": "nobody@example.invalid"})
     assert response.status_code == 302
     assert len(mail.outbox) == 0
+
+
+def _reset_by_email(client: Client, person, new: str, address: str = "10.0.0.1"):
+    client.post("/accounts/password_reset/", {"email": person.email}, REMOTE_ADDR=address)
+    link = re.search(r"https?://[^/]+(/accounts/reset/\S+)", mail.outbox[-1].body).group(1)
+    form = client.get(link, follow=True, REMOTE_ADDR=address)
+    return client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": new, "new_password2": new},
+        REMOTE_ADDR=address,
+    )
+
+
+def test_guessing_the_current_password_at_a_signed_in_computer_locks_out_and_is_recorded(
+    nurse_client, nurse, settings
+):
+    """The change form checks the current password as sign-in does (found by a review
+    helper: unlimited guesses, none recorded)."""
+    from boundaries import audit
+    from boundaries.models import AuditEvent
+
+    new = "a-much-longer-passphrase-42"
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        nurse_client.post(
+            "/accounts/password_change/",
+            {"old_password": f"guess-{attempt}", "new_password1": new, "new_password2": new},
+        )
+    failures = AuditEvent.objects.filter(action=audit.Action.SIGN_IN_FAILED, actor=nurse)
+    assert failures.count() == settings.AXES_FAILURE_LIMIT
+    response = nurse_client.post(
+        "/accounts/password_change/",
+        {"old_password": TEST_PASSWORD, "new_password1": new, "new_password2": new},
+    )
+    assert response.status_code == 429
+    nurse.refresh_from_db()
+    assert not nurse.check_password(new)
+
+
+@pytest.mark.parametrize("how", ["change", "reset"])
+def test_a_new_password_is_recorded(nurse, how):
+    from boundaries import audit
+    from boundaries.models import AuditEvent
+    from tests.conftest import client_for
+
+    new = "a-much-longer-passphrase-42"
+    if how == "change":
+        response = client_for(nurse).post(
+            "/accounts/password_change/",
+            {"old_password": TEST_PASSWORD, "new_password1": new, "new_password2": new},
+        )
+        action = audit.Action.PASSWORD_CHANGED
+    else:
+        response = _reset_by_email(Client(), nurse, new)
+        action = audit.Action.PASSWORD_RESET
+    assert response.status_code == 302
+    nurse.refresh_from_db()
+    assert nurse.check_password(new)
+    assert AuditEvent.objects.filter(action=action, actor=nurse).count() == 1
+
+
+def test_a_password_reset_lifts_the_sign_in_pause_its_page_offers_it_for(client, nurse, settings):
+    """Found by a review helper: still paused after the reset."""
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(client, "nurse", "wrong")
+    locked = sign_in(client, "nurse", TEST_PASSWORD)
+    assert locked.status_code == 429 and b"reset your password" in locked.content
+    new = "another-long-passphrase-77"
+    assert _reset_by_email(client, nurse, new).status_code == 302
+    assert sign_in(client, "nurse", new).status_code == 302
