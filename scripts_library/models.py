@@ -15,7 +15,7 @@ from django.db import connection, models
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.urls import reverse
 
-from scripts_library.permissions import may_draft
+from scripts_library.permissions import may_manage
 
 if TYPE_CHECKING:
     from boundaries.models import User
@@ -74,8 +74,9 @@ class ScriptQuerySet(models.QuerySet):
         )
 
     def manageable_by(self, user: User) -> ScriptQuerySet:
-        """Every script, drafts and retired ones included, for people who may draft."""
-        return self if may_draft(user) else self.none()
+        """Every script, drafts and retired ones included, for people who may draft or
+        decide."""
+        return self if may_manage(user) else self.none()
 
     def for_request_type(self, request_type: RequestType | str) -> ScriptQuerySet:
         """Scripts for a situation, given as a RequestType or its code."""
@@ -254,7 +255,7 @@ class ScriptVersionQuerySet(models.QuerySet):
         )
 
     def manageable_by(self, user: User) -> ScriptVersionQuerySet:
-        return self if may_draft(user) else self.none()
+        return self if may_manage(user) else self.none()
 
 
 class ScriptVersion(models.Model):

@@ -26,3 +26,9 @@ def may_draft(user: User) -> bool:
 def may_approve(user: User) -> bool:
     """Approve, send back and retire. Approving one's own words is refused separately."""
     return has_role(user, *APPROVING_ROLES) and user.has_perm(APPROVE_PERMISSION)
+
+
+def may_manage(user: User) -> bool:
+    """Open the library's own pages (drafts, proposals, use): anyone who drafts or
+    decides. An approver need not also be an editor to see what awaits them."""
+    return may_draft(user) or may_approve(user)

@@ -31,7 +31,13 @@ from scripts_library.models import (
     ScriptVersion,
     VersionState,
 )
-from scripts_library.permissions import APPROVING_ROLES, DRAFTING_ROLES, may_approve, may_draft
+from scripts_library.permissions import (
+    APPROVING_ROLES,
+    DRAFTING_ROLES,
+    may_approve,
+    may_draft,
+    may_manage,
+)
 
 # Counting a situation's or category's offered scripts (kept in step with offered()).
 _OFFERED = Q(scripts__status=ScriptStatus.APPROVED) & Q(
@@ -76,7 +82,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "situations": situations,
         "categories": categories,
         "search_form": SearchForm(),
-        "may_draft": may_draft(request.user),
+        "may_manage": may_manage(request.user),
     }
     return render(request, "scripts_library/index.html", context)
 
@@ -162,7 +168,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "script": script,
         "version": script.current_version,
         "ladder": services.as_ladder(siblings),
-        "may_draft": may_draft(request.user),
+        "may_manage": may_manage(request.user),
     }
     return render(request, "scripts_library/script_detail.html", context)
 
@@ -171,10 +177,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 drafter_required = _allowed_if(may_draft)
 approver_required = _allowed_if(may_approve)
+manager_required = _allowed_if(may_manage)
 
 
 @role_required(*DRAFTING_ROLES)
-@drafter_required
+@manager_required
 @require_GET
 def manage(request: HttpRequest) -> HttpResponse:
     """Everything in the library by where it stands, with how often each was used."""
@@ -191,6 +198,7 @@ def manage(request: HttpRequest) -> HttpResponse:
         "approved": [(script, usage.get(script.pk)) for script in approved],
         "retired": scripts.filter(status=ScriptStatus.RETIRED),
         "may_approve": may_approve(request.user),
+        "may_draft": may_draft(request.user),
     }
     return render(request, "scripts_library/manage.html", context)
 
@@ -235,13 +243,14 @@ def _render_manage_detail(
         "pending": pending,
         "wrote_pending": wrote_pending,
         "may_approve": may_approve(request.user),
+        "may_draft": may_draft(request.user),
         "reject_form": reject_form or RejectForm(),
     }
     return render(request, "scripts_library/manage_detail.html", context)
 
 
 @role_required(*DRAFTING_ROLES)
-@drafter_required
+@manager_required
 @require_GET
 def manage_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_manage_detail(request, _manageable_script(request, pk))

@@ -9,10 +9,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from boundaries.models import Role
 from incidents.models import Channel, Incident, RequestType
 from scripts_library.models import Script, ScriptVersion
 from scripts_library.services import draft_script, propose_version
-from tests.factories import IncidentFactory, ScriptFactory, script_category
+from tests.conftest import client_for
+from tests.factories import IncidentFactory, ScriptFactory, UserFactory, script_category
 
 
 def _form(**overrides) -> dict:
@@ -417,3 +419,28 @@ def test_decision_pages_check_the_csrf_token(supervisor, manager):
     client.force_login(manager)
 
     assert client.post(f"/scripts/manage/versions/{version.pk}/approve/").status_code == 403
+
+
+def test_a_manager_who_only_approves_decides_without_the_drafting_buttons(supervisor, unit):
+    """Granting "Can approve and retire scripts" alone is enough to decide: the library's
+    pages open, without buttons for what only editors do (found by a review helper:
+    403 on the pages, 404 on approving)."""
+    from tests.scripts_library.conftest import _group
+
+    deciding = UserFactory(username="approver", role=Role.MANAGER, units=[unit])
+    deciding.groups.add(_group("Approvers only", "approve_script"))
+    client = client_for(deciding)
+    version = _proposed_by(supervisor)
+    assert b"Manage the library" in client.get("/scripts/").content
+    overview = client.get("/scripts/manage/").content.decode()
+    assert "/scripts/manage/new/" not in overview
+    page = client.get(f"/scripts/manage/{version.script_id}/").content.decode()
+    assert "/edit/" not in page
+    response = client.post(
+        f"/scripts/manage/versions/{version.pk}/approve/", _as_read(client, version)
+    )
+    assert response.status_code == 302
+    version.refresh_from_db()
+    assert version.state == "approved"
+    assert client.get("/scripts/manage/new/").status_code == 403
+    assert client.post(f"/scripts/manage/{version.script_id}/retire/").status_code == 302
