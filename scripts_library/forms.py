@@ -35,14 +35,22 @@ class ChoicesById(forms.ModelMultipleChoiceField):
 
 
 class SearchForm(forms.Form):
+    # The box stops typing at the limit; a longer query (from a link) is cut, not refused.
     q = forms.CharField(
         label="Search the scripts",
-        max_length=SEARCH_MAX_LENGTH,
         required=False,
         widget=forms.TextInput(
-            attrs={"type": "search", "class": "form-control", "placeholder": "for example: gift"}
+            attrs={
+                "type": "search",
+                "class": "form-control",
+                "placeholder": "for example: gift",
+                "maxlength": SEARCH_MAX_LENGTH,
+            }
         ),
     )
+
+    def clean_q(self) -> str:
+        return self.cleaned_data["q"][:SEARCH_MAX_LENGTH]
 
 
 class ScriptForm(forms.Form):

@@ -103,7 +103,12 @@ def search(request: HttpRequest) -> HttpResponse:
 @require_GET
 def situation(request: HttpRequest, code: str) -> HttpResponse:
     request_type = _situation(code)
-    context = {"situation": request_type, "ladder": services.ladder_for(request_type)}
+    ladder = services.ladder_for(request_type)
+    context = {
+        "situation": request_type,
+        "ladder": ladder,
+        "has_words": any(step.scripts for step in ladder),
+    }
     return render(request, "scripts_library/situation.html", context)
 
 
@@ -130,7 +135,12 @@ def suggestions(request: HttpRequest, code: str) -> HttpResponse:
 def pocket_card(request: HttpRequest, code: str) -> HttpResponse:
     """A one-page card of the situation's ladder, to print and keep in a pocket."""
     request_type = _situation(code)
-    context = {"situation": request_type, "ladder": services.ladder_for(request_type)}
+    ladder = services.ladder_for(request_type)
+    context = {
+        "situation": request_type,
+        "ladder": ladder,
+        "has_words": any(step.scripts for step in ladder),
+    }
     pdf = render_pdf(
         "scripts_library/pocket_card.html",
         context,

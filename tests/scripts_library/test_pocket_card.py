@@ -84,3 +84,9 @@ def test_a_long_unbroken_word_wraps_instead_of_being_cut_off(nurse_client, db):
 
 def test_unknown_situation_has_no_card(nurse_client, db):
     assert nurse_client.get("/scripts/situations/no-such-thing/card.pdf").status_code == 404
+
+
+def test_a_card_for_a_situation_without_approved_words_says_so(nurse_client, db):
+    """Found by a review helper: it printed blank."""
+    text = _text(_pdf(nurse_client, "gifts"))
+    assert _squeezed("There are no approved words for this situation yet.") in text

@@ -74,6 +74,15 @@ def test_search_page_shows_the_matches(nurse_client, scripts):
     assert "draft wording" not in page
 
 
+def test_a_search_longer_than_the_box_is_cut_not_refused(nurse_client, scripts):
+    """From a link, say (found by a review helper: "Ensure this value has at most")."""
+    page = nurse_client.get("/scripts/search/", {"q": "friend request " * 10})
+    html = page.content.decode()
+    assert "Ensure this value" not in html
+    assert "Friend or follow request" in html
+    assert 'maxlength="100"' in html
+
+
 def test_search_page_without_a_query_shows_just_the_box(nurse_client, scripts):
     page = nurse_client.get("/scripts/search/").content.decode()
     assert 'type="search"' in page
