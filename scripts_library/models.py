@@ -8,11 +8,12 @@ the script, so reporters only ever see what an approver has accepted.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connection, models
-from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.db.models import Case, Exists, F, Func, OuterRef, Q, Value, When
 from django.urls import reverse
 
 from scripts_library.permissions import may_manage
@@ -24,6 +25,15 @@ if TYPE_CHECKING:
 SCRIPT_TEXT_MAX_LENGTH = 600
 # The longest search a person can type; longer input is cut, never an error.
 SEARCH_MAX_LENGTH = 100
+
+
+def fold(text: str) -> str:
+    """``text`` as search compares it: without accents, in lower case ("Café" and
+    "CAFE" read "cafe"), as nurses type on phones."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
 SEARCH_MAX_WORDS = 8
 
 
@@ -117,28 +127,35 @@ class ScriptQuerySet(models.QuerySet):
         PostgreSQL: full-text search (stemmed, so "asking" finds "asks"), best match
         first. Elsewhere (SQLite): every word of the query must appear somewhere.
         """
-        words = query[:SEARCH_MAX_LENGTH].split()[:SEARCH_MAX_WORDS]
+        words = fold(query[:SEARCH_MAX_LENGTH]).split()[:SEARCH_MAX_WORDS]
         if not words:
             return self.none()
         if connection.vendor == "postgresql":
             return self._full_text_search(" ".join(words))
-        matches = Q()
-        for word in words:
-            matches &= (
-                Q(current_version__title__icontains=word)
-                | Q(current_version__text__icontains=word)
-                | Q(current_version__guidance__icontains=word)
-            )
-        return self.filter(matches)
+        # SQLite folds the case of ASCII letters only, and no accents: the words are
+        # compared folded here, over the scripts in question (the library, not incidents).
+        rows = self.values_list(
+            "pk", "current_version__title", "current_version__text", "current_version__guidance"
+        )
+        found = [
+            pk
+            for pk, *texts in rows
+            if all(word in fold(" ".join(filter(None, texts))) for word in words)
+        ]
+        return self.filter(pk__in=found)
 
     def _full_text_search(self, query: str) -> ScriptQuerySet:
         # Imported here: the module needs psycopg, and the app is not in INSTALLED_APPS.
         from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 
+        def unaccented(field: str) -> Func:
+            # The unaccent extension (migration 0009); the query is folded in Python.
+            return Func(F(field), function="unaccent")
+
         vector = (
-            SearchVector("current_version__title", weight="A", config="english")
-            + SearchVector("current_version__text", weight="B", config="english")
-            + SearchVector("current_version__guidance", weight="C", config="english")
+            SearchVector(unaccented("current_version__title"), weight="A", config="english")
+            + SearchVector(unaccented("current_version__text"), weight="B", config="english")
+            + SearchVector(unaccented("current_version__guidance"), weight="C", config="english")
         )
         search_query = SearchQuery(query, search_type="websearch", config="english")
         return (

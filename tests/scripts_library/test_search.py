@@ -56,6 +56,20 @@ def test_search_ignores_case_and_empty_queries(scripts):
     assert _found("   ") == []
 
 
+@pytest.mark.parametrize("query", ["cafe", "Cafe", "CAFÉ", "café"])
+def test_search_ignores_accents_however_they_are_typed(db, query):
+    """Found by a review helper: "cafe" missed "café" on both databases, and "CAFÉ" on
+    SQLite."""
+    from scripts_library.models import Script
+
+    cafe = ScriptFactory(
+        request_types=["meet-outside"],
+        version__title="Invitation to the café",
+        version__text="That's kind, but I don't meet patients outside work.",
+    )
+    assert list(Script.objects.offered().search(query)) == [cafe]
+
+
 def test_search_never_returns_drafts_or_retired_scripts(scripts):
     scripts["friend"].status = "retired"
     scripts["friend"].save()
