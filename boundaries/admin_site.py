@@ -12,6 +12,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models.base import ModelBase
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 
 from boundaries import audit
@@ -50,6 +51,11 @@ class BoundariesAdminSite(admin.AdminSite):
         # Signed in, but not an administrator.
         audit.record_route_refused(request=request)
         raise PermissionDenied
+
+    def password_change(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        # The app's own page: the current password checked as at sign-in (lockout,
+        # failures recorded), and the change recorded.
+        return redirect("password_change")
 
     def logout(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         from boundaries.views import SignOutView

@@ -9,6 +9,25 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 
 
+class HealthCheckMiddleware:
+    """``/healthz`` answered before anything reads the Host header or redirects to HTTPS:
+    a load balancer asks each app server directly, by the server's own address and over
+    plain HTTP, neither of which the site's settings allow. It says only whether the
+    database answers."""
+
+    PATH = "/healthz"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info == self.PATH:
+            from boundaries.views import healthz
+
+            return healthz(request)
+        return self.get_response(request)
+
+
 class NoStoreForSignedInMiddleware:
     """Pages for a signed-in person hold incident details: no cache may keep them."""
 

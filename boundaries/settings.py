@@ -93,6 +93,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a load balancer's health check is answered whatever its Host header.
+    "boundaries.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -229,9 +231,6 @@ PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0)
 
 # Security headers.
 SECURE_SSL_REDIRECT = HTTPS
-# A load balancer's health check may ask the app server directly, over plain HTTP: it
-# gets the answer (200, or 503 with the database down), not a redirect.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = 31_536_000 if HTTPS else 0

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Max, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -342,14 +342,19 @@ def edit_script(
     _require(may_draft(editor), "You do not have permission to edit scripts.")
     script = _locked(script)
     version = script.versions.pending().first()
+    earlier_writers = []
     if version is None:
-        number = (script.versions.aggregate(last=Max("number"))["last"] or 0) + 1
+        latest = script.versions.order_by("-number").first()
+        number = (latest.number if latest else 0) + 1
         version = ScriptVersion(script=script, number=number)
+        if latest is not None and latest.state == VersionState.REJECTED:
+            # The edit starts from the words sent back: whoever wrote them still has.
+            earlier_writers = list(latest.writers.all())
     version.title, version.text, version.guidance = title, text, guidance
     version.author, version.state, version.proposed_at = editor, VersionState.DRAFT, None
     placement = {"category": category, "stage": stage, "request_types": request_types}
     _set_placement(version, **placement, channels=channels)
-    version.writers.add(editor)
+    version.writers.add(editor, *earlier_writers)
     if script.status == ScriptStatus.DRAFT:
         # Never offered yet: the script's own placement simply follows its draft.
         _set_placement(script, **placement, channels=channels)

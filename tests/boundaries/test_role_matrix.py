@@ -761,12 +761,15 @@ def test_the_secrets_are_on_the_pages_of_people_who_may_see_them(world, clients)
 
 def test_no_post_is_accepted_without_the_csrf_token(world):
     """Every route refuses a POST that does not carry the CSRF token, before anything
-    else happens (signing in and out included)."""
+    else happens (signing in and out included). The health check, answered ahead of
+    every middleware for load balancers, takes GET only."""
     client = client_for(world.people["manager"])
     client.handler = _shared_handler(enforce_csrf_checks=True)
     accepted = []
     for route in APP_ROUTES:
         response, _ = ask({"manager": client}, "manager", "POST", url_for(route, world))
+        if route.name == "healthz" and response.status_code == 405:
+            continue
         if response.status_code != 403:
             accepted.append(f"{route.name}: {response.status_code}")
     assert not accepted

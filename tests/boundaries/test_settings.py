@@ -67,13 +67,18 @@ def test_app_refuses_a_patient_reference_pattern_that_is_not_a_regular_expressio
 
 
 def test_the_health_check_answers_plain_http_under_production_settings(settings, db):
-    """A load balancer asking the app server directly gets the answer, not a redirect
-    to HTTPS (found by a review helper)."""
+    """A load balancer asking the app server directly, by its own address and over plain
+    HTTP, gets the answer, not a redirect to HTTPS nor a refused Host (found by review
+    helpers)."""
     from django.test import Client
 
     settings.SECURE_SSL_REDIRECT = True
-    assert Client().get("/healthz").status_code == 200
-    assert Client().get("/accounts/login/").status_code == 301
+    settings.ALLOWED_HOSTS = ["boundaries.example.org"]
+    assert Client().get("/healthz", HTTP_HOST="10.0.3.17:8000").status_code == 200
+    assert Client().get("/healthz", HTTP_HOST="boundaries.example.org").status_code == 200
+    site = Client().get("/accounts/login/", HTTP_HOST="boundaries.example.org")
+    assert site.status_code == 301
+    assert Client().get("/accounts/login/", HTTP_HOST="10.0.3.17:8000").status_code == 400
 
 
 def test_production_settings_pass_the_deploy_checks_without_warnings():

@@ -351,3 +351,19 @@ def test_ladder_for_a_channel_keeps_scripts_for_any_channel(db):
         on_the_phone,
         *Script.objects.filter(channels__code="social-media"),
     ]
+
+
+def test_words_sent_back_stay_their_writers_when_another_drafter_takes_them_up(
+    manager, supervisor, second_manager
+):
+    """Found by a review helper: the manager could approve their own words, sent back by
+    a colleague and proposed again unchanged by a drafter."""
+    script = services.draft_script(author=manager, **_words())
+    version = services.propose_version(proposer=manager, version=script.versions.get())
+    services.reject_version(approver=second_manager, version=version, note="Too curt.")
+    again = services.edit_script(editor=supervisor, script=script, **_words())
+    services.propose_version(proposer=supervisor, version=again)
+    with pytest.raises(ValidationError) as refused:
+        services.approve_version(approver=manager, version=again)
+    assert refused.value.code == "own_version"
+    assert set(again.writers.all()) == {manager, supervisor}

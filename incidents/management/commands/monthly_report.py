@@ -18,8 +18,8 @@ class Command(BaseCommand):
     help = (
         "Write the monthly summary PDF for a calendar month (local time), for the whole "
         "organisation or one unit: the same document managers download from /reports/. "
-        "With --email, send it to every active manager (organisation) or to the unit's "
-        "supervisors. Example for cron on the 1st of each month: "
+        "With --email, send it to every active manager (organisation, or a closed unit) "
+        "or to the unit's supervisors. Example for cron on the 1st of each month: "
         "manage.py monthly_report --output /var/lib/boundaries/reports/ --email"
     )
 
