@@ -246,3 +246,25 @@ def test_the_review_queue_counts_only_open_incidents(people):
         assert "'submitted'" in sql and "'under_review'" in sql
         scans = [scan for scan in _scans(_plan(sql)) if scan["Relation Name"] in LARGE_TABLES]
         assert scans and all(scan["Node Type"] != "Seq Scan" for scan in scans)
+
+
+def test_the_months_repeat_patients_and_alerts_are_counted_from_indexes(people):
+    """The repeat patients need the month's patient and severity, which the month's index
+    carries; the alert counts each filter on one indexed column (found with EXPLAIN on
+    the 1,000,000-incident benchmark: 69 ms and 50 ms reading rows, 26 ms and 4 ms
+    from the indexes)."""
+    from incidents import reports
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'incident_when_patient_idx'"
+        )
+        (definition,) = cursor.fetchone()
+    assert definition.endswith("(occurred_at, patient_id) INCLUDE (severity)")
+    with CaptureQueriesContext(connection) as captured:
+        reports.monthly_summary(month=reports.Month.last_completed(), generated_by="Test")
+    alert_counts = [
+        query["sql"] for query in captured.captured_queries if '"incidents_alert"' in query["sql"]
+    ]
+    assert len(alert_counts) == 3
+    assert all(sql.startswith('SELECT COUNT(*) AS "__count"') for sql in alert_counts)
