@@ -110,13 +110,7 @@ def confirm_set_up(*, user: User, device_id: int, code: str, request: HttpReques
     attempt = _check(device, code)
     if not attempt.accepted:
         # Refused like a wrong code at the second step, and recorded like one.
-        audit.record(
-            action=audit.Action.SECOND_FACTOR_FAILED,
-            actor=user,
-            request=request,
-            target=device,
-            outcome=audit.Outcome.FAILURE,
-        )
+        _record_refused_code(user=user, device=device, request=request)
         return SetUp(attempt, [])
     device.confirmed = True
     device.save(update_fields=["confirmed"])
@@ -157,14 +151,18 @@ def verify_second_factor(*, user: User, code: str, request: HttpRequest) -> Atte
             target=attempt.device,
         )
     else:
-        audit.record(
-            action=audit.Action.SECOND_FACTOR_FAILED,
-            actor=user,
-            request=request,
-            target=device,
-            outcome=audit.Outcome.FAILURE,
-        )
+        _record_refused_code(user=user, device=device, request=request)
     return attempt
+
+
+def _record_refused_code(*, user: User, device: Device | None, request: HttpRequest) -> None:
+    audit.record(
+        action=audit.Action.SECOND_FACTOR_FAILED,
+        actor=user,
+        request=request,
+        target=device,
+        outcome=audit.Outcome.FAILURE,
+    )
 
 
 def _sign_in_with(request: HttpRequest, device: Device) -> None:
