@@ -38,6 +38,23 @@ def _audit_trail_can_be_emptied_between_transactional_tests():
     flush.Command.handle = original
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_connection_left_open_at_teardown(django_db_setup, django_db_blocker):
+    """Ends, once every test has run, any connection to the test database that a
+    test's thread (the live server's, a race test's) left open: PostgreSQL refuses to
+    drop a database in use, and pytest-django would only warn that it could not."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _reference_data_after_flush(request):
     """Transactional tests empty every table afterwards, including the rows that data
