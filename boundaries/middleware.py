@@ -6,6 +6,9 @@ from collections.abc import Callable
 
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.csp import ContentSecurityPolicyMiddleware
+from django.middleware.security import SecurityMiddleware
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 
 
@@ -21,11 +24,20 @@ class HealthCheckMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info == self.PATH:
-            from boundaries.views import healthz
+        if request.path_info != self.PATH:
+            return self.get_response(request)
+        from boundaries.views import healthz
 
-            return healthz(request)
-        return self.get_response(request)
+        response = healthz(request)
+        # The headers every response carries, from the middleware that adds them
+        # elsewhere; only their request-side checks (Host, HTTPS) are left out.
+        for middleware in (
+            SecurityMiddleware,
+            ContentSecurityPolicyMiddleware,
+            XFrameOptionsMiddleware,
+        ):
+            response = middleware(self.get_response).process_response(request, response)
+        return response
 
 
 class NoStoreForSignedInMiddleware:

@@ -127,11 +127,13 @@ class ScriptQuerySet(models.QuerySet):
         PostgreSQL: full-text search (stemmed, so "asking" finds "asks"), best match
         first. Elsewhere (SQLite): every word of the query must appear somewhere.
         """
-        words = fold(query[:SEARCH_MAX_LENGTH]).split()[:SEARCH_MAX_WORDS]
+        words = query[:SEARCH_MAX_LENGTH].split()[:SEARCH_MAX_WORDS]
         if not words:
             return self.none()
         if connection.vendor == "postgresql":
+            # Both sides folded by unaccent(), so they agree on every letter.
             return self._full_text_search(" ".join(words))
+        words = [fold(word) for word in words]
         # SQLite folds the case of ASCII letters only, and no accents: the words are
         # compared folded here, over the scripts in question (the library, not incidents).
         rows = self.values_list(
@@ -149,7 +151,7 @@ class ScriptQuerySet(models.QuerySet):
         from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 
         def unaccented(field: str) -> Func:
-            # The unaccent extension (migration 0009); the query is folded in Python.
+            # The unaccent extension (migration 0009), for the query too.
             return Func(F(field), function="unaccent")
 
         vector = (
@@ -157,7 +159,9 @@ class ScriptQuerySet(models.QuerySet):
             + SearchVector(unaccented("current_version__text"), weight="B", config="english")
             + SearchVector(unaccented("current_version__guidance"), weight="C", config="english")
         )
-        search_query = SearchQuery(query, search_type="websearch", config="english")
+        search_query = SearchQuery(
+            Func(Value(query), function="unaccent"), search_type="websearch", config="english"
+        )
         return (
             self.annotate(search=vector)
             .filter(search=search_query)

@@ -48,10 +48,13 @@ def _no_connection_left_open_at_teardown(django_db_setup, django_db_blocker):
 
     if connection.vendor != "postgresql":
         return
+    # Only the run's own sessions: another role's (autovacuum, a superuser's) may not be
+    # ended by this one, and is not the tests' to end.
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND usename = current_user AND backend_type = 'client backend'"
         )
 
 

@@ -145,6 +145,10 @@ def test_every_kind_of_response_carries_the_security_headers(
     assert [r.status_code for r in signed_in.values()] == [200, 403, 404, 302, 200, 200]
     for response in signed_in.values():
         _assert_security_headers(response, signed_in=True)
+    # The health check, answered ahead of the other middleware (found by a review helper).
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    _assert_security_headers(health, signed_in=False)
 
 
 @pytest.mark.parametrize(
