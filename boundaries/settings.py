@@ -223,9 +223,19 @@ AXES_VERBOSE = False
 # No second, unpurged record of every sign-in with its browser and address: the audit
 # trail already records sign-ins. The attempts that count towards a lockout stay, and are
 # removed once the cool-off has passed; what they keep of the form leaves out the
-# password (always) and the CSRF token.
+# password (always), the change-password form's passwords (it checks the current one
+# through the same lockout), two-factor codes and the CSRF token.
 AXES_DISABLE_ACCESS_LOG = True
-AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
+AXES_SENSITIVE_PARAMETERS = [
+    "username",
+    "ip_address",
+    "csrfmiddlewaretoken",
+    "old_password",
+    "new_password1",
+    "new_password2",
+    "otp_token",
+    "token",
+]
 # One definition of "the client's address", shared with the audit trail.
 AXES_CLIENT_IP_CALLABLE = "boundaries.network.client_address"
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: none, and

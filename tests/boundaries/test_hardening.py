@@ -394,6 +394,26 @@ def test_sign_ins_leave_no_second_log_of_browser_and_address(client, nurse):
     assert AuditEvent.objects.filter(action=audit.Action.SIGN_IN_SUCCEEDED).exists()
 
 
+def test_a_wrong_current_password_leaves_no_password_in_the_lockout_records(
+    nurse_client, administrator_client
+):
+    # Found by a review helper: the change-password form checks the current password
+    # through the lockout, which kept its three passwords as typed for admins to read.
+    from axes.models import AccessAttempt
+
+    typo = "correct-horse-battery-stapel"
+    new = "NEW-passphrase-nobody-may-read-42"
+    nurse_client.post(
+        "/accounts/password_change/",
+        {"old_password": typo, "new_password1": new, "new_password2": new},
+    )
+    attempt = AccessAttempt.objects.get()
+    assert "old_password=" in attempt.post_data
+    assert typo not in attempt.post_data and new not in attempt.post_data
+    page = administrator_client.get(f"/admin/axes/accessattempt/{attempt.pk}/change/")
+    assert page.status_code == 200 and new.encode() not in page.content
+
+
 # --- Findings of the role matrix, each fixed where it belongs ----------------------------------
 
 
