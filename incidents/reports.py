@@ -330,6 +330,8 @@ class MonthlySummary:
     reporter_actions: list[Tally]
     review_actions: list[Tally]
     repeat_patients: list[RepeatPatient]
+    # Whether ``review_actions`` leave out the reader's own reports (below).
+    review_actions_leave_out_own: bool
     open_items: OpenItems
     time_zone: str = ""
     charts: dict = field(default_factory=dict)
@@ -478,8 +480,13 @@ def monthly_summary(
     unit: Unit | None = None,
     generated_by: str,
     now: datetime | None = None,
+    reader_id: int | None = None,
 ) -> MonthlySummary:
     """The monthly summary's figures for ``month``, over one unit or the organisation.
+
+    ``reader_id``: the person downloading it. What supervisors did in review about
+    that person's own reports is left out of the review actions, as the CSV leaves it
+    out of their rows: the app never shows a reporter what was done about their report.
 
     A fixed number of queries (eleven for a unit, twelve for the organisation)
     whatever the number of incidents: no incident row is loaded into Python.
@@ -503,7 +510,6 @@ def monthly_summary(
     )
     trend_counts = [trend_row[f"m{index}"] for index in range(len(months))]
 
-    flags = [name for name, _ in REPORTER_ACTIONS] + [name for name, _ in REVIEW_ACTIONS]
     own = Q(script_version__isnull=True)
     breakdowns = {
         **{
@@ -514,7 +520,13 @@ def monthly_summary(
             f"own_{value}": Count("pk", filter=own & Q(person_response=value))
             for value in PersonResponse.values
         },
-        **{f"flag_{name}": Count("pk", filter=Q(**{name: True})) for name in flags},
+        **{f"flag_{name}": Count("pk", filter=Q(**{name: True})) for name, _ in REPORTER_ACTIONS},
+        **{
+            f"flag_{name}": Count("pk", filter=Q(**{name: True}) & ~Q(reporter_id=reader_id))
+            if reader_id is not None
+            else Count("pk", filter=Q(**{name: True}))
+            for name, _ in REVIEW_ACTIONS
+        },
     }
     # The key figures and the breakdowns by request type, channel and unit in one read
     # of the month: counted per (request type, channel, unit), at most a few thousand
@@ -642,6 +654,7 @@ def monthly_summary(
         ),
         reporter_actions=[Tally(label, row[f"flag_{name}"]) for name, label in REPORTER_ACTIONS],
         review_actions=[Tally(label, row[f"flag_{name}"]) for name, label in REVIEW_ACTIONS],
+        review_actions_leave_out_own=reader_id is not None,
         repeat_patients=repeat_patients,
         open_items=OpenItems(
             unreviewed=waiting["unreviewed"],

@@ -125,7 +125,10 @@ def _page_scope(request: HttpRequest, units: list[Unit]) -> Scope:
 
 def _summary_context(request: HttpRequest, month: Month, scope: Scope) -> dict:
     summary = reports.monthly_summary(
-        month=month, unit=scope.unit, generated_by=reports.generated_by_person(request.user)
+        month=month,
+        unit=scope.unit,
+        generated_by=reports.generated_by_person(request.user),
+        reader_id=request.user.pk,
     )
     following = month.shifted(1)
     return {
@@ -180,7 +183,10 @@ def report_pdf(request: HttpRequest) -> HttpResponse:
         return _bad_request(request, str(error))
     scope = _scope_for_download(request)
     summary = reports.monthly_summary(
-        month=month, unit=scope.unit, generated_by=reports.generated_by_person(request.user)
+        month=month,
+        unit=scope.unit,
+        generated_by=reports.generated_by_person(request.user),
+        reader_id=request.user.pk,
     )
     pdf = reports.render_monthly_summary(summary, request=request)
     audit.record(action=audit.Action.REPORT_EXPORTED, request=request, unit=scope.unit)

@@ -262,6 +262,35 @@ def test_a_units_pdf_is_named_after_the_unit(supervisor_client, supervisor, octo
     assert "WardA(WARD-A)" in text
 
 
+def test_a_supervisors_pdf_leaves_out_what_was_done_about_their_own_reports(
+    supervisor_client, supervisor, unit, tmp_path
+):
+    # Found by two review helpers: the CSV leaves "Actions by supervisors" out of the
+    # downloader's own rows, and the unit's PDF counted them, so a supervisor whose report
+    # was the month's only one read what colleagues did about it.
+    from incidents.models import Status
+    from tests.incidents.test_exports import filed
+
+    colleague_report = filed(reporter=UserFactory(units=[unit]), police_informed=True)
+    own = filed(
+        reporter=supervisor,
+        unit=unit,
+        police_informed=True,
+        flag_recommended=True,
+        status=Status.CLOSED,
+    )
+    response = supervisor_client.get(f"{PDF_URL}?month=2026-10&unit=WARD-A")
+    text = squeezed(pdf_text(response.content))
+    assert "yourownreportsarenotcountedhere" in text
+    assert "Policeinformed1" in text  # the colleague's report only
+    assert "Behaviouralflagonthepatientrecordrecommended0" in text
+    # Whoever else reads the same month sees both (the command's copy here).
+    call_command("monthly_report", "--month", "2026-10", "--unit", "WARD-A", "--output", tmp_path)
+    whole = squeezed(pdf_text(next(tmp_path.glob("*.pdf")).read_bytes()))
+    assert "Policeinformed2" in whole and "notcountedhere" not in whole
+    assert (colleague_report.unit, own.unit) == (unit, unit)
+
+
 # --- The command for cron ------------------------------------------------------------------
 
 
