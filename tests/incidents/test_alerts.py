@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from boundaries.models import AuditEvent
+from boundaries.models import AuditEvent, Role
 from incidents import alerts, services
 from incidents.models import (
     Alert,
@@ -422,6 +422,26 @@ def test_an_alert_resting_only_on_the_supervisors_own_reports_is_decided_by_othe
     response = supervisor_client.post(f"{url}resolve/", {"resolution": "Care transferred."})
     alert.refresh_from_db()
     assert alert.status == AlertStatus.RESOLVED
+
+
+def test_the_supervisor_behind_an_alert_does_not_read_what_colleagues_did_about_it(
+    supervisor, supervisor_client, unit
+):
+    # Found by a review helper: the page withheld the buttons but showed the colleague's
+    # action and notes, which the app never shows a reporter about their own report.
+    colleague = UserFactory(role=Role.SUPERVISOR, units=[unit])
+    filed(patient=PatientFactory(), reporter=supervisor, severity=Severity.HIGH)
+    alert = Alert.objects.get()
+    services.acknowledge_alert(
+        alert=alert, user=colleague, action="Behavioural flag recommended", note="ACK-NOTE"
+    )
+    services.resolve_alert(alert=alert, user=colleague, note="RESOLUTION-NOTE")
+    page = supervisor_client.get(alert.get_absolute_url()).content.decode()
+    assert "Resolved" in page  # the status itself
+    for withheld in ("ACK-NOTE", "RESOLUTION-NOTE", "Behavioural flag recommended"):
+        assert withheld not in page
+    page = client_for(colleague).get(alert.get_absolute_url()).content.decode()
+    assert "ACK-NOTE" in page and "RESOLUTION-NOTE" in page
 
 
 def test_a_second_acknowledgement_keeps_the_first(
