@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -55,13 +55,19 @@ class WitnessDetails:
 
 
 def review_due(*, submitted_at: datetime, severity: int) -> datetime:
-    """When a supervisor should have reviewed an incident (a configurable target)."""
+    """When a supervisor should have reviewed an incident (a configurable target): the
+    same time of day, that many days later on the local calendar, so a report filed at
+    10:00 on the Friday before the clocks change is due at 10:00 on the Monday (adding
+    72 hours made it 09:00 or 11:00)."""
     days = (
         settings.BOUNDARIES["REVIEW_TARGET_DAYS_HIGH"]
         if severity == Severity.HIGH
         else settings.BOUNDARIES["REVIEW_TARGET_DAYS"]
     )
-    return submitted_at + timedelta(days=days)
+    zone = timezone.get_default_timezone()
+    local = submitted_at.astimezone(zone).replace(tzinfo=None) + timedelta(days=days)
+    # A time the clocks skip that day reads as the hour after; a repeated one, its first.
+    return local.replace(tzinfo=zone).astimezone(UTC)
 
 
 def log_incident(

@@ -1,7 +1,7 @@
 """Filing an incident: the complete record, validation next to each field, and exactly
 one incident however often the form is sent."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from boundaries.models import AuditEvent
+from incidents import services
 from incidents.models import Draft, Incident, Patient, Severity, Status
 from tests.factories import IncidentFactory, UserFactory, nhs_number
 from tests.incidents.conftest import incident_post, with_witnesses
@@ -59,7 +60,7 @@ def test_nurse_files_a_complete_incident(nurse_client, nurse, unit, supervisor, 
     assert incident.supervisor_told == supervisor
     assert incident.wants_debrief and not incident.feels_unsafe
     assert [w.name for w in incident.witnesses.all()] == ["Dee Rosevear", "A visitor in bay 2"]
-    assert incident.review_due_at == incident.submitted_at + timedelta(days=3)
+    assert local_days_later(incident.submitted_at, incident.review_due_at) == 3
     assert incident.reference == f"BND-{incident.submitted_at.year}-{incident.pk:05d}"
     assert AuditEvent.objects.filter(
         action="incident.created", object_id=str(incident.pk)
@@ -88,7 +89,36 @@ def test_high_severity_is_reviewed_within_a_day(nurse_client, unit):
     file(nurse_client, incident_post(unit, request_type="stalking"))
     incident = Incident.objects.get()
     assert incident.severity == Severity.HIGH
-    assert incident.review_due_at == incident.submitted_at + timedelta(days=1)
+    assert local_days_later(incident.submitted_at, incident.review_due_at) == 1
+
+
+def local_days_later(start, end) -> int:
+    """Whole days between two moments on the local calendar, at the same local time."""
+    start, end = timezone.localtime(start), timezone.localtime(end)
+    assert end.time() == start.time()
+    return (end.date() - start.date()).days
+
+
+@pytest.mark.parametrize(
+    ("filed_at", "due"),
+    [
+        # Friday 10:00 BST; the clocks go back on Sunday: Monday 10:00 GMT (72 hours
+        # would be 09:00).
+        (datetime(2026, 10, 23, 10, 0), datetime(2026, 10, 26, 10, 0)),
+        # And forward in March (72 hours would be 11:00).
+        (datetime(2026, 3, 27, 10, 0), datetime(2026, 3, 30, 10, 0)),
+        # A time the clocks skip on the due day reads as the hour after.
+        (datetime(2026, 3, 26, 1, 30), datetime(2026, 3, 29, 2, 30)),
+    ],
+)
+def test_the_review_is_due_on_the_local_clock_across_a_clock_change(filed_at, due):
+    # Found by a review helper: 72 hours after a report filed before the clocks change
+    # falls an hour off the time of day it was filed, in the confirmation, the queue's
+    # overdue badge and the report's "reviewed within target".
+    zone = timezone.get_default_timezone()
+    filed_at = filed_at.replace(tzinfo=zone).astimezone(UTC)
+    got = services.review_due(submitted_at=filed_at, severity=Severity.LOW)
+    assert timezone.localtime(got, zone).replace(tzinfo=None) == due
 
 
 @pytest.mark.parametrize("times", [2, 3])
