@@ -7,7 +7,8 @@ The rules (thresholds in AlertThresholds, which managers can change):
 (b) several staff: the same patient reported by at least ``staff_count`` different staff
     within ``staff_days`` days;
 (c) high severity: any high-severity incident;
-(d) escalation: an incident more severe than that patient's previous one.
+(d) escalation: an incident more severe than that patient's previous one, by when they
+    happened (a late report of a milder incident before a graver one counts too).
 
 Alerts are raised inside the transaction that files the incident, so a filed incident
 and its alerts always commit together; they are stored, never computed when a page is
@@ -139,13 +140,22 @@ def matches_for(incident: Incident, thresholds: AlertThresholds) -> list[Match]:
             )
         )
 
+    # Escalation, by when things happened rather than the order they were reported: the
+    # incident is more severe than the one before it, or (a late report) less severe
+    # than the one after it.
     previous = _previous(rows, target, patient_id=incident.patient_id)
-    if previous is not None and incident.severity > previous.severity:
+    following = _following(rows, target, patient_id=incident.patient_id, reach=reach)
+    escalation: list[_Row] = []
+    if previous is not None and target.severity > previous.severity:
+        escalation += [previous, target]
+    if following is not None and following.severity > target.severity:
+        escalation += [target, following]
+    if escalation:
         found.append(
             Match(
                 AlertRule.ESCALATION,
                 pattern_key(AlertRule.ESCALATION, patient_id=incident.patient_id),
-                [previous, target],
+                list(dict.fromkeys(escalation)),
             )
         )
     return found
@@ -165,6 +175,31 @@ def _previous(rows: list[_Row], target: _Row, *, patient_id: int) -> _Row | None
             | Q(occurred_at=target.occurred_at, id__lt=target.id)
         )
         .order_by("-occurred_at", "-id")
+        .values_list("id", "occurred_at", "reporter_id", "unit_id", "severity")
+        .first()
+    )
+    return _Row(*values) if values is not None else None
+
+
+def _following(
+    rows: list[_Row], target: _Row, *, patient_id: int, reach: timedelta
+) -> _Row | None:
+    """The patient's incident just after ``target``, found among ``rows`` (which reach
+    ``reach`` past it). Only a report of something more than ``reach`` ago, with
+    nothing in that time after it, costs another query: nothing has happened yet after
+    a recent incident."""
+    later = [row for row in rows if (row.occurred_at, row.id) > (target.occurred_at, target.id)]
+    if later:
+        return later[0]
+    if target.occurred_at + reach >= timezone.now():
+        return None
+    values = (
+        Incident.objects.filter(patient_id=patient_id)
+        .filter(
+            Q(occurred_at__gt=target.occurred_at)
+            | Q(occurred_at=target.occurred_at, id__gt=target.id)
+        )
+        .order_by("occurred_at", "id")
         .values_list("id", "occurred_at", "reporter_id", "unit_id", "severity")
         .first()
     )
@@ -341,8 +376,8 @@ def explain(alert: Alert, thresholds: AlertThresholds | None = None) -> str:
         )
     if alert.rule == AlertRule.ESCALATION:
         return (
-            "The patient's latest incident is more severe than the one before: the behaviour "
-            f"is escalating ({alert.incident_count} incident{plural}{span})."
+            "An incident with this patient was more severe than the one before it: the "
+            f"behaviour is escalating ({alert.incident_count} incident{plural}{span})."
         )
     return (
         f"A high-severity incident{span}: harassment, threats, stalking, physical contact, "

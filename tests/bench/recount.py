@@ -15,8 +15,9 @@ incidents before it. The rules, at the stored thresholds:
   ``repeat_count`` of the patient's incidents links the densest such window containing
   it (the earliest of equals);
 - several staff: the same with different reporters, ``staff_count`` in ``staff_days``;
-- escalation: an incident more severe than the patient's incident just before it (by
-  time, among those filed before it) links the two.
+- escalation: an incident more severe than the patient's incident just before it, or
+  less severe than the one just after it (by time, among those filed before it), links
+  the two.
 
 This holds while no alert is resolved (a resolved alert ends its pattern and the next
 match raises a new one), which is the case in the soak test. Prints a JSON summary and
@@ -91,11 +92,20 @@ def expected_links(filed: list[Filed], thresholds) -> dict[str, set[int]]:
             for row in before[incident.patient_id]
             if (row.occurred_at, row.id) < (incident.occurred_at, incident.id)
         ]
+        later = [
+            row
+            for row in before[incident.patient_id]
+            if (row.occurred_at, row.id) > (incident.occurred_at, incident.id)
+        ]
+        key = f"escalation:patient:{incident.patient_id}"
         if earlier:
             previous = max(earlier, key=lambda row: (row.occurred_at, row.id))
             if incident.severity > previous.severity:
-                key = f"escalation:patient:{incident.patient_id}"
                 links[key].update({previous.id, incident.id})
+        if later:
+            following = min(later, key=lambda row: (row.occurred_at, row.id))
+            if following.severity > incident.severity:
+                links[key].update({incident.id, following.id})
         before[incident.patient_id].append(incident)
     return dict(links)
 

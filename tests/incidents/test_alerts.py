@@ -1,6 +1,7 @@
 """Pattern alerts: each rule at, below and above its threshold, one unresolved alert per
 pattern, the lifecycle, scoping, and changing the thresholds."""
 
+import random
 import threading
 from datetime import timedelta
 
@@ -115,6 +116,54 @@ def test_escalation_is_an_incident_more_severe_than_the_previous_one(
     filed(patient=patient, reporter=nurse, days_ago=5, severity=before)
     filed(patient=patient, reporter=nurse, days_ago=0, severity=after)
     assert (AlertRule.ESCALATION in rules_for(patient)) is raised
+
+
+@pytest.mark.parametrize("gap_days", [8, 200])  # within the rules' reach, and beyond it
+def test_a_late_report_of_a_milder_incident_before_a_graver_one_is_escalation(
+    nurse, patient, gap_days
+):
+    # Found by a review helper: she reports a romantic advance (moderate) two days ago,
+    # then remembers the patient asked for her number (low) before that. By when they
+    # happened that is escalation; judged only against the incident before it, nothing.
+    graver = filed(patient=patient, reporter=nurse, days_ago=2, severity=Severity.MODERATE)
+    milder = filed(patient=patient, reporter=nurse, days_ago=2 + gap_days, severity=Severity.LOW)
+    alert = Alert.objects.get(rule=AlertRule.ESCALATION)
+    assert set(alert.incidents.all()) == {milder, graver}
+    assert alert.incident_count == 2
+
+
+def test_a_late_report_of_a_graver_incident_before_a_milder_one_is_no_escalation(nurse, patient):
+    filed(patient=patient, reporter=nurse, days_ago=2, severity=Severity.LOW)
+    filed(patient=patient, reporter=nurse, days_ago=10, severity=Severity.MODERATE)
+    assert AlertRule.ESCALATION not in rules_for(patient)
+
+
+def test_alerts_from_filings_in_any_order_match_the_soak_tests_recount(unit):
+    """Forty filings through the form about three patients, by three reporters, each
+    about a moment up to three weeks back (so many are reported after later ones), at
+    all three severities: the stored alerts are what tests/bench/recount.py (the rules
+    written again, independently) gives for the same filings in the same order."""
+    from tests.bench.recount import recount
+
+    chance = random.Random(20261122)  # noqa: S311  (test data, not security)
+    reporters = [client_for(UserFactory(units=[unit])) for _ in range(3)]
+    for _ in range(40):
+        when = timezone.localtime() - timedelta(hours=chance.randint(1, 21 * 24))
+        response = chance.choice(reporters).post(
+            "/incidents/new/",
+            incident_post(
+                unit,
+                patient_reference=nhs_number(chance.randint(1, 3)),
+                occurred_date=when.strftime("%Y-%m-%d"),
+                occurred_time=when.strftime("%H:%M"),
+                person_response=chance.choice(["accepted", "asked_again", "escalated"]),
+            ),
+        )
+        assert response.status_code == 302
+    result = recount()
+    assert result["problems"] == []
+    assert result["incidents"] == 40
+    assert all(result["by_rule"].values()), result["by_rule"]
 
 
 def test_an_alert_explains_itself(nurse, patient):
