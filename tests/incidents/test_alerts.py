@@ -145,7 +145,7 @@ def test_alerts_from_filings_in_any_order_match_the_soak_tests_recount(unit):
     written again, independently) gives for the same filings in the same order."""
     from tests.bench.recount import recount
 
-    chance = random.Random(20261122)  # noqa: S311  (test data, not security)
+    chance = random.Random(20261122)
     reporters = [client_for(UserFactory(units=[unit])) for _ in range(3)]
     for _ in range(40):
         when = timezone.localtime() - timedelta(hours=chance.randint(1, 21 * 24))
