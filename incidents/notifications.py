@@ -130,24 +130,60 @@ def supervisors_of_units(unit_ids: list[int]) -> list[User]:
 
 def new_alerts(alert_ids: list[int]) -> None:
     """Tell the supervisors of the units involved that a pattern alert was raised."""
-    from incidents.models import Alert, AlertIncident
+    from incidents.models import Alert
 
     for alert in Alert.objects.filter(pk__in=alert_ids):
-        links = AlertIncident.objects.filter(alert=alert)
+        _alert_email(alert, news=AlertNews.RAISED)
+
+
+class AlertNews:
+    """What happened to an alert that its email tells (the subject, and the text)."""
+
+    RAISED = "raised"
+    REOPENED = "reopened"
+    DRAWN_IN = "drawn_in"
+
+    SUBJECTS = {
+        RAISED: "pattern alert",
+        REOPENED: "pattern alert open again",
+        DRAWN_IN: "pattern alert now involving your unit",
+    }
+
+
+def alerts_grown(*, reopened: list[int], drawn_in: list[int], unit_id: int) -> None:
+    """A filing joined alerts that were already there. An acknowledged one is open again:
+    everyone told of it hears so (acknowledging must not silence a patient who comes
+    back). One that reaches a unit it did not involve before: that unit's supervisors
+    hear of it, as they would have had it been raised now."""
+    from incidents.models import Alert
+
+    for alert in Alert.objects.filter(pk__in=reopened):
+        _alert_email(alert, news=AlertNews.REOPENED)
+    for alert in Alert.objects.filter(pk__in=drawn_in):
+        _alert_email(alert, news=AlertNews.DRAWN_IN, unit_ids=[unit_id])
+
+
+def _alert_email(alert, *, news: str, unit_ids: list[int] | None = None) -> None:
+    """Email the supervisors of ``unit_ids`` (default: every unit the alert involves)
+    about the alert, or the managers when there are none."""
+    from incidents.models import AlertIncident
+
+    links = AlertIncident.objects.filter(alert=alert)
+    if unit_ids is None:
         unit_ids = list(links.values_list("unit_id", flat=True).distinct())
-        reporter_ids = set(links.values_list("incident__reporter_id", flat=True).distinct())
-        # An alert resting only on one person's reports is news about their own
-        # reports: it goes to the others, as a single report would.
-        left_out = reporter_ids if len(reporter_ids) == 1 else set()
-        recipients = _others(supervisors_of_units(unit_ids), left_out) or _others(
-            managers(), left_out
-        )
-        _send(
-            template="incidents/email/new_alert.txt",
-            subject=f"Boundaries: pattern alert, {alert.get_rule_display().lower()}",
-            recipients=recipients,
-            context={"alert": alert},
-        )
+    reporter_ids = set(links.values_list("incident__reporter_id", flat=True).distinct())
+    # An alert resting only on one person's reports is news about their own
+    # reports: it goes to the others, as a single report would.
+    left_out = reporter_ids if len(reporter_ids) == 1 else set()
+    recipients = _others(supervisors_of_units(unit_ids), left_out) or _others(
+        managers(), left_out
+    )
+    _send(
+        template="incidents/email/new_alert.txt",
+        subject=f"Boundaries: {AlertNews.SUBJECTS[news]}, {alert.get_rule_display().lower()}",
+        recipients=recipients,
+        context={"alert": alert, "news": news},
+    )
 
 
 def incident_updated(incident_id: int) -> None:

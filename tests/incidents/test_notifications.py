@@ -7,7 +7,7 @@ from django.core import mail
 from django.core.management import call_command
 
 from incidents.models import Incident, Severity
-from tests.factories import IncidentFactory, UserFactory
+from tests.factories import IncidentFactory, PatientFactory, UserFactory
 from tests.incidents.conftest import incident_post
 
 
@@ -171,3 +171,73 @@ def test_news_of_a_closed_units_reports_goes_to_the_managers_who_review_them(
     with django_capture_on_commit_callbacks(execute=True):
         services.add_addendum(incident=incident, author=nurse, text="He came back.")
     assert [message.to for message in mail.outbox] == [[manager.email], [manager.email]]
+
+
+def _filed_and_evaluated(capture, **fields):
+    from incidents import alerts
+
+    incident = IncidentFactory(**fields)
+    with capture(execute=True):
+        alerts.evaluate_incident(incident)
+    return incident
+
+
+def _alert_mail() -> list[tuple[str, list[str]]]:
+    """Emails about the patient's high-severity alert (a third incident also raises a
+    "repeated incidents" one, emailed as any new alert is)."""
+    return [(m.subject, m.to) for m in mail.outbox if m.subject.endswith("high-severity incident")]
+
+
+def test_an_acknowledged_alert_the_patient_reopens_is_news_again(
+    unit, nurse, supervisor, django_capture_on_commit_callbacks
+):
+    # Found by a review helper: resolving and a new incident raised an emailed alert,
+    # while acknowledging (the lighter step) silenced every later one.
+    from incidents import services
+    from incidents.models import Alert, AlertStatus
+
+    patient = PatientFactory()
+    high = {"reporter": nurse, "patient": patient, "severity": Severity.HIGH}
+    _filed_and_evaluated(django_capture_on_commit_callbacks, **high)
+    alert = Alert.objects.get()
+    services.acknowledge_alert(alert=alert, user=supervisor, action="Spoke with him", note="")
+    mail.outbox.clear()
+    _filed_and_evaluated(django_capture_on_commit_callbacks, **high)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.OPEN
+    assert _alert_mail() == [
+        ("Boundaries: pattern alert open again, high-severity incident", [supervisor.email])
+    ]
+    assert "open again" in next(m.body for m in mail.outbox if "open again" in m.subject)
+    # Open already: another incident is no news by email (the page shows it).
+    mail.outbox.clear()
+    _filed_and_evaluated(django_capture_on_commit_callbacks, **high)
+    assert _alert_mail() == []
+
+
+def test_a_unit_an_alert_reaches_for_the_first_time_is_told(
+    unit, other_unit, nurse, supervisor, other_unit_supervisor, django_capture_on_commit_callbacks
+):
+    # Found by a review helper: the patient moved on to a nurse on another ward, whose
+    # supervisor could now see the alert but was never told of it.
+    patient = PatientFactory()
+    high = {"patient": patient, "severity": Severity.HIGH}
+    _filed_and_evaluated(django_capture_on_commit_callbacks, reporter=nurse, **high)
+    mail.outbox.clear()
+    # The same nurse, now working on ward B (one reporter: no "several staff" alert).
+    nurse.units.add(other_unit)
+    _filed_and_evaluated(
+        django_capture_on_commit_callbacks, reporter=nurse, unit=other_unit, **high
+    )
+    assert _alert_mail() == [
+        (
+            "Boundaries: pattern alert now involving your unit, high-severity incident",
+            [other_unit_supervisor.email],
+        )
+    ]
+    assert "now involves one of your units" in mail.outbox[-1].body
+    mail.outbox.clear()
+    _filed_and_evaluated(
+        django_capture_on_commit_callbacks, reporter=nurse, unit=other_unit, **high
+    )
+    assert _alert_mail() == []
