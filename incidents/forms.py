@@ -63,6 +63,13 @@ class TextField(forms.CharField):
         super().__init__(*args, **kwargs)
         self.validators.append(no_control_characters)
 
+    def to_python(self, value):
+        # Browsers send each new line in a text box as CR LF but count it as one
+        # character against the box's maxlength: count it as they do, so words that fit
+        # the box are never refused as too long.
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
     def clean(self, value):
         value = super().clean(value)
         # An answer of only spaces is no answer.
@@ -130,7 +137,8 @@ class IncidentForm(forms.Form):
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Needed when the incident was more than 30 days ago.",
+        # The number of days comes from the settings (``__init__``).
+        help_text="Needed when the incident was more than {days} days ago.",
     )
 
     # Who.
@@ -226,6 +234,8 @@ class IncidentForm(forms.Form):
             "category"
         )
         self.fields["patient_reference"].label = f"Patient's {patient_refs.label()}"
+        late = self.fields["late_reason"]
+        late.help_text = late.help_text.format(days=settings.BOUNDARIES["LATE_REPORT_DAYS"])
         # The clock-change choices this form asks for, by the name of the choice field.
         self.clock_changes: dict[str, local_time.ClockChange] = {}
 

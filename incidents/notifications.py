@@ -175,9 +175,7 @@ def _alert_email(alert, *, news: str, unit_ids: list[int] | None = None) -> None
     # An alert resting only on one person's reports is news about their own
     # reports: it goes to the others, as a single report would.
     left_out = reporter_ids if len(reporter_ids) == 1 else set()
-    recipients = _others(supervisors_of_units(unit_ids), left_out) or _others(
-        managers(), left_out
-    )
+    recipients = _others(supervisors_of_units(unit_ids), left_out) or _others(managers(), left_out)
     _send(
         template="incidents/email/new_alert.txt",
         subject=f"Boundaries: {AlertNews.SUBJECTS[news]}, {alert.get_rule_display().lower()}",

@@ -211,3 +211,22 @@ def test_a_person_with_no_unit_is_told_why_they_cannot_report(db, client):
     client.force_login(loner)
     response = client.get("/incidents/new/", follow=True)
     assert b"You are not in a unit yet" in response.content
+
+
+def test_new_lines_count_once_as_the_text_box_counts_them(nurse_client, unit):
+    # Found by a review helper: browsers send each new line as CR LF but let the box
+    # hold maxlength characters counting it as one, so words that fit were refused.
+    line = ("I can't give you my number. " * 3)[:79]
+    words = (line + "\r\n") * 25  # 2,000 characters as the box counts them
+    assert len(words.replace("\r\n", "\n")) == 2000
+    response = file(nurse_client, incident_post(unit, own_words=words))
+    assert response.status_code == 302
+    assert Incident.objects.get().words_used == words.replace("\r\n", "\n")
+
+
+def test_the_late_report_help_gives_the_configured_number_of_days(nurse_client, settings):
+    # Found by a review helper: it said 30 whatever the setting.
+    settings.BOUNDARIES = {**settings.BOUNDARIES, "LATE_REPORT_DAYS": 14}
+    page = nurse_client.get("/incidents/new/").content.decode()
+    assert 'data-late-days="14"' in page
+    assert "more than 14 days ago" in page and "30 days" not in page
