@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timedelta
+from datetime import MINYEAR, UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -84,11 +84,18 @@ COUNTED = tuple(field.name for field in fields(PurgeResult) if field.type in (in
 
 def years_before(moment: datetime, years: int) -> datetime:
     """The same date and time ``years`` calendar years earlier (29 February becomes the
-    28th in a year without it)."""
+    28th in a year without it). A period reaching past year 1 (``RETENTION_YEARS=9999``:
+    keep everything) gives the earliest moment there is: nothing is older."""
+    if moment.year - years < MINYEAR + 1:
+        return EARLIEST
     try:
         return moment.replace(year=moment.year - years)
     except ValueError:
         return moment.replace(year=moment.year - years, day=28)
+
+
+# Comfortably inside the range every database stores, whatever the time zone.
+EARLIEST = datetime(MINYEAR + 1, 1, 1, tzinfo=UTC)
 
 
 def incidents_cutoff(now: datetime) -> datetime:
@@ -96,7 +103,10 @@ def incidents_cutoff(now: datetime) -> datetime:
 
 
 def drafts_cutoff(now: datetime) -> datetime:
-    return now - timedelta(days=settings.BOUNDARIES["DRAFT_RETENTION_DAYS"])
+    try:
+        return max(now - timedelta(days=settings.BOUNDARIES["DRAFT_RETENTION_DAYS"]), EARLIEST)
+    except OverflowError:
+        return EARLIEST
 
 
 def expired_incidents(cutoff: datetime) -> QuerySet[Incident]:

@@ -475,3 +475,26 @@ def test_a_draft_deleted_with_its_expired_incident_leaves_an_audit_event(nurse):
     assert result.drafts == 1
     purged = AuditEvent.objects.filter(action=audit.Action.RECORDS_PURGED)
     assert ("incidents.draft", str(token)) in set(purged.values_list("object_type", "object_id"))
+
+
+@pytest.mark.parametrize("years", [2026, 9999])
+def test_a_retention_period_reaching_past_year_one_keeps_incidents_and_still_purges_drafts(
+    nurse, settings, years
+):
+    # Found by a review helper: "keep for ever" (RETENTION_YEARS=9999) started the app
+    # and then made every purge, drafts included, end in a traceback.
+    from incidents.models import Draft, Incident
+
+    assert run_django("check", DJANGO_DEBUG="true", RETENTION_YEARS=str(years)).returncode == 0
+    settings.BOUNDARIES = {**settings.BOUNDARIES, "RETENTION_YEARS": years}
+    old = IncidentFactory(reporter=nurse)
+    long_ago = datetime(1990, 5, 1, tzinfo=UTC)
+    Incident.objects.filter(pk=old.pk).update(occurred_at=long_ago, submitted_at=long_ago)
+    abandoned = Draft.objects.create(owner=nurse, data={"location": ["Bay 3"]})
+    Draft.objects.filter(pk=abandoned.pk).update(updated_at=datetime.now(UTC) - timedelta(days=40))
+    call_command("purge_expired", "--dry-run", verbosity=0)
+    assert Draft.objects.filter(pk=abandoned.pk).exists()
+    call_command("purge_expired", verbosity=0)
+    assert not Draft.objects.filter(pk=abandoned.pk).exists()
+    assert Incident.objects.filter(pk=old.pk).exists()
+    assert AuditEvent.objects.exists()
