@@ -321,6 +321,29 @@ def test_the_command_emails_a_units_report_to_its_supervisors_only(
     assert content == output.read_bytes()
 
 
+def test_an_emailed_copy_leaves_out_what_was_done_about_its_readers_own_reports(supervisor, unit):
+    # Found by a review helper: the command mailed one copy to every supervisor, which
+    # counted what colleagues did about each one's own reports.
+    from incidents.models import Status
+    from tests.incidents.test_exports import filed
+
+    colleague = UserFactory(role=Role.SUPERVISOR, units=[unit])
+    filed(reporter=supervisor, unit=unit, flag_recommended=True, status=Status.CLOSED)
+    filed(reporter=UserFactory(units=[unit]), unit=unit)
+    call_command("monthly_report", "--month", "2026-10", "--unit", "WARD-A", "--email")
+
+    def text_for(person) -> str:
+        (message,) = [m for m in mail.outbox if m.to == [person.email]]
+        return squeezed(pdf_text(message.attachments[0][1]))
+
+    own = text_for(supervisor)
+    assert "Behaviouralflagonthepatientrecordrecommended0" in own
+    assert "yourownreportsarenotcountedhere" in own
+    shared = text_for(colleague)
+    assert "Behaviouralflagonthepatientrecordrecommended1" in shared
+    assert "notcountedhere" not in shared
+
+
 def test_the_command_emails_the_organisations_report_to_each_active_manager(
     db, manager, supervisor, tmp_path
 ):

@@ -69,7 +69,7 @@ class Command(BaseCommand):
                 raise CommandError(f"There is no unit with the code {unit!r}.")
 
         folder = self._folder(output) if output else None
-        addresses = self._addresses(scope_unit) if email else []
+        recipients = self._recipients(scope_unit) if email else []
 
         summary = reports.monthly_summary(
             month=chosen, unit=scope_unit, generated_by=reports.SCHEDULED_JOB
@@ -88,9 +88,9 @@ class Command(BaseCommand):
                 delivered = True
                 self.stdout.write(f"Wrote {path} ({len(pdf):,} bytes).")
             if email:
-                self._email(summary, pdf, addresses)
+                self._email(summary, pdf, recipients)
                 delivered = True
-                sent = len(addresses)
+                sent = len(recipients)
                 self.stdout.write(
                     f"Emailed the summary to {sent} {'person' if sent == 1 else 'people'}."
                 )
@@ -112,29 +112,48 @@ class Command(BaseCommand):
         return None
 
     @staticmethod
-    def _addresses(unit: Unit | None) -> list[str]:
+    def _recipients(unit: Unit | None) -> list[User]:
         people = User.objects.filter(is_active=True).exclude(email="")
         if unit is None or not unit.is_active:
             # A closed unit's supervisors no longer see its reports: its managers do.
             people = people.filter(role=Role.MANAGER)
         else:
             people = people.filter(role=Role.SUPERVISOR, memberships__unit=unit)
-        addresses = sorted({person.email for person in people})
-        if not addresses:
+        recipients = list(people.distinct().order_by("email"))
+        if not recipients:
             raise CommandError("Nobody to email: no active person with an email address.")
-        return addresses
+        return recipients
 
-    def _email(self, summary: reports.MonthlySummary, pdf: bytes, addresses: list[str]) -> None:
+    def _email(self, summary: reports.MonthlySummary, pdf: bytes, recipients: list[User]) -> None:
         body = (
             f"The Boundaries monthly summary for {summary.month.label} "
             f"({summary.scope.label}) is attached.\n\n"
             "It holds figures only, with patients pseudonymised. Keep it on the "
             "organisation's systems.\n"
         )
+        # Someone who reported incidents in the month gets their own copy, which leaves
+        # what supervisors did about those reports out of the review actions (as the
+        # downloaded one does); everyone else gets the shared one.
+        reporters = set(
+            summary.scope.incidents()
+            .in_period(summary.month.start, summary.month.end)
+            .filter(reporter__in=recipients)
+            .values_list("reporter_id", flat=True)
+        )
         messages = []
-        for address in addresses:
+        for person in recipients:
+            document = pdf
+            if person.pk in reporters:
+                document = reports.render_monthly_summary(
+                    reports.monthly_summary(
+                        month=summary.month,
+                        unit=summary.scope.unit,
+                        generated_by=reports.SCHEDULED_JOB,
+                        reader_id=person.pk,
+                    )
+                )
             # One message per person: nobody sees who else receives it.
-            message = EmailMessage(subject=summary.title, body=body, to=[address])
-            message.attach(summary.filename, pdf, "application/pdf")
+            message = EmailMessage(subject=summary.title, body=body, to=[person.email])
+            message.attach(summary.filename, document, "application/pdf")
             messages.append(message)
         mailers.default.send_messages(messages)
