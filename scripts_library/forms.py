@@ -15,7 +15,35 @@ from scripts_library.models import SEARCH_MAX_LENGTH, Category, ScriptVersion, S
 # Short enough to say aloud in one breath or two.
 WORDS_MAX_LENGTH = 300
 WORDS_MAX_SENTENCES = 2
-_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+# Words ending in a full stop that do not end a sentence ("8 a.m. and", "Dr. Patel").
+_ABBREVIATIONS = frozenset(
+    {"dr", "mr", "mrs", "ms", "mx", "prof", "st", "e.g", "eg", "i.e", "ie", "etc", "a.m"}
+    | {"p.m", "approx", "ext", "tel", "vs"}
+)
+_CLOSING = "\"'\u201d\u2019)]"
+_OPENING = "\"'\u201c\u2018(["
+
+
+def sentence_count(text: str) -> int:
+    """How many sentences ``text`` holds: a sentence ends at . ! or ? followed by the end
+    of the text or by a word starting with a capital or a digit, unless the word ending
+    there is a common abbreviation; words after the last end are a sentence too."""
+    words = text.split()
+    count = 0
+    for index, word in enumerate(words):
+        bare = word.rstrip(_CLOSING)
+        if not bare or bare[-1] not in ".!?":
+            continue
+        if index == len(words) - 1:
+            count += 1
+            continue
+        following = words[index + 1].lstrip(_OPENING)[:1]
+        abbreviation = bare[-1] == "." and bare.rstrip(".").lower() in _ABBREVIATIONS
+        if (following.isupper() or following.isdigit()) and not abbreviation:
+            count += 1
+    if words and words[-1].rstrip(_CLOSING)[-1:] not in (".", "!", "?"):
+        count += 1
+    return count
 
 
 class ChoicesById(forms.ModelMultipleChoiceField):
@@ -129,7 +157,7 @@ class ScriptForm(forms.Form):
         text = " ".join(self.cleaned_data["text"].split())
         if not text:
             raise ValidationError("Write the words to say.", code="required")
-        if len(_SENTENCE_END.findall(text)) > WORDS_MAX_SENTENCES:
+        if sentence_count(text) > WORDS_MAX_SENTENCES:
             raise ValidationError(
                 "Keep it to one or two sentences, so it can be said aloud.",
                 code="too_many_sentences",

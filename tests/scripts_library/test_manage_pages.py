@@ -112,6 +112,31 @@ def test_words_of_more_than_two_sentences_are_refused(supervisor_client):
     assert "Keep it to one or two sentences" in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        # Found by a review helper: abbreviations counted as sentence ends.
+        ("I can't share my number. Please call the ward between 8 a.m. and 8 p.m.", 2),
+        ("I can't accept gifts, e.g. money or vouchers. Thank you, though.", 2),
+        ("That's for Dr. Patel to answer. Let's ask at the ward round.", 2),
+        ("\u201cNo.\u201d I\u2019m sorry!", 2),
+        ("No. Sorry. I can't", 3),
+        ("One sentence without a full stop", 1),
+    ],
+)
+def test_sentences_are_counted_as_a_reader_would(text, sentences):
+    from scripts_library.forms import sentence_count
+
+    assert sentence_count(text) == sentences
+
+
+def test_two_sentences_with_abbreviations_are_accepted(supervisor_client):
+    text = "I can't share my number. Please call the ward between 8 a.m. and 8 p.m."
+    response = supervisor_client.post("/scripts/manage/new/", _form(text=text))
+    assert response.status_code == 302
+    assert Script.objects.get().versions.get().text == text
+
+
 def test_editing_an_approved_script_starts_from_its_words_and_makes_a_new_version(
     supervisor_client,
 ):
