@@ -250,10 +250,32 @@ class IncidentForm(forms.Form):
             if earlier is not None:
                 earlier.title = f"{earlier.title} (the earlier wording)"
                 versions.append(earlier)
+        versions += self._wordings_in_use_then(versions)
         groups: dict[str, list] = {}
         for version in versions:
             groups.setdefault(version.category.name, []).append((version.pk, version.title))
         self.fields["script_version"].widget.choices = [("", "My own words"), *groups.items()]
+
+    def _wordings_in_use_then(self, versions: list[ScriptVersion]) -> list[ScriptVersion]:
+        """For an incident before some offered wording was approved (a late report, shown
+        again with its errors): the wording each such script had then, so the reporter
+        can choose what was actually said. One query, only in that case."""
+        when = getattr(self, "cleaned_data", {}).get("occurred_at")
+        later = {v.script_id for v in versions if when and v.decided_at and v.decided_at > when}
+        if not later:
+            return []
+        listed = {version.pk for version in versions}
+        then: dict[int, ScriptVersion] = {}
+        for version in (
+            ScriptVersion.objects.sayable()
+            .filter(script_id__in=later, decided_at__lte=when)
+            .select_related("category")
+            .order_by("script_id", "-decided_at")
+        ):
+            then.setdefault(version.script_id, version)
+        for version in then.values():
+            version.title = f"{version.title} (the wording in use then)"
+        return [version for version in then.values() if version.pk not in listed]
 
     def clean_patient_reference(self) -> str:
         raw = self.cleaned_data["patient_reference"]
@@ -281,6 +303,19 @@ class IncidentForm(forms.Form):
                 "own_words",
                 ValidationError(
                     "Choose the script you used, or write the words you said.", code="required"
+                ),
+            )
+        version, when = data.get("script_version"), data.get("occurred_at")
+        if version and when and version.decided_at and version.decided_at > when:
+            # Words approved after the incident cannot be what was said then.
+            self.add_error(
+                "script_version",
+                ValidationError(
+                    "These words were approved on %(day)s, after the incident. Choose the "
+                    "wording in use then (now in the list), or write what you said under "
+                    "\u201cYour own words\u201d.",
+                    code="approved_later",
+                    params={"day": local_time.exact_time(version.decided_at)},
                 ),
             )
         if data.get("script_version") and (data.get("own_words") or "").strip():

@@ -69,7 +69,8 @@ def approved_script(db):
         title="Our policy on personal numbers",
         text="Staff here don't share personal numbers, but the ward is always happy to help.",
         state=VersionState.APPROVED,
-        decided_at=timezone.now(),
+        # Approved long before the incidents filed with it.
+        decided_at=timezone.now() - timedelta(days=365),
     )
     script.current_version = version
     script.status = ScriptStatus.APPROVED

@@ -3,7 +3,10 @@ records them, whether the form was open at the time or kept in a draft."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from incidents.models import Incident
 from scripts_library import services
@@ -69,3 +72,29 @@ def test_retired_words_are_not_recorded(nurse_client, unit, replaced, manager):
     assert response.status_code == 200
     assert "script_version" in response.context["form"].errors
     assert not Incident.objects.exists()
+
+
+def test_words_approved_after_the_incident_are_not_recorded_as_said(nurse_client, unit, replaced):
+    # Found by a review helper: a late report could only choose the newest wording, and
+    # the server filed it as said, though it was approved after the incident.
+    earlier, newer = replaced
+    yesterday = timezone.localtime() - timedelta(days=1)
+    when = {
+        "occurred_date": yesterday.strftime("%Y-%m-%d"),
+        "occurred_time": yesterday.strftime("%H:%M"),
+    }
+    response = nurse_client.post(
+        "/incidents/new/",
+        incident_post(unit, script_version=str(newer.pk), own_words="", **when),
+    )
+    assert response.status_code == 200 and not Incident.objects.exists()
+    assert "after the incident" in response.context["form"].errors["script_version"][0]
+    # The wording in use then is now offered beside the new one.
+    page = response.content.decode()
+    assert f'<option value="{earlier.pk}">{earlier.title} (the wording in use then)' in page
+    response = nurse_client.post(
+        "/incidents/new/",
+        incident_post(unit, script_version=str(earlier.pk), own_words="", **when),
+    )
+    assert response.status_code == 302
+    assert Incident.objects.get().words_used == SAID
