@@ -47,6 +47,12 @@ class SignInView(auth_views.LoginView):
     authentication_form = SignInForm
     redirect_authenticated_user = True
 
+    def get_success_url(self) -> str:
+        # A ``next`` naming this page would send a signed-in person round in a loop
+        # (Django answers that with an error): they go to their home page instead.
+        url = super().get_success_url()
+        return self.get_default_redirect_url() if url == self.request.path else url
+
     def form_valid(self, form: SignInForm) -> HttpResponse:
         user = form.get_user()
         auth_login(self.request, user)

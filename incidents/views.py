@@ -223,6 +223,7 @@ def draft_autosave(request: HttpRequest, draft_id: uuid.UUID) -> JsonResponse:
     if not request.user.is_authenticated:
         return JsonResponse({"error": "signed_out"}, status=401)
     if not has_role(request.user, *STAFF_ROLES):
+        audit.record_route_refused(request=request)  # as every other role refusal
         return JsonResponse({"error": "not_allowed"}, status=403)
     if _drawn_for_someone_else(request):
         return JsonResponse(

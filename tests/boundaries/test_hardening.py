@@ -654,3 +654,28 @@ def test_the_400_page_of_a_signed_in_person_is_never_stored(nurse_client):
     assert response.status_code == 400
     assert "no-store" in response["Cache-Control"]
     assert response["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize("persona", ["nurse_client", "manager_client"])
+def test_a_signed_in_person_sent_to_sign_in_again_goes_home_not_to_an_error(request, persona):
+    # Found by a review helper: ?next= naming the sign-in page was a 500 (Django's
+    # "redirection loop" check) for anyone signed in who opened such a link.
+    client = request.getfixturevalue(persona)
+    response = client.get("/accounts/login/", {"next": "/accounts/login/"})
+    assert response.status_code == 302
+    assert response["Location"] != "/accounts/login/"
+    assert client.get(response["Location"], follow=True).status_code == 200
+
+
+def test_the_autosaves_role_refusal_is_recorded_like_every_other(
+    administrator_client, administrator
+):
+    # Found by a review helper: the autosave checked the role itself and left no event.
+    response = administrator_client.post(
+        f"/incidents/drafts/{uuid.uuid4()}/autosave/", {"location": "Bay 4"}
+    )
+    assert response.status_code == 403
+    refused = AuditEvent.objects.filter(
+        action=audit.Action.PERMISSION_REFUSED, actor=administrator
+    )
+    assert list(refused.values_list("object_id", flat=True)) == ["incidents:draft_autosave"]
