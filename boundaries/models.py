@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pgtrigger
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class Role(models.TextChoices):
@@ -115,6 +118,10 @@ class User(AbstractUser):
         ),
     )
     units = models.ManyToManyField(Unit, through="Membership", related_name="members", blank=True)
+    # Part of what every session of this person is checked against (as the password
+    # is): a new value ends all their sessions at their next request. Renewed when they
+    # are deactivated and when they turn on two-factor sign-in (``end_sessions``).
+    session_stamp = models.CharField(max_length=32, blank=True, default="", editable=False)
 
     objects = BoundariesUserManager()
 
@@ -136,6 +143,33 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+    def save(self, *args, **kwargs) -> None:
+        # Deactivating someone signs them out for good: reactivated, they sign in again
+        # (Django only treats an inactive person's sessions as signed out meanwhile).
+        if not self.is_active and self.pk is not None:
+            self.session_stamp = secrets.token_hex(16)
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "session_stamp"}
+        super().save(*args, **kwargs)
+
+    def end_sessions(self) -> None:
+        """End every session of this person (at its next request). To keep the current
+        one, follow with ``django.contrib.auth.update_session_auth_hash``."""
+        self.session_stamp = secrets.token_hex(16)
+        self.save(update_fields=["session_stamp"])
+
+    def _get_session_auth_hash(self, secret=None) -> str:
+        # Django's hash of the password, with the stamp when there is one (so sessions
+        # from before the stamp existed stay valid until it first changes).
+        if not self.session_stamp:
+            return super()._get_session_auth_hash(secret=secret)
+        return salted_hmac(
+            "boundaries.User.session_auth_hash",
+            f"{self.password}:{self.session_stamp}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     @property
     def is_supervisor(self) -> bool:

@@ -12,6 +12,7 @@ import base64
 from dataclasses import dataclass
 
 import segno
+from django.contrib.auth import update_session_auth_hash
 from django.db import transaction
 from django.http import HttpRequest
 from django_otp import login as otp_login
@@ -116,6 +117,10 @@ def confirm_set_up(*, user: User, device_id: int, code: str, request: HttpReques
     device.save(update_fields=["confirmed"])
     TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     codes = replace_backup_codes(user=user)
+    # Someone who turns on two-factor sign-in may fear their password was seen: every
+    # other session, signed in with the password alone, ends; this one carries on.
+    user.end_sessions()
+    update_session_auth_hash(request, user)
     _sign_in_with(request, device)
     audit.record(action=audit.Action.TWO_FACTOR_ENROLLED, actor=user, request=request)
     return SetUp(attempt, codes)

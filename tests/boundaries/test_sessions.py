@@ -64,3 +64,29 @@ def test_changing_the_password_elsewhere_ends_this_session(nurse_client, nurse):
     nurse.set_password("changed-by-an-administrator-1")
     nurse.save()
     assert nurse_client.get("/incidents/").status_code == 302
+
+
+@pytest.mark.parametrize("persona", ["nurse", "supervisor"])
+@pytest.mark.parametrize("how", ["save", "update_fields"])
+def test_a_session_ended_by_deactivation_stays_ended_after_reactivation(request, persona, how):
+    # Found by a review helper: Django only treats an inactive person's session as
+    # signed out, so reactivating them brought it back, second factor and all.
+    from tests.conftest import client_for
+
+    person = request.getfixturevalue(persona)
+    client = client_for(person)
+    assert client.get("/incidents/").status_code == 200
+    person.is_active = False
+    person.save(**({"update_fields": ["is_active"]} if how == "update_fields" else {}))
+    assert client.get("/incidents/").status_code == 302
+    person.is_active = True
+    person.save()
+    response = client.get("/incidents/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_sessions_from_before_the_stamp_existed_stay_signed_in(nurse_client, nurse):
+    # The stamp joins the session check only once it is set: deploying it signs nobody out.
+    assert nurse.session_stamp == ""
+    assert nurse_client.get("/incidents/").status_code == 200

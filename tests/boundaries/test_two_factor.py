@@ -469,3 +469,20 @@ def test_a_reporter_can_choose_to_set_up_two_factor_sign_in(nurse_client, nurse)
     assert len(response.context["codes"]) == two_factor.BACKUP_CODE_COUNT
     response = nurse_client.get(SET_UP, follow=True)
     assert b"already set up" in response.content
+
+
+def test_turning_on_two_factor_sign_in_ends_the_reporters_other_sessions(nurse):
+    # Found by a review helper: a session signed in earlier with the password alone (the
+    # other person's, if it was seen) carried on reading her incidents with no code.
+    earlier = Client()
+    earlier.post("/accounts/login/", {"username": "nurse", "password": TEST_PASSWORD})
+    assert earlier.get("/incidents/").status_code == 200
+    hers = Client()
+    hers.post("/accounts/login/", {"username": "nurse", "password": TEST_PASSWORD})
+    hers.get(SET_UP)
+    device = TOTPDevice.objects.get(user=nurse)
+    assert "codes" in hers.post(SET_UP, {"code": code_for(device)}).context
+    response = earlier.get("/incidents/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert hers.get("/incidents/").status_code == 200  # her own session carries on
