@@ -1,7 +1,5 @@
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef
@@ -198,26 +196,8 @@ def _choices_filter(title: str, field: str, choices) -> type[admin.SimpleListFil
     return ChoicesFilter
 
 
-class _DateHierarchyChangeList(ChangeList):
-    def get_filters(self, request):
-        try:
-            return super().get_filters(request)
-        except (ValueError, OverflowError) as error:
-            # A date from a hand-edited address that the calendar cannot hold (year
-            # 9999's next month): the admin's "invalid lookup", not a server error.
-            raise IncorrectLookupParameters(error) from error
-
-
-class SafeDateHierarchy:
-    """For admins with ``date_hierarchy``: an impossible date in the address gets the
-    unfiltered list back, as any other invalid filter does."""
-
-    def get_changelist(self, request, **kwargs):
-        return _DateHierarchyChangeList
-
-
 @admin.register(AuditEvent)
-class AuditEventAdmin(SafeDateHierarchy, admin.ModelAdmin):
+class AuditEventAdmin(admin.ModelAdmin):
     """The whole trail, for administrators: searchable and read-only."""
 
     list_display = [

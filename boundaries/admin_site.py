@@ -8,15 +8,67 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models.base import ModelBase
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
 
 from boundaries import audit
 from boundaries.access import redirect_to_second_factor, second_factor_pending
+
+
+class _SafeLookupsChangeList(ChangeList):
+    def get_filters(self, request):
+        return _lookups_checked(super().get_filters, request)
+
+    def get_queryset(self, request, exclude_parameters=None):
+        return _lookups_checked(super().get_queryset, request, exclude_parameters)
+
+    def get_results(self, request):
+        return _lookups_checked(super().get_results, request)
+
+
+def _lookups_checked(step, *args):
+    try:
+        return step(*args)
+    except (ValueError, OverflowError) as error:
+        # A value from a hand-edited address that the calendar or the column cannot
+        # hold (year -1, year 10**20, an id of letters): the admin's "invalid lookup"
+        # (the list again, unfiltered), not a server error.
+        raise IncorrectLookupParameters(error) from error
+
+
+class SafeLookups:
+    """Every list in the admin site: an impossible value in its address gets the list
+    back unfiltered, as any other invalid filter does, and an action on ids that are
+    not ids is refused with the admin's own message."""
+
+    def get_changelist(self, request, **kwargs):
+        return _SafeLookupsChangeList
+
+    def response_action(self, request, queryset, *args, **kwargs):
+        field = self.model._meta.pk
+        for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+            try:
+                field.to_python(value)
+            except ValidationError:
+                self.message_user(
+                    request, "Those items could not be found. Nothing was changed.", "error"
+                )
+                return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset, *args, **kwargs)
+
+
+def _with_safe_lookups(admin_class):
+    admin_class = admin_class or admin.ModelAdmin
+    if issubclass(admin_class, SafeLookups):
+        return admin_class
+    return type(admin_class.__name__, (SafeLookups, admin_class), {"__module__": __name__})
 
 
 class BoundariesAdminSite(admin.AdminSite):
@@ -36,7 +88,7 @@ class BoundariesAdminSite(admin.AdminSite):
         )
         shown = [model for model in models if model._meta.label_lower not in self.hidden_models]
         if shown:
-            super().register(shown, admin_class, **options)
+            super().register(shown, _with_safe_lookups(admin_class), **options)
 
     def has_permission(self, request: HttpRequest) -> bool:
         return super().has_permission(request) and not second_factor_pending(request)

@@ -5,7 +5,6 @@ be browsed and searched but not changed."""
 
 from django.contrib import admin
 
-from boundaries.admin import SafeDateHierarchy
 from scripts_library.models import Category, Script, ScriptVersion
 
 
@@ -66,7 +65,7 @@ class ScriptAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ScriptVersion)
-class ScriptVersionAdmin(SafeDateHierarchy, ReadOnlyAdmin):
+class ScriptVersionAdmin(ReadOnlyAdmin):
     list_display = ["title", "script", "number", "state", "author", "decided_by", "decided_at"]
     list_filter = ["state", "stage", "category", "request_types"]
     search_fields = ["title", "text", "guidance", "script__key"]

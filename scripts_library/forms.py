@@ -9,6 +9,7 @@ from crispy_forms.layout import Fieldset, Layout
 from django import forms
 from django.core.exceptions import ValidationError
 
+from incidents.forms import TextField
 from incidents.models import Channel, RequestType
 from scripts_library.models import SEARCH_MAX_LENGTH, Category, ScriptVersion, Stage
 
@@ -85,18 +86,20 @@ class ScriptForm(forms.Form):
     """A version's words and where it is offered. The same form writes a new script and
     the next version of an existing one."""
 
-    title = forms.CharField(
+    # TextField: refuses invisible control characters (which filing would copy into the
+    # incident's words used) and counts a new line once, as the text box does.
+    title = TextField(
         max_length=120,
         help_text="A short name staff will recognise, for example “Gift: decline with thanks”.",
     )
-    text = forms.CharField(
+    text = TextField(
         label="The words to say",
         max_length=WORDS_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=f"One or two sentences, at most {WORDS_MAX_LENGTH} characters. Promise "
         "nothing staff cannot keep.",
     )
-    guidance = forms.CharField(
+    guidance = TextField(
         label="Guidance for staff",
         max_length=2000,
         required=False,
@@ -169,7 +172,7 @@ class ScriptForm(forms.Form):
 
 
 class RejectForm(forms.Form):
-    note = forms.CharField(
+    note = TextField(
         label="Why are you sending it back?",
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),

@@ -14,7 +14,7 @@ from django.test import Client
 
 from boundaries import audit
 from boundaries.models import AuditEvent, Role
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.factories import TEST_PASSWORD, ScriptFactory, UserFactory
 
 ONLY_POSTGRESQL = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -358,11 +358,33 @@ def test_administrators_without_staff_status_never_see_it_either(db):
         "/admin/boundaries/auditevent/?occurred_at__year=9999",
         "/admin/boundaries/auditevent/?occurred_at__year=99999999999999999999999",
         "/admin/scripts_library/scriptversion/?created_at__year=9999",
+        # And every other list, by any lookup (found by a later review helper).
+        "/admin/boundaries/user/?date_joined__year=-1",
+        "/admin/boundaries/user/?last_login__year=0",
+        "/admin/scripts_library/script/?created_at__year=99999999999999999999",
+        "/admin/scripts_library/scriptversion/?decided_at__year=-5",
+        "/admin/boundaries/auditevent/?occurred_at__year__gt=99999",
+        "/admin/boundaries/auditevent/?occurred_at__iso_year=-1",
+        "/admin/axes/accessattempt/?attempt_time__year=-1",
     ],
 )
 def test_an_impossible_date_in_the_admin_lists_gets_the_list_back(administrator_client, path):
     """Found by a review helper: a server error."""
+    ScriptFactory()
     administrator_client.raise_request_exception = False
     response = administrator_client.get(path, follow=True)
     assert response.status_code == 200
     assert response.redirect_chain[-1][0].endswith("?e=1")
+
+
+def test_an_admin_action_on_ids_that_are_not_ids_changes_nothing(administrator_client, nurse):
+    # Found by a review helper: a server error.
+    administrator_client.raise_request_exception = False
+    response = administrator_client.post(
+        "/admin/boundaries/user/",
+        {"action": "reset_two_factor", "_selected_action": ["abc", str(nurse.pk)], "index": "0"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "could not be found. Nothing was changed" in response.content.decode()
+    assert not AuditEvent.objects.filter(action=audit.Action.TWO_FACTOR_RESET).exists()

@@ -469,3 +469,29 @@ def test_a_manager_who_only_approves_decides_without_the_drafting_buttons(superv
     assert version.state == "approved"
     assert client.get("/scripts/manage/new/").status_code == 403
     assert client.post(f"/scripts/manage/{version.script_id}/retire/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("text", "Thank you, that's kind,\x1b[31m but I can't accept gifts."),
+        ("text", "Thank you\x08, but I can't accept gifts."),
+        ("title", "Gift:\x07 a kind no"),
+        ("guidance", "Hand it\x01 to your line manager."),
+    ],
+)
+def test_control_characters_in_a_scripts_words_are_refused_next_to_the_field(
+    supervisor_client, field, value
+):
+    # Found by a review helper: the incident form refuses them, and filing with the
+    # script copied them into the incident's words used past that check.
+    response = supervisor_client.post("/scripts/manage/new/", _form(**{field: value}))
+    assert response.status_code == 200 and not Script.objects.exists()
+    assert "control characters" in " ".join(response.context["form"].errors[field])
+
+
+def test_guidance_that_fits_its_box_is_not_refused_for_its_new_lines(supervisor_client):
+    guidance = ("Hand anything left behind to your line manager." + "\r\n") * 41
+    assert len(guidance.replace("\r\n", "\n")) <= 2000 < len(guidance)
+    response = supervisor_client.post("/scripts/manage/new/", _form(guidance=guidance))
+    assert response.status_code == 302
