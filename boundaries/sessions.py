@@ -27,6 +27,7 @@ class SessionLimitsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        refresh = False
         if request.user.is_authenticated:
             now = time.time()
             started = request.session.get(STARTED_KEY)
@@ -41,5 +42,20 @@ class SessionLimitsMiddleware:
                 logout(request)
                 messages.info(request, "You were signed out after a period of inactivity.")
             elif now - seen > SEEN_RESOLUTION_SECONDS:
-                request.session[SEEN_KEY] = now
-        return self.get_response(request)
+                refresh = True
+        response = self.get_response(request)
+        # A request refused as not this person's doing (a report form left open by a
+        # colleague, still saving in the background) is no sign that anyone is there:
+        # it must not keep the session from idling out.
+        if refresh and not getattr(response, NOT_ACTIVITY, False):
+            request.session[SEEN_KEY] = now
+        return response
+
+
+# Set (True) on a response to a request that is not the signed-in person's activity.
+NOT_ACTIVITY = "boundaries_not_activity"
+
+
+def not_activity(response: HttpResponse) -> HttpResponse:
+    setattr(response, NOT_ACTIVITY, True)
+    return response

@@ -203,6 +203,11 @@ def seed_incidents(*, months: int = 6, seed: int = 2026) -> int:
     types = {rt.code: rt for rt in RequestType.objects.all()}
     channels = {channel.code: channel for channel in Channel.objects.all()}
     scripts = list(ScriptVersion.objects.offered().prefetch_related("request_types"))
+    # The demo's story: the library's words were approved before its months of history
+    # (an incident records only words approved when it happened).
+    ScriptVersion.objects.filter(pk__in=[version.pk for version in scripts]).update(
+        decided_at=now - timedelta(days=months * 31 + 1)
+    )
     supervisors = list(User.objects.filter(role=Role.SUPERVISOR, is_active=True))
     patients = demo_patient_references(60)
     # A few patients come back again and again, some to several staff and units.

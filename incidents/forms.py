@@ -111,6 +111,14 @@ def offered_script_versions():
     )
 
 
+def _approved_after(version: ScriptVersion, when: datetime) -> bool:
+    """Whether the words were approved after the incident. To the minute, as the time
+    of the incident is given: words approved at 10:00:40 were in use at "10:00"."""
+    return bool(version.decided_at) and version.decided_at.replace(
+        second=0, microsecond=0
+    ) > when.replace(second=0, microsecond=0)
+
+
 class IncidentForm(forms.Form):
     # When and where.
     occurred_date = forms.DateField(
@@ -261,7 +269,7 @@ class IncidentForm(forms.Form):
         again with its errors): the wording each such script had then, so the reporter
         can choose what was actually said. One query, only in that case."""
         when = getattr(self, "cleaned_data", {}).get("occurred_at")
-        later = {v.script_id for v in versions if when and v.decided_at and v.decided_at > when}
+        later = {v.script_id for v in versions if when and _approved_after(v, when)}
         if not later:
             return []
         listed = {version.pk for version in versions}
@@ -306,7 +314,7 @@ class IncidentForm(forms.Form):
                 ),
             )
         version, when = data.get("script_version"), data.get("occurred_at")
-        if version and when and version.decided_at and version.decided_at > when:
+        if version and when and _approved_after(version, when):
             # Words approved after the incident cannot be what was said then.
             self.add_error(
                 "script_version",

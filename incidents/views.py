@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from boundaries import audit
 from boundaries.access import STAFF_ROLES, has_role, role_required
 from boundaries.models import AuditEvent, Unit
+from boundaries.sessions import not_activity
 from incidents import drafts, rows, services
 from incidents.forms import AddendumForm, IncidentForm, WitnessFormSet
 from incidents.models import Draft, Incident, PersonResponse, RequestType, Severity, Status
@@ -95,6 +96,16 @@ def incident_new(request: HttpRequest) -> HttpResponse:
 @role_required(*STAFF_ROLES)
 @require_GET
 def draft_edit(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
+    filed = Incident.objects.reported_by(request.user).filter(submission_token=draft_id).first()
+    if filed is not None:
+        # The report this draft became (the form's page goes here when the browser
+        # brings it back after it was sent: sending it again would file it twice).
+        messages.info(
+            request,
+            f"This report was sent already, as {filed.reference}. To report another "
+            "incident, start a new report.",
+        )
+        return redirect("incidents:filed", pk=filed.pk)
     draft = _get_draft_for_user(request, draft_id)
     form, formset = drafts.forms_for(request.user, data=draft.data)
     return _render_form(request, form, formset, token=draft.pk, draft=draft)
@@ -222,17 +233,19 @@ def draft_autosave(request: HttpRequest, draft_id: uuid.UUID) -> JsonResponse:
     401 rather than a redirect when the session has ended, so the page can say so."""
     if not request.user.is_authenticated:
         return JsonResponse({"error": "signed_out"}, status=401)
+    # The refusals below answer a page drawn for someone else (or a form already sent),
+    # still saving in the background: not the signed-in person's activity.
     if not has_role(request.user, *STAFF_ROLES):
         audit.record_route_refused(request=request)  # as every other role refusal
-        return JsonResponse({"error": "not_allowed"}, status=403)
+        return not_activity(JsonResponse({"error": "not_allowed"}, status=403))
     if _drawn_for_someone_else(request):
-        return JsonResponse(
-            {"error": "another_person", "message": ANOTHER_PERSONS_FORM}, status=409
+        return not_activity(
+            JsonResponse({"error": "another_person", "message": ANOTHER_PERSONS_FORM}, status=409)
         )
     data = drafts.data_from_post(request.POST)
     draft = services.save_draft(owner=request.user, draft_id=draft_id, data=data)
     if draft is None:
-        return JsonResponse({"error": "not_yours_or_filed"}, status=409)
+        return not_activity(JsonResponse({"error": "not_yours_or_filed"}, status=409))
     saved_at = timezone.localtime(draft.updated_at).strftime("%H:%M")
     return JsonResponse({"saved_at": saved_at, "severity": _preview_severity(data)})
 

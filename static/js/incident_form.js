@@ -10,10 +10,37 @@
   const status = document.getElementById("autosave-status");
   const severity = document.getElementById("severity-preview");
   const DELAY_MS = 2000;
+  const RETRY_MS = 10000;
   let timer = null;
   let saving = false;
   let pending = false;
   let signedOut = false;
+  // Typed since the last save reached the server.
+  let dirty = false;
+  // Refused for good (another person's page, a role that files nothing): send nothing.
+  let stopped = false;
+  // The form is being sent: the page is going away, and must not save behind it.
+  let sending = false;
+
+  // One report per page, whatever the browser does with it. Going back to this page,
+  // or reloading it, draws a new form (a new submission token) that the browser fills
+  // with what was typed: sent, that would file the report twice, and the witness rows
+  // added here would be missing. This history entry remembers its report: brought back
+  // to a different one, go to that report as the server has it (its draft, or the
+  // report it became once sent).
+  const token = form.elements.namedItem("submission_token").value;
+  const visit = performance.getEntriesByType("navigation")[0];
+  const remembered = history.state && history.state.report;
+  if (visit && visit.type !== "navigate" && remembered && remembered.token !== token &&
+      remembered.saved) {
+    location.replace(remembered.draftUrl);
+    return;
+  }
+  function remember(saved) {
+    const report = { token, draftUrl: form.dataset.draftUrl, saved };
+    history.replaceState({ ...(history.state || {}), report }, "");
+  }
+  remember(Boolean(remembered && remembered.token === token && remembered.saved));
 
   function cookie(name) {
     const prefix = name + "=";
@@ -54,27 +81,49 @@
 
   // Saves the draft; resolves to what happened: "saved", "signed-out", "filed",
   // "offline", "failed" or "busy" (a save was already under way).
+  function sendDraft(options = {}) {
+    remember(true);
+    return fetch(form.dataset.autosaveUrl, {
+      method: "POST",
+      body: new FormData(form),
+      headers: { "X-CSRFToken": csrfToken() },
+      credentials: "same-origin",
+      ...options,
+    });
+  }
+
+  // Saves again after a failure, while something typed is still unsaved.
+  function retryLater() {
+    clearTimeout(timer);
+    timer = setTimeout(() => { if (dirty && !stopped && !signedOut) save(); }, RETRY_MS);
+  }
+
   async function save() {
+    if (stopped) return "stopped";
     if (saving) {
       pending = true;
       return "busy";
     }
     saving = true;
+    dirty = false;
     try {
-      const token = csrfToken();
-      const response = await fetch(form.dataset.autosaveUrl, {
-        method: "POST",
-        body: new FormData(form),
-        headers: { "X-CSRFToken": token },
-        credentials: "same-origin",
-      });
+      const response = await sendDraft();
       if (response.status === 401 || response.status === 403) {
+        const refusal = await response.json().catch(() => ({}));
+        if (refusal.error === "not_allowed") {
+          stopped = true;
+          say("Your role does not file reports, so this page is not saved.");
+          return "stopped";
+        }
+        dirty = true;
         signedOut = true;
         signedOutMessage();
         return "signed-out";
       }
       if (response.status === 409) {
         const refusal = await response.json().catch(() => ({}));
+        stopped = true;
+        signedOut = false;
         if (refusal.error === "another_person") {
           // Someone else signed in on this browser: keep the page as it is, send nothing.
           say(refusal.message);
@@ -93,9 +142,13 @@
         }
         return "saved";
       }
-      say("Could not save the draft just now; trying again as you type.");
+      dirty = true;
+      retryLater();
+      say("Could not save the draft just now; trying again in a few seconds.");
       return "failed";
     } catch {
+      dirty = true;
+      retryLater();
       say("No connection: the draft will be saved when the connection returns.");
       return "offline";
     } finally {
@@ -112,10 +165,29 @@
     timer = setTimeout(save, DELAY_MS);
   }
 
-  form.addEventListener("input", schedule);
-  form.addEventListener("change", schedule);
+  function typed() {
+    dirty = true;
+    schedule();
+  }
+  form.addEventListener("input", typed);
+  form.addEventListener("change", typed);
   // Keep trying while signed out, so saving resumes after signing in in another tab.
-  setInterval(() => { if (signedOut) save(); }, 15000);
+  setInterval(() => { if (signedOut && !stopped) save(); }, 15000);
+  window.addEventListener("online", () => { if (dirty && !stopped) save(); });
+
+  // Leaving the page (Back, a link, another app, the screen locking) before the pause
+  // that triggers a save: send what was typed since, in a request the browser finishes
+  // after the page has gone.
+  function saveOnLeaving() {
+    if (!dirty || stopped || sending) return;
+    clearTimeout(timer);
+    dirty = false;
+    sendDraft({ keepalive: true }).catch(() => { dirty = true; });
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") saveOnLeaving();
+  });
+  window.addEventListener("pagehide", saveOnLeaving);
 
   // Before the form is sent, one last save confirms the person is still signed in and
   // the server can be reached. Sent after the session ended, the form would be lost to
@@ -128,7 +200,7 @@
       const submitter = event.submitter;
       while (saving) await new Promise((resolve) => setTimeout(resolve, 100));
       const outcome = await save();
-      if (outcome === "signed-out" || outcome === "another-person") return;
+      if (["signed-out", "another-person", "stopped"].includes(outcome)) return;
       if (outcome === "offline") {
         say("No connection, so nothing was sent and nothing on this page is lost. " +
           "Press the button again when the connection returns.");
@@ -139,8 +211,11 @@
       return;
     }
     confirmed = false;
+    sending = true;
     csrfToken();
   });
+  // Brought back from the browser's page cache after sending: this page may save again.
+  window.addEventListener("pageshow", (event) => { if (event.persisted) sending = false; });
 
   // Late reports: the reason is only asked for when the date is old enough.
   const lateBox = document.getElementById("late-reason");

@@ -90,3 +90,55 @@ def test_sessions_from_before_the_stamp_existed_stay_signed_in(nurse_client, nur
     # The stamp joins the session check only once it is set: deploying it signs nobody out.
     assert nurse.session_stamp == ""
     assert nurse_client.get("/incidents/").status_code == 200
+
+
+def test_a_colleagues_form_saving_in_the_background_does_not_keep_a_session_alive(
+    nurse, unit, settings, monkeypatch
+):
+    # Found by a review helper: a report form left open for the nurse kept retrying its
+    # autosave after a colleague signed in on that computer; each refused retry counted
+    # as the colleague's activity, so their session never idled out.
+    import types
+    import uuid
+
+    from django.core import signing
+
+    from incidents.views import FORM_OWNER_SALT
+    from tests.conftest import client_for
+    from tests.factories import UserFactory
+
+    clock = {"now": 1_800_000_000.0}
+    monkeypatch.setattr(
+        "boundaries.sessions.time", types.SimpleNamespace(time=lambda: clock["now"])
+    )
+    colleague = client_for(UserFactory(units=[unit]))
+    assert colleague.get("/incidents/").status_code == 200
+    her_form = signing.dumps(nurse.pk, salt=FORM_OWNER_SALT)
+    url = f"/incidents/drafts/{uuid.uuid4()}/autosave/"
+    while clock["now"] < 1_800_000_000.0 + settings.SESSION_IDLE_TIMEOUT.total_seconds() + 300:
+        clock["now"] += 60
+        retry = colleague.post(url, {"drawn_for": her_form, "location": "Bay 4"})
+        if retry.status_code == 401:
+            break
+        assert retry.json()["error"] == "another_person"
+    response = colleague.get("/incidents/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_saving_ones_own_report_is_activity(nurse_client, unit, settings, monkeypatch):
+    import types
+
+    from tests.incidents.conftest import incident_post
+
+    clock = {"now": 1_800_000_000.0}
+    monkeypatch.setattr(
+        "boundaries.sessions.time", types.SimpleNamespace(time=lambda: clock["now"])
+    )
+    assert nurse_client.get("/incidents/").status_code == 200
+    data = incident_post(unit)
+    url = f"/incidents/drafts/{data['submission_token']}/autosave/"
+    while clock["now"] < 1_800_000_000.0 + settings.SESSION_IDLE_TIMEOUT.total_seconds() + 300:
+        clock["now"] += 60
+        assert nurse_client.post(url, data).status_code == 200
+    assert nurse_client.get("/incidents/").status_code == 200

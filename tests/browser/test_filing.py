@@ -1,6 +1,8 @@
 """A nurse on a phone files a complete incident, with two witnesses and words from the
 script library, and finds it in her list."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -28,7 +30,7 @@ def ward():
         title="Friend requests",
         text="Thank you, but I keep my social media personal; the ward page has our news.",
         state=VersionState.APPROVED,
-        decided_at=timezone.now(),
+        decided_at=timezone.now() - timedelta(days=30),
     )
     version.request_types.add(request_type("social-media"))
     script.request_types.add(request_type("social-media"))

@@ -178,6 +178,22 @@ def test_a_draft_survives_the_session_expiring(nurse_client, nurse, unit, settin
     assert b"Words typed before the break." in page.content
 
 
+def test_a_draft_sent_already_opens_as_the_report_it_became(
+    nurse_client, other_unit_nurse_client, unit
+):
+    # The form's page goes here when the browser brings it back after it was sent.
+    data = incident_post(unit)
+    autosave(nurse_client, data)
+    nurse_client.post("/incidents/new/", data)
+    incident = Incident.objects.get()
+    response = nurse_client.get(f"/incidents/drafts/{data['submission_token']}/", follow=True)
+    assert response.redirect_chain == [(f"/incidents/{incident.pk}/filed/", 302)]
+    assert f"This report was sent already, as {incident.reference}" in response.content.decode()
+    # Nobody else learns that it exists.
+    url = f"/incidents/drafts/{data['submission_token']}/"
+    assert other_unit_nurse_client.get(url).status_code == 404
+
+
 def test_nobody_else_can_open_or_overwrite_a_draft(nurse_client, other_unit_nurse_client, unit):
     data = incident_post(unit, description="Mine.")
     autosave(nurse_client, data)
