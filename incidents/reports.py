@@ -72,6 +72,10 @@ TOP_UNITS = 15
 # The evidence log lists incidents one by one; past this many, the reporter narrows the
 # dates, which keeps the document (and the time to lay it out) bounded.
 EVIDENCE_LOG_LIMIT = 200
+# And at most this much text (descriptions, words, feedback, addenda...): laying out
+# a page costs time by the text on it, and 200 reports at the forms' longest took over
+# a minute, past any request's time limit. About 250 typical reports' worth.
+EVIDENCE_LOG_TEXT_LIMIT = 150_000
 EARLIEST_YEAR = EARLIEST_DAY.year
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -89,11 +93,12 @@ class MalformedMonth(ValueError):
 
 
 class TooManyIncidents(Exception):
-    """The evidence log would list more incidents than it holds."""
+    """The evidence log would list more incidents, or more text, than it holds."""
 
-    def __init__(self, count_at_least: int) -> None:
+    def __init__(self, count_at_least: int, *, too_much_text: bool = False) -> None:
         super().__init__(count_at_least)
         self.count_at_least = count_at_least
+        self.too_much_text = too_much_text
 
 
 # --- Months and scopes ----------------------------------------------------------------
@@ -781,6 +786,8 @@ def evidence_log(
     )
     if len(rows) > EVIDENCE_LOG_LIMIT:
         raise TooManyIncidents(len(rows))
+    if sum(_text_length(incident) for incident in rows) > EVIDENCE_LOG_TEXT_LIMIT:
+        raise TooManyIncidents(len(rows), too_much_text=True)
     return EvidenceLog(
         reporter=reporter,
         first_day=first_day,
@@ -789,6 +796,19 @@ def evidence_log(
         entries=[EvidenceEntry.of(incident) for incident in rows],
         organisation_name=settings.BOUNDARIES["ORGANISATION_NAME"],
         time_zone=settings.TIME_ZONE,
+    )
+
+
+def _text_length(incident: Incident) -> int:
+    """The free text an incident brings to the evidence log."""
+    return (
+        len(incident.description)
+        + len(incident.words_used)
+        + len(incident.feedback)
+        + len(incident.late_reason)
+        + len(incident.location)
+        + sum(len(addendum.text) for addendum in incident.addenda.all())
+        + sum(len(w.name) + len(w.contact) for w in incident.witnesses.all())
     )
 
 

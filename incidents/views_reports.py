@@ -239,12 +239,18 @@ def evidence_pdf(request: HttpRequest) -> HttpResponse:
             first_day=form.cleaned_data["from"],
             last_day=form.cleaned_data["to"],
         )
-    except TooManyIncidents:
+    except TooManyIncidents as error:
+        held = (
+            f"{error.count_at_least} of your incidents, with more writing than one evidence "
+            "log can hold"
+            if error.too_much_text
+            else f"more than {reports.EVIDENCE_LOG_LIMIT} of your incidents, more than one "
+            "evidence log can list"
+        )
         form.add_error(
             None,
-            f"Those dates hold more than {reports.EVIDENCE_LOG_LIMIT} of your incidents, "
-            "more than one evidence log can list. Choose a shorter range of dates, and "
-            "download the rest as a second log.",
+            f"Those dates hold {held}. Choose a shorter range of dates, and download the "
+            "rest as a second log.",
         )
         return render(request, "incidents/reports/evidence.html", context, status=400)
     pdf = reports.render_evidence_log(log, request=request)

@@ -182,6 +182,25 @@ def test_too_many_incidents_asks_for_a_shorter_range(nurse_client, nurse, monkey
     assert AuditEvent.objects.filter(action="evidence.exported").count() == 1
 
 
+def test_too_much_writing_for_one_log_asks_for_a_shorter_range(nurse_client, nurse):
+    # Found by a review helper: 200 reports at the forms' longest took over a minute to
+    # lay out, past gunicorn's 30 s: the reporter got no document at all.
+    long = "He said he had seen my car in the staff car park and would wait for me. " * 70
+    first = filed(reporter=nurse, occurred_at=utc(2026, 10, 1, 9, 0), description=long[:5000])
+    per_report = reports._text_length(first)
+    enough = reports.EVIDENCE_LOG_TEXT_LIMIT // per_report
+    for day in range(1, enough + 1):
+        filed(
+            reporter=nurse, occurred_at=utc(2026, 10, 1 + day % 28, 9, 0), description=long[:5000]
+        )
+    response = nurse_client.get(PDF_URL, {"from": "2026-10-01", "to": "2026-10-31"})
+    assert response.status_code == 400
+    assert "with more writing than one evidence log can hold" in response.content.decode()
+    response = nurse_client.get(PDF_URL, {"from": "2026-10-01", "to": "2026-10-10"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
