@@ -1,10 +1,12 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.shortcuts import redirect
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from boundaries import audit, two_factor
@@ -137,6 +139,20 @@ class UserAdmin(DjangoUserAdmin):
         # People are deactivated, never deleted: incidents and the audit trail name them,
         # and the confirmation page would list their incidents to an administrator.
         return False
+
+    def user_change_password(self, request: HttpRequest, id, form_url=""):
+        # One's own password: the app's page, which asks for the current one (counted
+        # towards the lockout) and records the change; this page asks for neither.
+        if unquote(id) == str(request.user.pk):
+            return redirect("password_change")
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            audit.record(
+                action=audit.Action.PASSWORD_SET,
+                request=request,
+                target=self.get_object(request, unquote(id)),
+            )
+        return response
 
     @admin.display(description="Two-factor set up", boolean=True, ordering="authenticator")
     def has_authenticator(self, user: User) -> bool:

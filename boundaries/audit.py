@@ -75,6 +75,7 @@ class Action(models.TextChoices):
     TWO_FACTOR_RESET = "two_factor.reset", "Two-factor sign-in reset"
     PASSWORD_CHANGED = "account.password_changed", "Password changed"
     PASSWORD_RESET = "account.password_reset", "Password reset by email link"
+    PASSWORD_SET = "account.password_set", "Password set by an administrator"
     PERMISSION_REFUSED = "permission.refused", "Permission refused"
     THRESHOLDS_CHANGED = "alerts.thresholds_changed", "Alert thresholds changed"
     RECORDS_PURGED = "retention.purged", "Expired records purged"

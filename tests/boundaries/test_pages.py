@@ -99,6 +99,30 @@ def test_support_page_needs_sign_in(client, db):
     assert response.status_code == 302
 
 
+def test_the_admins_password_page_for_a_person_records_the_change_and_not_for_oneself(
+    administrator_client, administrator, nurse
+):
+    # Found by a review helper: an administrator's own password could be set there with
+    # no current password (nor lockout), and nobody's change reached the audit trail.
+    from boundaries import audit
+    from boundaries.models import AuditEvent
+
+    new = {"password1": "a-much-longer-passphrase-42", "password2": "a-much-longer-passphrase-42"}
+    own = f"/admin/boundaries/user/{administrator.pk}/password/"
+    response = administrator_client.post(own, {**new, "usable_password": "true"})
+    assert (response.status_code, response["Location"]) == (302, "/accounts/password_change/")
+    administrator.refresh_from_db()
+    assert not administrator.check_password(new["password1"])
+
+    theirs = f"/admin/boundaries/user/{nurse.pk}/password/"
+    response = administrator_client.post(theirs, {**new, "usable_password": "true"})
+    assert response.status_code == 302
+    nurse.refresh_from_db()
+    assert nurse.check_password(new["password1"])
+    event = AuditEvent.objects.get(action=audit.Action.PASSWORD_SET)
+    assert (event.actor, event.object_id) == (administrator, str(nurse.pk))
+
+
 def test_the_admin_sites_password_change_is_the_apps_own(administrator_client):
     """Where the current password is checked as at sign-in and the change recorded
     (found by a review helper: the admin's own form did neither)."""
