@@ -70,6 +70,40 @@ class SetUpAuthenticatorForm(forms.Form):
         return code
 
 
+def check_current_password(request, user, password: str) -> None:
+    """The person's current password, checked the way sign-in checks it: a wrong one
+    counts towards the lockout and is recorded as a failed sign-in, so a computer left
+    signed in cannot be used to guess it."""
+    checked = authenticate(request, username=user.get_username(), password=password)
+    if checked is None or checked.pk != user.pk:
+        raise forms.ValidationError(
+            "Your password was entered incorrectly. Please enter it again.",
+            code="password_incorrect",
+        )
+
+
+class ConfirmedSetUpForm(SetUpAuthenticatorForm):
+    """Setting up two-factor sign-in from a session signed in earlier: the current
+    password first, so that a computer left signed in cannot be used to put someone
+    else's phone on the account."""
+
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    field_order = ["password", "code"]
+
+    def __init__(self, *args, request=None, user=None, **kwargs) -> None:
+        self.request, self.user = request, user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        check_current_password(self.request, self.user, password)
+        return password
+
+
 class CheckedPasswordChangeForm(PasswordChangeForm):
     """Django's, with the current password checked the way sign-in checks it: a wrong
     one counts towards the lockout and is recorded as a failed sign-in, so a computer
@@ -81,11 +115,10 @@ class CheckedPasswordChangeForm(PasswordChangeForm):
 
     def clean_old_password(self) -> str:
         old_password = self.cleaned_data["old_password"]
-        checked = authenticate(
-            self.request, username=self.user.get_username(), password=old_password
-        )
-        if checked is None or checked.pk != self.user.pk:
+        try:
+            check_current_password(self.request, self.user, old_password)
+        except forms.ValidationError:
             raise forms.ValidationError(
                 self.error_messages["password_incorrect"], code="password_incorrect"
-            )
+            ) from None
         return old_password

@@ -32,6 +32,7 @@ from boundaries.access import (
 )
 from boundaries.forms import (
     CheckedPasswordChangeForm,
+    ConfirmedSetUpForm,
     SecondFactorForm,
     SetUpAuthenticatorForm,
     SignInForm,
@@ -184,7 +185,11 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         messages.info(request, "Two-factor sign-in is already set up for your account.")
         return HttpResponseRedirect(_next_or_home(request))
     device = two_factor.device_being_set_up(user, request.session)
-    form = SetUpAuthenticatorForm(request.POST or None)
+    if second_factor_pending(request):
+        # Straight after the password, at sign-in.
+        form = SetUpAuthenticatorForm(request.POST or None)
+    else:
+        form = ConfirmedSetUpForm(request.POST or None, request=request, user=user)
     if form.is_valid():
         result = two_factor.confirm_set_up(
             user=user, device_id=device.pk, code=form.cleaned_data["code"], request=request

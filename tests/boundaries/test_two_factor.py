@@ -465,10 +465,27 @@ def test_a_reporter_can_choose_to_set_up_two_factor_sign_in(nurse_client, nurse)
     assert b'href="/accounts/two-factor/set-up/"' in response.content
     nurse_client.get(SET_UP)
     device = TOTPDevice.objects.get(user=nurse)
-    response = nurse_client.post(SET_UP, {"code": code_for(device)})
+    data = {"password": TEST_PASSWORD, "code": code_for(device)}
+    response = nurse_client.post(SET_UP, data)
     assert len(response.context["codes"]) == two_factor.BACKUP_CODE_COUNT
     response = nurse_client.get(SET_UP, follow=True)
     assert b"already set up" in response.content
+
+
+def test_setting_up_from_a_session_signed_in_earlier_asks_for_the_password(nurse_client, nurse):
+    # Found by a review helper: anyone at a computer left signed in could put their own
+    # phone on the account (and see its backup codes), with no password asked.
+    from axes.models import AccessAttempt
+
+    nurse_client.get(SET_UP)
+    device = TOTPDevice.objects.get(user=nurse)
+    response = nurse_client.post(
+        SET_UP, {"password": "not-her-password", "code": code_for(device)}
+    )
+    assert response.status_code == 200 and "codes" not in response.context
+    assert "password" in response.context["form"].errors
+    assert not TOTPDevice.objects.filter(user=nurse, confirmed=True).exists()
+    assert AccessAttempt.objects.filter(username="nurse").exists()  # counts towards lockout
 
 
 def test_turning_on_two_factor_sign_in_ends_the_reporters_other_sessions(nurse):
@@ -481,7 +498,8 @@ def test_turning_on_two_factor_sign_in_ends_the_reporters_other_sessions(nurse):
     hers.post("/accounts/login/", {"username": "nurse", "password": TEST_PASSWORD})
     hers.get(SET_UP)
     device = TOTPDevice.objects.get(user=nurse)
-    assert "codes" in hers.post(SET_UP, {"code": code_for(device)}).context
+    data = {"password": TEST_PASSWORD, "code": code_for(device)}
+    assert "codes" in hers.post(SET_UP, data).context
     response = earlier.get("/incidents/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
