@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import IntegerField, Q, QuerySet
+from django.db.models import IntegerField, Q, QuerySet, UUIDField
 from django.http import HttpRequest
 
 
@@ -54,9 +55,12 @@ def _fitting(model, keys: tuple[str, ...], values: list) -> list | None:
     """``values`` if each is what its key's column holds, else None (the first page). A
     cursor comes from the address bar: one edited by hand may carry text where a time
     belongs, or a number no column can hold, which the database would refuse."""
+    fitted = []
     for key, value in zip(keys, values, strict=True):
         field = _field(model, key)
         try:
+            if isinstance(field, UUIDField) and isinstance(value, str):
+                value = field.to_python(value)  # a cursor carries it as text
             if type(field.to_python(value)) is not type(value):
                 return None
         except (ValidationError, TypeError, ValueError):
@@ -69,7 +73,8 @@ def _fitting(model, keys: tuple[str, ...], values: list) -> list | None:
             low, high = connection.ops.integer_field_range(field.get_internal_type())
             if (low is not None and value < low) or (high is not None and value > high):
                 return None
-    return values
+        fitted.append(value)
+    return fitted
 
 
 def _field(model, key: str):
@@ -104,7 +109,12 @@ def _after(keys: tuple[str, ...], values: list) -> Q:
 
 def encode_cursor(values: list) -> str:
     encoded = [
-        {"t": value.isoformat()} if isinstance(value, datetime) else value for value in values
+        {"t": value.isoformat()}
+        if isinstance(value, datetime)
+        else str(value)
+        if isinstance(value, uuid.UUID)
+        else value
+        for value in values
     ]
     raw = json.dumps(encoded, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

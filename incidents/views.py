@@ -47,6 +47,9 @@ def _get_draft_for_user(request: HttpRequest, draft_id: uuid.UUID) -> Draft:
     return get_object_or_404(Draft.objects.owned_by(request.user), pk=draft_id)
 
 
+DRAFTS_PAGE_SIZE = 10
+
+
 @role_required(*STAFF_ROLES)
 @require_GET
 def incident_list(request: HttpRequest) -> HttpResponse:
@@ -75,7 +78,14 @@ def incident_list(request: HttpRequest) -> HttpResponse:
             }
             for incident in page.items
         ],
-        "drafts": Draft.objects.owned_by(request.user).only("id", "updated_at")[:10],
+        # The newest ten, and older ones a page at a time: none out of reach.
+        "drafts": KeysetPage.from_request(
+            request,
+            Draft.objects.owned_by(request.user).only("id", "updated_at"),
+            size=DRAFTS_PAGE_SIZE,
+            keys=("-updated_at", "-id"),
+            param="drafts_after",
+        ),
         "has_units": Unit.objects.of(request.user).exists(),
     }
     return render(request, "incidents/incident_list.html", context)

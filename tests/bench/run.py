@@ -321,7 +321,10 @@ def main() -> int:
         if args.reuse and _seeded(database):
             # As after seeding: earlier runs' filings and rolled-back timings leave dead
             # rows and pages that are no longer all-visible.
-            log("reusing the seeded database (VACUUM ANALYZE first)")
+            log("reusing the seeded database (migrations since, then VACUUM ANALYZE)")
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0)
             with contextlib.closing(database.connect(autocommit=True)) as raw:
                 raw.cursor().execute("VACUUM ANALYZE")
         else:

@@ -72,6 +72,24 @@ def test_drafts_are_listed_on_the_home_page_and_open_with_their_values(nurse_cli
     assert data["submission_token"].encode() in page.content
 
 
+def test_every_draft_can_be_reached_from_the_home_page(nurse_client, unit):
+    # Found by a review helper: only the ten newest were listed, with no way to the rest.
+    tokens = []
+    for number in range(12):
+        data = incident_post(unit, description=f"Interrupted report {number}.")
+        assert autosave(nurse_client, data).status_code == 200
+        tokens.append(data["submission_token"])
+    first = nurse_client.get("/incidents/")
+    page = first.content.decode()
+    listed = [token for token in tokens if f"/incidents/drafts/{token}/" in page]
+    assert listed == tokens[2:]  # the newest ten
+    older = first.context["drafts"].next_cursor
+    assert f'href="?drafts_after={older}"' in page
+    page = nurse_client.get("/incidents/", {"drafts_after": older}).content.decode()
+    assert [token for token in tokens if f"/incidents/drafts/{token}/" in page] == tokens[:2]
+    assert "Older drafts" not in page and "Newest drafts" in page
+
+
 def test_a_draft_reopens_with_both_clock_choices_it_needs(nurse_client, unit, supervisor):
     """A draft saved on the night the clocks went back offers the choice for the
     incident's time and for when the supervisor was told, with what was chosen."""
