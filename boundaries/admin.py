@@ -69,12 +69,14 @@ class MembershipFormSet(BaseInlineFormSet):
         return super().save(commit)
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.StackedInline):
+    # Stacked, with a plain drop-down: each tick box and the unit get a label of their
+    # own (the tabular rows' tick boxes and the search-as-you-type picker had no
+    # accessible name).
     model = Membership
     form = MembershipForm
     formset = MembershipFormSet
     extra = 1
-    autocomplete_fields = ["unit"]
     verbose_name = "unit"
     verbose_name_plural = "Units this person works in"
 
@@ -95,6 +97,8 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["username", "first_name", "last_name", "email"]
     ordering = ["last_name", "first_name", "username"]
     inlines = [MembershipInline]
+    # Plain multiple choice for groups: the two-box picker's markup is not valid HTML.
+    filter_horizontal = ()
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Person", {"fields": ("first_name", "last_name", "email", "job_title")}),
@@ -236,7 +240,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_select_related = ["actor", "unit"]
     date_hierarchy = "occurred_at"
     search_fields = ["=object_id", "=actor__username"]
-    search_help_text = "An object's id (for example an incident number) or a username."
     ordering = ["-id"]
     show_full_result_count = False
     fields = [

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from boundaries import audit
@@ -241,20 +241,15 @@ def _evaluate(incident: Incident, *, request: HttpRequest | None, notify: bool) 
         return []
     alerts = {
         alert.pattern_key: alert
-        for alert in Alert.objects.select_for_update(of=("self",))
+        for alert in Alert.objects.select_for_update()
         .unresolved()
         .filter(pattern_key__in=[m.key for m in matches])
-        # Whether the alert reached the filing's unit before (its supervisors are told
-        # when it first does).
-        .annotate(
-            involved_unit=Exists(
-                AlertIncident.objects.filter(alert=OuterRef("pk"), unit_id=incident.unit_id)
-            )
-        )
         .only("pk", "pattern_key", "status")
     }
+    # Alerts already there that this filing joins: an acknowledged one opens again, and
+    # one may reach the filing's unit for the first time (both are emailed, after commit).
     reopened = [a.pk for a in alerts.values() if a.status == AlertStatus.ACKNOWLEDGED]
-    drawn_in = [a.pk for a in alerts.values() if not a.involved_unit and a.pk not in reopened]
+    joined = [a.pk for a in alerts.values() if a.pk not in reopened]
     now = timezone.now()
     raised = _raise([m for m in matches if m.key not in alerts], incident, now=now)
     alerts.update({alert.pattern_key: alert for alert in raised})
@@ -282,15 +277,17 @@ def _evaluate(incident: Incident, *, request: HttpRequest | None, notify: bool) 
             target=alert,
             unit=incident.unit,
         )
-    if notify and (raised or reopened or drawn_in):
+    if notify and (raised or reopened or joined):
         from incidents import notifications
 
         ids = [alert.pk for alert in raised]
-        unit_id = incident.unit_id
+        incident_id, unit_id = incident.pk, incident.unit_id
 
         def tell() -> None:
             notifications.new_alerts(ids)
-            notifications.alerts_grown(reopened=reopened, drawn_in=drawn_in, unit_id=unit_id)
+            notifications.alerts_grown(
+                reopened=reopened, joined=joined, incident_id=incident_id, unit_id=unit_id
+            )
 
         transaction.on_commit(tell)
     return raised

@@ -150,13 +150,23 @@ class AlertNews:
     }
 
 
-def alerts_grown(*, reopened: list[int], drawn_in: list[int], unit_id: int) -> None:
-    """A filing joined alerts that were already there. An acknowledged one is open again:
-    everyone told of it hears so (acknowledging must not silence a patient who comes
-    back). One that reaches a unit it did not involve before: that unit's supervisors
-    hear of it, as they would have had it been raised now."""
-    from incidents.models import Alert
+def alerts_grown(
+    *, reopened: list[int], joined: list[int], incident_id: int, unit_id: int
+) -> None:
+    """A filing (``incident_id``, in ``unit_id``) joined alerts that were already there.
+    An acknowledged one (``reopened``) is open again: everyone told of it hears so
+    (acknowledging must not silence a patient who comes back). One of the others that
+    had no incident in the filing's unit before reaches that unit for the first time:
+    its supervisors hear of it, as they would have had it been raised now. Runs after
+    the filing commits, so the rules' time at filing does not grow."""
+    from incidents.models import Alert, AlertIncident
 
+    involved_before = set(
+        AlertIncident.objects.filter(alert_id__in=joined, unit_id=unit_id)
+        .exclude(incident_id=incident_id)
+        .values_list("alert_id", flat=True)
+    )
+    drawn_in = [pk for pk in joined if pk not in involved_before]
     for alert in Alert.objects.filter(pk__in=reopened):
         _alert_email(alert, news=AlertNews.REOPENED)
     for alert in Alert.objects.filter(pk__in=drawn_in):

@@ -22,7 +22,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
     list_display = ["name", "code", "position", "summary"]
-    list_editable = ["position"]
     search_fields = ["name", "code", "summary"]
     ordering = ["position", "name"]
 

@@ -251,6 +251,8 @@ def _render_manage_detail(
         "script": script,
         "versions": versions,
         "pending": pending,
+        # Named by its words' title, even with none approved or pending (sent back).
+        "latest": max(versions, key=lambda version: version.number, default=None),
         "wrote_pending": wrote_pending,
         "may_approve": may_approve(request.user),
         "may_draft": may_draft(request.user),

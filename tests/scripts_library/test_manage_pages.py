@@ -495,3 +495,16 @@ def test_guidance_that_fits_its_box_is_not_refused_for_its_new_lines(supervisor_
     assert len(guidance.replace("\r\n", "\n")) <= 2000 < len(guidance)
     response = supervisor_client.post("/scripts/manage/new/", _form(guidance=guidance))
     assert response.status_code == 302
+
+
+def test_a_script_sent_back_is_still_named_by_its_title(supervisor, manager):
+    # Found by a review helper: with no approved or pending words its page was named by
+    # the script's internal key.
+    from scripts_library.services import reject_version
+    from tests.conftest import client_for
+
+    version = _proposed_by(supervisor)
+    reject_version(approver=manager, version=version, note="Say what to do instead.")
+    page = client_for(supervisor).get(f"/scripts/manage/{version.script_id}/").content.decode()
+    assert "<title>Gift: a kind no: manage" in page
+    assert '<h1 class="h2">Gift: a kind no</h1>' in page

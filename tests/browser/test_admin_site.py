@@ -1,0 +1,98 @@
+"""The admin site on a phone: the pages an administrator uses to place people in units,
+give them roles, search the audit trail and order the script library's categories are
+accessible, valid HTML, and do not scroll sideways at 320 px."""
+
+import pytest
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from boundaries import audit
+from boundaries.models import Role
+from tests.browser.conftest import sign_in
+from tests.browser.test_navigation import second_step
+from tests.factories import ScriptFactory, UnitFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SMALLEST_PHONE = {"width": 320, "height": 640}
+
+
+@pytest.fixture
+def administration():
+    ward_a = UnitFactory(code="WARD-A", name="Ward A")
+    ward_b = UnitFactory(code="WARD-B", name="Ward B")
+    nurse = UserFactory(username="nurse", role=Role.REPORTER, units=[ward_a, ward_b])
+    admin = UserFactory(
+        username="admin", role=Role.ADMINISTRATOR, is_staff=True, is_superuser=True
+    )
+    TOTPDevice.objects.create(user=admin, name="Phone", confirmed=True)
+    audit.record(action=audit.Action.SIGN_IN_SUCCEEDED, actor=nurse)
+    return nurse
+
+
+def sign_in_as_administrator(page, base_url: str) -> None:
+    sign_in(page, base_url, "admin")
+    second_step(page, "admin")
+    assert page.url == f"{base_url}/admin/"
+
+
+@pytest.mark.parametrize("which", ["add", "change"])
+def test_the_page_that_places_a_person_in_units_is_accessible(
+    page, live_server, administration, assert_accessible, which
+):
+    """Adding someone, or changing their role, units and groups: the units they work in
+    are rows of a unit picker and "primary" and "delete" tick boxes."""
+    sign_in_as_administrator(page, live_server.url)
+    path = "add/" if which == "add" else f"{administration.pk}/change/"
+    page.goto(f"{live_server.url}/admin/boundaries/user/{path}")
+    assert page.get_by_role("heading", name="Units this person works in").is_visible()
+    assert_accessible(page)
+
+
+def test_the_audit_trail_search_is_accessible(
+    page, live_server, administration, assert_accessible
+):
+    sign_in_as_administrator(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/boundaries/auditevent/")
+    assert page.locator("#searchbar").is_visible()
+    assert_accessible(page)
+
+
+def test_the_script_category_order_is_accessible(
+    page, live_server, administration, assert_accessible
+):
+    sign_in_as_administrator(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/scripts_library/category/")
+    assert page.locator("input[name$='-position']").count() == 9
+    assert_accessible(page)
+
+
+@pytest.mark.parametrize("what", ["unit", "script"])
+def test_admin_pages_with_a_long_name_fit_the_smallest_phone(
+    page, live_server, administration, what
+):
+    """A unit name or script title of one long word (the app's own pages wrap it)."""
+    if what == "unit":
+        unit = UnitFactory(code="LONG", name="W" * 100)
+        path = f"boundaries/unit/{unit.pk}/change/"
+    else:
+        script = ScriptFactory(version__title="T" * 120)
+        path = f"scripts_library/script/{script.pk}/change/"
+    page.set_viewport_size(SMALLEST_PHONE)
+    sign_in_as_administrator(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/{path}")
+    page.wait_for_load_state("load")
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px at 320 px"
+
+
+def test_the_page_that_changes_a_person_is_valid_html(
+    page, live_server, administration, html_checker
+):
+    """What the Nu Html Checker says of the same page, apart from axe's findings."""
+    sign_in_as_administrator(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/boundaries/user/{administration.pk}/change/")
+    page.wait_for_load_state("load")
+    errors = html_checker(page.content())
+    assert errors == [], f"{page.url}: " + "\n".join(errors)
