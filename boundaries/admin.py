@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import ReadOnlyPasswordHashWidget, UserChangeForm
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef
 from django.forms.models import BaseInlineFormSet
@@ -69,6 +70,11 @@ class MembershipFormSet(BaseInlineFormSet):
         return super().save(commit)
 
 
+def _script_path(script) -> str:
+    """A script in a Media list: a path, or (Django 6) an object holding one."""
+    return str(getattr(script, "_path", script))
+
+
 class MembershipInline(admin.StackedInline):
     # Stacked, with a plain drop-down: each tick box and the unit get a label of their
     # own (the tabular rows' tick boxes and the search-as-you-type picker had no
@@ -78,7 +84,36 @@ class MembershipInline(admin.StackedInline):
     formset = MembershipFormSet
     extra = 1
     verbose_name = "unit"
+
+    @property
+    def media(self):
+        # Without the admin's script for adding rows, which marks the formset's hidden
+        # fields in a way HTML does not allow: one blank row is offered instead (save
+        # and continue to add another).
+        media = super().media
+        return forms.Media(
+            js=[js for js in media._js if not _script_path(js).endswith("inlines.js")],
+            css=media._css,
+        )
+
     verbose_name_plural = "Units this person works in"
+
+
+class PasswordSummaryWidget(ReadOnlyPasswordHashWidget):
+    """The password's summary and its link, without the "disabled" that Django puts on
+    the summary's <div> (HTML allows it on form controls only)."""
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["attrs"].pop("disabled", None)
+        return context
+
+
+class PersonChangeForm(UserChangeForm):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "password" in self.fields:
+            self.fields["password"].widget = PasswordSummaryWidget()
 
 
 @admin.register(User)
@@ -97,6 +132,7 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["username", "first_name", "last_name", "email"]
     ordering = ["last_name", "first_name", "username"]
     inlines = [MembershipInline]
+    form = PersonChangeForm
     # Plain multiple choice for groups: the two-box picker's markup is not valid HTML.
     filter_horizontal = ()
     fieldsets = (
