@@ -430,6 +430,9 @@ class Draft(models.Model):
     data = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The page (a tab or window showing the form) that saved it last: a page drawn
+    # before another page saved it must not overwrite that page's work unseen.
+    written_by_page = models.CharField(max_length=32, blank=True, default="")
 
     objects = DraftQuerySet.as_manager()
 
@@ -442,6 +445,11 @@ class Draft(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("incidents:draft", args=[self.pk])
+
+    def changed_elsewhere(self, page: str, drawn_after: str) -> bool:
+        """Whether another page saved it since ``page`` was drawn (``drawn_after``: the
+        page that had saved it last then). A request naming no page is not checked."""
+        return bool(page) and self.written_by_page not in {page, drawn_after}
 
 
 class IncidentEvent(models.Model):

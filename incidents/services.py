@@ -214,10 +214,18 @@ def _create_incident(
     return incident
 
 
+class DraftChangedElsewhere(Exception):
+    """Another page (tab or window) saved the draft since this one was drawn."""
+
+
 @transaction.atomic
-def save_draft(*, owner: User, draft_id: uuid.UUID, data: dict) -> Draft | None:
-    """Create or update a draft. Returns None when the id belongs to someone else or to
-    an incident already filed (the draft has done its job)."""
+def save_draft(
+    *, owner: User, draft_id: uuid.UUID, data: dict, page: str = "", drawn_after: str = ""
+) -> Draft | None:
+    """Create or update a draft, saved by ``page`` (the form's page; drawn when
+    ``drawn_after`` had saved it last). Returns None when the id belongs to someone else
+    or to an incident already filed (the draft has done its job); raises
+    DraftChangedElsewhere when another page saved it since this one was drawn."""
     draft = Draft.objects.select_for_update().filter(pk=draft_id).first()
     # After the lock: a filing that deleted this draft has committed by now.
     if Incident.objects.filter(submission_token=draft_id).exists():
@@ -225,13 +233,17 @@ def save_draft(*, owner: User, draft_id: uuid.UUID, data: dict) -> Draft | None:
     if draft is None:
         try:
             with transaction.atomic():
-                return Draft.objects.create(pk=draft_id, owner=owner, data=data)
+                return Draft.objects.create(
+                    pk=draft_id, owner=owner, data=data, written_by_page=page
+                )
         except IntegrityError:
             draft = Draft.objects.select_for_update().get(pk=draft_id)
     if draft.owner_id != owner.pk:
         return None
-    draft.data = data
-    draft.save(update_fields=["data", "updated_at"])
+    if draft.changed_elsewhere(page, drawn_after):
+        raise DraftChangedElsewhere
+    draft.data, draft.written_by_page = data, page or draft.written_by_page
+    draft.save(update_fields=["data", "updated_at", "written_by_page"])
     return draft
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -131,6 +132,22 @@ ANOTHER_PERSONS_FORM = (
 )
 
 
+CHANGED_ELSEWHERE = (
+    "This report was changed in another tab or window after this page was opened, so "
+    "what is on this page was not saved or sent. Open it again from My incidents to "
+    "carry on with the latest version (copy anything you typed here first)."
+)
+
+
+def _page(request: HttpRequest) -> tuple[str, str]:
+    """The posted form's page, and the page that had saved its draft last when it was
+    drawn (both empty for a form without them: not checked)."""
+    page, after = request.POST.get("page", ""), request.POST.get("page_after", "")
+    # Letters and digits as the page draws them, and short: anything else is no page.
+    valid = page.isalnum() and len(page) <= 32 and (not after or after.isalnum())
+    return (page, after[:32]) if valid else ("", "")
+
+
 def _form_owner_token(request: HttpRequest) -> str:
     return signing.dumps(request.user.pk, salt=FORM_OWNER_SALT)
 
@@ -160,10 +177,18 @@ def _submit(request: HttpRequest) -> HttpResponse:
             return HttpResponseBadRequest("This form is out of date. Open a new report.")
         # Submitted already (double click, back and resubmit, a second tab).
         return redirect("incidents:filed", pk=filed.pk)
-    if request.POST.get("action") == "save":
-        return _save_for_later(request, token)
+    page, after = _page(request)
     form = IncidentForm(request.POST, user=request.user)
     formset = WitnessFormSet(request.POST, prefix=drafts.WITNESS_PREFIX)
+    draft = Draft.objects.filter(pk=token).first()
+    if draft is not None and draft.changed_elsewhere(page, after):
+        # Sent from a page drawn before another tab saved the report: filing or saving
+        # it would drop that tab's work unseen. Shown again, saving nothing.
+        form.is_valid()
+        form.add_error(None, CHANGED_ELSEWHERE)
+        return _render_form(request, form, formset, token=token, page=page, status=409)
+    if request.POST.get("action") == "save":
+        return _save_for_later(request, token)
     if form.is_valid() and formset.is_valid():
         try:
             incident, _ = services.log_incident(
@@ -177,14 +202,23 @@ def _submit(request: HttpRequest) -> HttpResponse:
         return redirect("incidents:filed", pk=incident.pk)
     # Keep what was typed on the server while the reporter corrects it.
     services.save_draft(
-        owner=request.user, draft_id=token, data=drafts.data_from_post(request.POST)
+        owner=request.user,
+        draft_id=token,
+        data=drafts.data_from_post(request.POST),
+        page=page,
+        drawn_after=after,
     )
-    return _render_form(request, form, formset, token=token, status=200)
+    return _render_form(request, form, formset, token=token, page=page, status=200)
 
 
 def _save_for_later(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
+    page, after = _page(request)
     draft = services.save_draft(
-        owner=request.user, draft_id=token, data=drafts.data_from_post(request.POST)
+        owner=request.user,
+        draft_id=token,
+        data=drafts.data_from_post(request.POST),
+        page=page,
+        drawn_after=after,
     )
     if draft is None:
         raise Http404
@@ -220,11 +254,18 @@ def _filing_fields(form: IncidentForm, formset) -> dict:
     }
 
 
-def _render_form(request, form, formset, *, token, draft=None, status=200) -> HttpResponse:
+def _render_form(
+    request, form, formset, *, token, draft=None, page: str = "", status=200
+) -> HttpResponse:
     # The grouped drop-down is built only when the form is shown: a filing that passes
     # validation never lists the library.
     form.set_script_choices()
+    saved = draft or Draft.objects.filter(pk=token).only("written_by_page").first()
     context = {
+        # This page (a new one, or the same tab's after sending it), and the page that
+        # had saved the draft last when it was drawn.
+        "page": page or secrets.token_hex(8),
+        "page_after": saved.written_by_page if saved is not None else "",
         "form": form,
         "formset": formset,
         "token": token,
@@ -253,7 +294,15 @@ def draft_autosave(request: HttpRequest, draft_id: uuid.UUID) -> JsonResponse:
             JsonResponse({"error": "another_person", "message": ANOTHER_PERSONS_FORM}, status=409)
         )
     data = drafts.data_from_post(request.POST)
-    draft = services.save_draft(owner=request.user, draft_id=draft_id, data=data)
+    page, after = _page(request)
+    try:
+        draft = services.save_draft(
+            owner=request.user, draft_id=draft_id, data=data, page=page, drawn_after=after
+        )
+    except services.DraftChangedElsewhere:
+        return JsonResponse(
+            {"error": "changed_elsewhere", "message": CHANGED_ELSEWHERE}, status=409
+        )
     if draft is None:
         return not_activity(JsonResponse({"error": "not_yours_or_filed"}, status=409))
     saved_at = timezone.localtime(draft.updated_at).strftime("%H:%M")

@@ -25,22 +25,37 @@
   // One report per page, whatever the browser does with it. Going back to this page,
   // or reloading it, draws a new form (a new submission token) that the browser fills
   // with what was typed: sent, that would file the report twice, and the witness rows
-  // added here would be missing. This history entry remembers its report: brought back
-  // to a different one, go to that report as the server has it (its draft, or the
+  // added here would be missing. This history entry remembers its report's token, and
+  // the tab remembers which reports have a draft on the server: brought back to a
+  // different report that has one, go to it as the server has it (its draft, or the
   // report it became once sent).
   const token = form.elements.namedItem("submission_token").value;
   const visit = performance.getEntriesByType("navigation")[0];
   const remembered = history.state && history.state.report;
+  const SAVED = "boundaries.report-saved:";
+  function hasDraft(reportToken) {
+    try {
+      return sessionStorage.getItem(SAVED + reportToken) === "1";
+    } catch {
+      return false;  // storage refused: nothing to go back to
+    }
+  }
+  function markSaved() {
+    try {
+      sessionStorage.setItem(SAVED + token, "1");
+    } catch {
+      // Storage refused: going back then simply shows a new form.
+    }
+  }
   if (visit && visit.type !== "navigate" && remembered && remembered.token !== token &&
-      remembered.saved) {
+      hasDraft(remembered.token)) {
     location.replace(remembered.draftUrl);
     return;
   }
-  function remember(saved) {
-    const report = { token, draftUrl: form.dataset.draftUrl, saved };
-    history.replaceState({ ...(history.state || {}), report }, "");
-  }
-  remember(Boolean(remembered && remembered.token === token && remembered.saved));
+  history.replaceState(
+    { ...(history.state || {}), report: { token, draftUrl: form.dataset.draftUrl } }, ""
+  );
+  if (form.dataset.draftSaved === "true") markSaved();
 
   function cookie(name) {
     const prefix = name + "=";
@@ -82,11 +97,13 @@
   // Saves the draft; resolves to what happened: "saved", "signed-out", "filed",
   // "offline", "failed" or "busy" (a save was already under way).
   function sendDraft(options = {}) {
-    remember(true);
+    markSaved();
+    // First: the form's own token field takes the current cookie, before it is read.
+    const token = csrfToken();
     return fetch(form.dataset.autosaveUrl, {
       method: "POST",
       body: new FormData(form),
-      headers: { "X-CSRFToken": csrfToken() },
+      headers: { "X-CSRFToken": token },
       credentials: "same-origin",
       ...options,
     });
@@ -124,8 +141,9 @@
         const refusal = await response.json().catch(() => ({}));
         stopped = true;
         signedOut = false;
-        if (refusal.error === "another_person") {
-          // Someone else signed in on this browser: keep the page as it is, send nothing.
+        if (refusal.error === "another_person" || refusal.error === "changed_elsewhere") {
+          // Someone else signed in on this browser, or another tab saved this report
+          // since this page opened: keep the page as it is, send nothing.
           say(refusal.message);
           return "another-person";
         }

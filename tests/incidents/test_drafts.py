@@ -350,3 +350,46 @@ def test_an_autosave_waiting_on_the_filing_leaves_no_draft_behind(nurse, unit, m
 
     assert Incident.objects.filter(submission_token=token).exists()
     assert not Draft.objects.filter(pk=token).exists()
+
+
+def _drawn(client, url: str) -> dict:
+    """The hidden fields a page of the form was drawn with (its token, owner mark, page)."""
+    import re
+
+    page = client.get(url).content.decode()
+    return {
+        name: value
+        for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)
+        if not name.startswith("witnesses-") and name != "csrfmiddlewaretoken"
+    }
+
+
+def test_an_older_tab_never_overwrites_what_a_newer_one_saved(nurse_client, unit):
+    # Found by a review helper: the draft was open in two tabs; the older tab's next
+    # keystroke replaced the whole draft, dropping the witness added in the newer one.
+    first = incident_post(unit, description="He waited by my car.")
+    first.update(
+        _drawn(nurse_client, "/incidents/new/") | {"submission_token": first["submission_token"]}
+    )
+    assert autosave(nurse_client, first).status_code == 200
+    draft_url = f"/incidents/drafts/{first['submission_token']}/"
+    older = {**first, **_drawn(nurse_client, draft_url)}
+    newer = {**first, **_drawn(nurse_client, draft_url)}
+    assert older["page"] != newer["page"]
+
+    newer = with_witnesses(newer, [("Dee Rosevear", "staff", "Ward A, ext 4410")])
+    assert autosave(nurse_client, newer).status_code == 200
+    assert autosave(nurse_client, newer).status_code == 200  # the same tab, again
+
+    response = autosave(nurse_client, {**older, "location": "Bay 3, by the window"})
+    assert response.status_code == 409
+    assert response.json()["error"] == "changed_elsewhere"
+    response = nurse_client.post("/incidents/new/", {**older, "location": "Bay 3, by the window"})
+    assert response.status_code == 409
+    assert "changed in another tab or window" in response.content.decode()
+    assert not Incident.objects.exists()
+    assert Draft.objects.get().data["witnesses-0-name"] == ["Dee Rosevear"]
+
+    # The newer tab files the report, witness and all.
+    assert nurse_client.post("/incidents/new/", newer).status_code == 302
+    assert [w.name for w in Incident.objects.get().witnesses.all()] == ["Dee Rosevear"]
