@@ -121,7 +121,9 @@ class User(AbstractUser):
     # Part of what every session of this person is checked against (as the password
     # is): a new value ends all their sessions at their next request. Renewed when they
     # are deactivated and when they turn on two-factor sign-in (``end_sessions``).
-    session_stamp = models.CharField(max_length=32, blank=True, default="", editable=False)
+    session_stamp = models.CharField(
+        max_length=32, blank=True, default="", db_default="", editable=False
+    )
 
     objects = BoundariesUserManager()
 

@@ -432,7 +432,7 @@ class Draft(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # The page (a tab or window showing the form) that saved it last: a page drawn
     # before another page saved it must not overwrite that page's work unseen.
-    written_by_page = models.CharField(max_length=32, blank=True, default="")
+    written_by_page = models.CharField(max_length=32, blank=True, default="", db_default="")
 
     objects = DraftQuerySet.as_manager()
 
