@@ -168,17 +168,7 @@ def _previous(rows: list[_Row], target: _Row, *, patient_id: int) -> _Row | None
     earlier = [row for row in rows if (row.occurred_at, row.id) < (target.occurred_at, target.id)]
     if earlier:
         return earlier[-1]
-    values = (
-        Incident.objects.filter(patient_id=patient_id)
-        .filter(
-            Q(occurred_at__lt=target.occurred_at)
-            | Q(occurred_at=target.occurred_at, id__lt=target.id)
-        )
-        .order_by("-occurred_at", "-id")
-        .values_list("id", "occurred_at", "reporter_id", "unit_id", "severity")
-        .first()
-    )
-    return _Row(*values) if values is not None else None
+    return _beside(target, patient_id=patient_id, after=False)
 
 
 def _following(
@@ -193,13 +183,20 @@ def _following(
         return later[0]
     if target.occurred_at + reach >= timezone.now():
         return None
+    return _beside(target, patient_id=patient_id, after=True)
+
+
+def _beside(target: _Row, *, patient_id: int, after: bool) -> _Row | None:
+    """The patient's incident just before (or after) ``target`` in time, from the
+    database: one index probe."""
+    side = "gt" if after else "lt"
     values = (
         Incident.objects.filter(patient_id=patient_id)
         .filter(
-            Q(occurred_at__gt=target.occurred_at)
-            | Q(occurred_at=target.occurred_at, id__gt=target.id)
+            Q(**{f"occurred_at__{side}": target.occurred_at})
+            | Q(occurred_at=target.occurred_at, **{f"id__{side}": target.id})
         )
-        .order_by("occurred_at", "id")
+        .order_by(*(("occurred_at", "id") if after else ("-occurred_at", "-id")))
         .values_list("id", "occurred_at", "reporter_id", "unit_id", "severity")
         .first()
     )
