@@ -78,6 +78,18 @@ def test_unknown_or_inactive_situation_is_not_found(nurse_client, db):
     assert nurse_client.get("/scripts/situations/gifts/").status_code == 404
 
 
+def test_a_scripts_page_names_a_situation_switched_off_without_a_dead_link(nurse_client, db):
+    # Noticed by a review helper: the link led to a 404.
+    from incidents.models import RequestType
+
+    script = ScriptFactory(request_types=["gifts", "private-services"])
+    RequestType.objects.filter(code="gifts").update(is_active=False)
+    page = nurse_client.get(f"/scripts/{script.pk}/").content.decode()
+    assert 'href="/scripts/situations/gifts/"' not in page
+    assert "(no longer offered)" in page
+    assert 'href="/scripts/situations/private-services/"' in page
+
+
 def test_category_page_lists_its_scripts_with_their_situations(nurse_client, library):
     response = nurse_client.get("/scripts/categories/their-number/")
 
