@@ -97,8 +97,12 @@ def log_incident(
     witnesses: list[WitnessDetails] = (),
     request: HttpRequest | None = None,
     notify: bool = True,
+    page: str = "",
+    drawn_after: str = "",
 ) -> tuple[Incident, bool]:
     """File an incident in one transaction and return it with whether it is new.
+    ``page`` and ``drawn_after``: the form's page, as for ``save_draft`` (raises
+    DraftChangedElsewhere when another page saved the draft since it was drawn).
 
     The submission token makes filing idempotent: a double click, a resubmission after
     going back, or a second tab carrying the same draft all return the one incident.
@@ -134,6 +138,8 @@ def log_incident(
                 witnesses=witnesses,
                 request=request,
                 notify=notify,
+                page=page,
+                drawn_after=drawn_after,
             )
     except IntegrityError:
         # The token was used already, perhaps by another request a moment ago.
@@ -156,13 +162,25 @@ def _create_incident(
     witnesses: list[WitnessDetails],
     request: HttpRequest | None,
     notify: bool,
+    page: str,
+    drawn_after: str,
     **fields,
 ) -> Incident:
+    draft = (
+        Draft.objects.select_for_update()
+        .filter(pk=token)
+        .only("owner_id", "written_by_page")
+        .first()
+    )
     # The token is someone else's draft: a form left on a shared screen when its author's
     # session ended. Filing it would put their words under another name, and leave them
     # a draft they could never file.
-    if Draft.objects.select_for_update().filter(pk=token).exclude(owner=reporter).exists():
+    if draft is not None and draft.owner_id != reporter.pk:
         raise SubmissionConflict
+    # Sent from a page drawn before another tab saved the report: filing it would drop
+    # that tab's work unseen.
+    if draft is not None and draft.changed_elsewhere(page, drawn_after):
+        raise DraftChangedElsewhere
     patient = None
     if patient_reference:
         patient, _ = Patient.objects.get_or_create(reference=patient_reference)

@@ -180,39 +180,41 @@ def _submit(request: HttpRequest) -> HttpResponse:
     page, after = _page(request)
     form = IncidentForm(request.POST, user=request.user)
     formset = WitnessFormSet(request.POST, prefix=drafts.WITNESS_PREFIX)
-    draft = Draft.objects.filter(pk=token).first()
-    if draft is not None and draft.changed_elsewhere(page, after):
-        # Sent from a page drawn before another tab saved the report: filing or saving
-        # it would drop that tab's work unseen. Shown again, saving nothing.
-        form.is_valid()
+    try:
+        if request.POST.get("action") == "save":
+            return _save_for_later(request, token, page=page, after=after)
+        if form.is_valid() and formset.is_valid():
+            try:
+                incident, _ = services.log_incident(
+                    reporter=request.user,
+                    token=token,
+                    request=request,
+                    page=page,
+                    drawn_after=after,
+                    **_filing_fields(form, formset),
+                )
+            except services.SubmissionConflict:
+                return HttpResponseBadRequest("This form is out of date. Open a new report.")
+            return redirect("incidents:filed", pk=incident.pk)
+        # Keep what was typed on the server while the reporter corrects it.
+        services.save_draft(
+            owner=request.user,
+            draft_id=token,
+            data=drafts.data_from_post(request.POST),
+            page=page,
+            drawn_after=after,
+        )
+    except services.DraftChangedElsewhere:
+        # Sent from a page drawn before another tab saved the report: shown again, and
+        # nothing saved or filed.
         form.add_error(None, CHANGED_ELSEWHERE)
         return _render_form(request, form, formset, token=token, page=page, status=409)
-    if request.POST.get("action") == "save":
-        return _save_for_later(request, token)
-    if form.is_valid() and formset.is_valid():
-        try:
-            incident, _ = services.log_incident(
-                reporter=request.user,
-                token=token,
-                request=request,
-                **_filing_fields(form, formset),
-            )
-        except services.SubmissionConflict:
-            return HttpResponseBadRequest("This form is out of date. Open a new report.")
-        return redirect("incidents:filed", pk=incident.pk)
-    # Keep what was typed on the server while the reporter corrects it.
-    services.save_draft(
-        owner=request.user,
-        draft_id=token,
-        data=drafts.data_from_post(request.POST),
-        page=page,
-        drawn_after=after,
-    )
     return _render_form(request, form, formset, token=token, page=page, status=200)
 
 
-def _save_for_later(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
-    page, after = _page(request)
+def _save_for_later(
+    request: HttpRequest, token: uuid.UUID, *, page: str, after: str
+) -> HttpResponse:
     draft = services.save_draft(
         owner=request.user,
         draft_id=token,

@@ -387,6 +387,8 @@ def test_an_older_tab_never_overwrites_what_a_newer_one_saved(nurse_client, unit
     response = nurse_client.post("/incidents/new/", {**older, "location": "Bay 3, by the window"})
     assert response.status_code == 409
     assert "changed in another tab or window" in response.content.decode()
+    response = nurse_client.post("/incidents/new/", {**older, "action": "save"})
+    assert response.status_code == 409
     assert not Incident.objects.exists()
     assert Draft.objects.get().data["witnesses-0-name"] == ["Dee Rosevear"]
 
