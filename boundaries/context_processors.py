@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 
 from boundaries.access import REVIEW_ROLES, STAFF_ROLES, has_role
 from boundaries.models import Role
@@ -31,14 +32,20 @@ NAVIGATION = (
 )
 
 
+@cache
+def _urls(script_prefix: str) -> tuple[str, ...]:
+    """The navigation's addresses, reversed once per process (and mount point): every
+    page draws them, and reversing them was a tenth of the lightest page's time."""
+    return tuple(reverse(item.url_name) for item in NAVIGATION)
+
+
 def navigation(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     items = []
     if user is not None and user.is_authenticated:
         path = request.path
-        for item in NAVIGATION:
+        for item, url in zip(NAVIGATION, _urls(get_script_prefix()), strict=True):
             if has_role(user, *item.roles):
-                url = reverse(item.url_name)
                 items.append({"label": item.label, "url": url, "current": path == url})
     return {
         "nav_items": items,
