@@ -13,6 +13,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.db.models.base import ModelBase
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -53,9 +54,19 @@ class SafeLookups:
 
     def response_action(self, request, queryset, *args, **kwargs):
         field = self.model._meta.pk
+        try:
+            low, high = connection.ops.integer_field_range(field.get_internal_type())
+        except KeyError:  # not a number (a UUID, say): to_python alone checks it
+            low = high = None
         for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
             try:
-                field.to_python(value)
+                key = field.to_python(value)
+                # An id no column can hold (SQLite refuses it with a server error;
+                # PostgreSQL drops it and acts on the rest).
+                if isinstance(key, int) and not (
+                    (low is None or key >= low) and (high is None or key <= high)
+                ):
+                    raise ValidationError("out of range")
             except ValidationError:
                 self.message_user(
                     request, "Those items could not be found. Nothing was changed.", "error"

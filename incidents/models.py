@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -446,10 +447,12 @@ class Draft(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("incidents:draft", args=[self.pk])
 
-    def changed_elsewhere(self, page: str, drawn_after: str) -> bool:
-        """Whether another page saved it since ``page`` was drawn (``drawn_after``: the
-        page that had saved it last then). A request naming no page is not checked."""
-        return bool(page) and self.written_by_page not in {page, drawn_after}
+    def changed_elsewhere(self, page: str, earlier_pages: Collection[str]) -> bool:
+        """Whether another page saved it since ``page`` was drawn. ``earlier_pages``:
+        the page that had saved it last when ``page`` was drawn, and the page this one
+        replaced in the same tab (whose last save, sent as it went, may land after this
+        page was drawn). A request naming no page is not checked."""
+        return bool(page) and self.written_by_page not in {page, *earlier_pages}
 
 
 class IncidentEvent(models.Model):

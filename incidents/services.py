@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -98,10 +99,10 @@ def log_incident(
     request: HttpRequest | None = None,
     notify: bool = True,
     page: str = "",
-    drawn_after: str = "",
+    earlier_pages: Collection[str] = (),
 ) -> tuple[Incident, bool]:
     """File an incident in one transaction and return it with whether it is new.
-    ``page`` and ``drawn_after``: the form's page, as for ``save_draft`` (raises
+    ``page`` and ``earlier_pages``: the form's page, as for ``save_draft`` (raises
     DraftChangedElsewhere when another page saved the draft since it was drawn).
 
     The submission token makes filing idempotent: a double click, a resubmission after
@@ -139,7 +140,7 @@ def log_incident(
                 request=request,
                 notify=notify,
                 page=page,
-                drawn_after=drawn_after,
+                earlier_pages=earlier_pages,
             )
     except IntegrityError:
         # The token was used already, perhaps by another request a moment ago.
@@ -163,7 +164,7 @@ def _create_incident(
     request: HttpRequest | None,
     notify: bool,
     page: str,
-    drawn_after: str,
+    earlier_pages: Collection[str],
     **fields,
 ) -> Incident:
     draft = (
@@ -179,7 +180,7 @@ def _create_incident(
         raise SubmissionConflict
     # Sent from a page drawn before another tab saved the report: filing it would drop
     # that tab's work unseen.
-    if draft is not None and draft.changed_elsewhere(page, drawn_after):
+    if draft is not None and draft.changed_elsewhere(page, earlier_pages):
         raise DraftChangedElsewhere
     patient = None
     if patient_reference:
@@ -238,10 +239,15 @@ class DraftChangedElsewhere(Exception):
 
 @transaction.atomic
 def save_draft(
-    *, owner: User, draft_id: uuid.UUID, data: dict, page: str = "", drawn_after: str = ""
+    *,
+    owner: User,
+    draft_id: uuid.UUID,
+    data: dict,
+    page: str = "",
+    earlier_pages: Collection[str] = (),
 ) -> Draft | None:
-    """Create or update a draft, saved by ``page`` (the form's page; drawn when
-    ``drawn_after`` had saved it last). Returns None when the id belongs to someone else
+    """Create or update a draft, saved by ``page`` (the form's page; ``earlier_pages``
+    as for ``Draft.changed_elsewhere``). Returns None when the id belongs to someone else
     or to an incident already filed (the draft has done its job); raises
     DraftChangedElsewhere when another page saved it since this one was drawn."""
     draft = Draft.objects.select_for_update().filter(pk=draft_id).first()
@@ -258,7 +264,7 @@ def save_draft(
             draft = Draft.objects.select_for_update().get(pk=draft_id)
     if draft.owner_id != owner.pk:
         return None
-    if draft.changed_elsewhere(page, drawn_after):
+    if draft.changed_elsewhere(page, earlier_pages):
         raise DraftChangedElsewhere
     draft.data, draft.written_by_page = data, page or draft.written_by_page
     draft.save(update_fields=["data", "updated_at", "written_by_page"])

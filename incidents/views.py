@@ -139,13 +139,19 @@ CHANGED_ELSEWHERE = (
 )
 
 
-def _page(request: HttpRequest) -> tuple[str, str]:
-    """The posted form's page, and the page that had saved its draft last when it was
-    drawn (both empty for a form without them: not checked)."""
-    page, after = request.POST.get("page", ""), request.POST.get("page_after", "")
-    # Letters and digits as the page draws them, and short: anything else is no page.
-    valid = page.isalnum() and len(page) <= 32 and (not after or after.isalnum())
-    return (page, after[:32]) if valid else ("", "")
+def _page(request: HttpRequest) -> tuple[str, tuple[str, ...]]:
+    """The posted form's page, and the earlier pages whose saves it may follow: the page
+    that had saved its draft last when it was drawn, and the page it replaced in the same
+    tab (see ``Draft.changed_elsewhere``). A form without a page is not checked."""
+
+    def page_id(name: str) -> str:
+        value = request.POST.get(name, "")
+        # Letters and digits as the page draws them, and short: anything else is none.
+        return value if value.isalnum() and len(value) <= 32 else ""
+
+    page = page_id("page")
+    earlier = tuple(value for value in (page_id("page_after"), page_id("page_before")) if value)
+    return page, earlier
 
 
 def _form_owner_token(request: HttpRequest) -> str:
@@ -177,12 +183,12 @@ def _submit(request: HttpRequest) -> HttpResponse:
             return HttpResponseBadRequest("This form is out of date. Open a new report.")
         # Submitted already (double click, back and resubmit, a second tab).
         return redirect("incidents:filed", pk=filed.pk)
-    page, after = _page(request)
+    page, earlier = _page(request)
     form = IncidentForm(request.POST, user=request.user)
     formset = WitnessFormSet(request.POST, prefix=drafts.WITNESS_PREFIX)
     try:
         if request.POST.get("action") == "save":
-            return _save_for_later(request, token, page=page, after=after)
+            return _save_for_later(request, token, page=page, earlier=earlier)
         if form.is_valid() and formset.is_valid():
             try:
                 incident, _ = services.log_incident(
@@ -190,7 +196,7 @@ def _submit(request: HttpRequest) -> HttpResponse:
                     token=token,
                     request=request,
                     page=page,
-                    drawn_after=after,
+                    earlier_pages=earlier,
                     **_filing_fields(form, formset),
                 )
             except services.SubmissionConflict:
@@ -202,25 +208,28 @@ def _submit(request: HttpRequest) -> HttpResponse:
             draft_id=token,
             data=drafts.data_from_post(request.POST),
             page=page,
-            drawn_after=after,
+            earlier_pages=earlier,
         )
     except services.DraftChangedElsewhere:
         # Sent from a page drawn before another tab saved the report: shown again, and
-        # nothing saved or filed.
+        # nothing saved or filed. Still as drawn then (found by a review helper: drawn
+        # as after the other tab's save, its next keystroke overwrote that save).
         form.add_error(None, CHANGED_ELSEWHERE)
-        return _render_form(request, form, formset, token=token, page=page, status=409)
+        return _render_form(
+            request, form, formset, token=token, page=page, earlier=earlier, status=409
+        )
     return _render_form(request, form, formset, token=token, page=page, status=200)
 
 
 def _save_for_later(
-    request: HttpRequest, token: uuid.UUID, *, page: str, after: str
+    request: HttpRequest, token: uuid.UUID, *, page: str, earlier: tuple[str, ...]
 ) -> HttpResponse:
     draft = services.save_draft(
         owner=request.user,
         draft_id=token,
         data=drafts.data_from_post(request.POST),
         page=page,
-        drawn_after=after,
+        earlier_pages=earlier,
     )
     if draft is None:
         raise Http404
@@ -257,17 +266,29 @@ def _filing_fields(form: IncidentForm, formset) -> dict:
 
 
 def _render_form(
-    request, form, formset, *, token, draft=None, page: str = "", status=200
+    request,
+    form,
+    formset,
+    *,
+    token,
+    draft=None,
+    page: str = "",
+    earlier: tuple[str, ...] | None = None,
+    status=200,
 ) -> HttpResponse:
     # The grouped drop-down is built only when the form is shown: a filing that passes
     # validation never lists the library.
     form.set_script_choices()
-    saved = draft or Draft.objects.filter(pk=token).only("written_by_page").first()
+    if earlier is not None:
+        page_after = earlier[0] if earlier else ""
+    else:
+        saved = draft or Draft.objects.filter(pk=token).only("written_by_page").first()
+        page_after = saved.written_by_page if saved is not None else ""
     context = {
         # This page (a new one, or the same tab's after sending it), and the page that
         # had saved the draft last when it was drawn.
         "page": page or secrets.token_hex(8),
-        "page_after": saved.written_by_page if saved is not None else "",
+        "page_after": page_after,
         "form": form,
         "formset": formset,
         "token": token,
@@ -296,10 +317,10 @@ def draft_autosave(request: HttpRequest, draft_id: uuid.UUID) -> JsonResponse:
             JsonResponse({"error": "another_person", "message": ANOTHER_PERSONS_FORM}, status=409)
         )
     data = drafts.data_from_post(request.POST)
-    page, after = _page(request)
+    page, earlier = _page(request)
     try:
         draft = services.save_draft(
-            owner=request.user, draft_id=draft_id, data=data, page=page, drawn_after=after
+            owner=request.user, draft_id=draft_id, data=data, page=page, earlier_pages=earlier
         )
     except services.DraftChangedElsewhere:
         return JsonResponse(

@@ -56,6 +56,18 @@
     { ...(history.state || {}), report: { token, draftUrl: form.dataset.draftUrl } }, ""
   );
   if (form.dataset.draftSaved === "true") markSaved();
+  // The page this one replaced in this tab, for the same report (a reload, or Back):
+  // its last save, sent as it went, may reach the server after this page was drawn,
+  // and is no other tab's work.
+  try {
+    const PAGE = "boundaries.report-page:" + token;
+    const before = sessionStorage.getItem(PAGE);
+    const page = form.elements.namedItem("page").value;
+    if (before && before !== page) form.elements.namedItem("page_before").value = before;
+    sessionStorage.setItem(PAGE, page);
+  } catch {
+    // Storage refused: such a late save may then be refused as another tab's.
+  }
 
   function cookie(name) {
     const prefix = name + "=";

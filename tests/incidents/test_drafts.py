@@ -395,3 +395,55 @@ def test_an_older_tab_never_overwrites_what_a_newer_one_saved(nurse_client, unit
     # The newer tab files the report, witness and all.
     assert nurse_client.post("/incidents/new/", newer).status_code == 302
     assert [w.name for w in Incident.objects.get().witnesses.all()] == ["Dee Rosevear"]
+
+
+def test_the_refused_older_page_shown_again_stays_refused(nurse_client, unit):
+    # Found by a review helper: shown again as drawn after the newer tab's save, the
+    # refused page's next keystroke overwrote that save.
+    first = incident_post(unit, description="He waited by my car.")
+    first.update(
+        _drawn(nurse_client, "/incidents/new/") | {"submission_token": first["submission_token"]}
+    )
+    assert autosave(nurse_client, first).status_code == 200
+    draft_url = f"/incidents/drafts/{first['submission_token']}/"
+    older = {**first, **_drawn(nurse_client, draft_url)}
+    newer = with_witnesses(
+        {**first, **_drawn(nurse_client, draft_url)}, [("Dee Rosevear", "staff", "Ward A")]
+    )
+    assert autosave(nurse_client, newer).status_code == 200
+    refused = nurse_client.post("/incidents/new/", {**older, "location": "Bay 3"})
+    assert refused.status_code == 409
+    import re
+
+    shown_again = {
+        **older,
+        "location": "Bay 3",
+        **dict(
+            re.findall(
+                r'<input type="hidden" name="(page\w*)" value="([^"]*)"', refused.content.decode()
+            )
+        ),
+    }
+    assert shown_again["page"] == older["page"] and "page_after" in shown_again
+    assert autosave(nurse_client, shown_again).status_code == 409
+    assert nurse_client.post("/incidents/new/", shown_again).status_code == 409
+    assert Draft.objects.get().data.get("witnesses-0-name") == ["Dee Rosevear"]
+
+
+def test_the_last_save_of_the_page_a_reload_replaced_does_not_refuse_the_new_page(
+    nurse_client, unit
+):
+    # Found by a review helper: the leaving page's last save can land after the reload
+    # is drawn; the reloaded page names the page it replaced in its tab.
+    first = incident_post(unit, description="He waited by my car.")
+    first.update(
+        _drawn(nurse_client, "/incidents/new/") | {"submission_token": first["submission_token"]}
+    )
+    assert autosave(nurse_client, first).status_code == 200
+    draft_url = f"/incidents/drafts/{first['submission_token']}/"
+    opened = {**first, **_drawn(nurse_client, draft_url)}
+    reloaded = {**first, **_drawn(nurse_client, draft_url), "page_before": opened["page"]}
+    assert autosave(nurse_client, {**opened, "location": "Bay 3"}).status_code == 200
+    response = autosave(nurse_client, {**reloaded, "location": "Bay 3, by the window"})
+    assert response.status_code == 200
+    assert Draft.objects.get().data["location"] == ["Bay 3, by the window"]
