@@ -247,6 +247,7 @@ def _evaluate(incident: Incident, *, request: HttpRequest | None, notify: bool) 
     # one may reach the filing's unit for the first time (both are emailed, after commit).
     reopened = [a.pk for a in alerts.values() if a.status == AlertStatus.ACKNOWLEDGED]
     joined = [a.pk for a in alerts.values() if a.pk not in reopened]
+    reached = _units_reached(matches, alerts, joined=joined, incident=incident)
     now = timezone.now()
     raised = _raise([m for m in matches if m.key not in alerts], incident, now=now)
     alerts.update({alert.pattern_key: alert for alert in raised})
@@ -283,11 +284,44 @@ def _evaluate(incident: Incident, *, request: HttpRequest | None, notify: bool) 
         def tell() -> None:
             notifications.new_alerts(ids)
             notifications.alerts_grown(
-                reopened=reopened, joined=joined, incident_id=incident_id, unit_id=unit_id
+                reopened=reopened,
+                joined=joined,
+                incident_id=incident_id,
+                unit_id=unit_id,
+                reached=reached,
             )
 
         transaction.on_commit(tell)
     return raised
+
+
+def _units_reached(
+    matches: list[Match], alerts: dict[str, Alert], *, joined: list[int], incident: Incident
+) -> dict[tuple[int, int], list[int]]:
+    """Incidents of other units than the filing's that this filing links to alerts
+    already there for the first time (a late report's neighbour, a window that moved):
+    by (alert, unit). Their units may be new to the alert, and are told after commit.
+    Costs a query only when such rows match."""
+    elsewhere = [
+        (alerts[match.key].pk, row.id, row.unit_id)
+        for match in matches
+        if match.key in alerts and alerts[match.key].pk in joined
+        for row in match.rows
+        if row.unit_id != incident.unit_id
+    ]
+    if not elsewhere:
+        return {}
+    linked = set(
+        AlertIncident.objects.filter(
+            alert_id__in={alert_id for alert_id, _, _ in elsewhere},
+            incident_id__in={incident_id for _, incident_id, _ in elsewhere},
+        ).values_list("alert_id", "incident_id")
+    )
+    reached: dict[tuple[int, int], list[int]] = {}
+    for alert_id, incident_id, unit_id in elsewhere:
+        if (alert_id, incident_id) not in linked:
+            reached.setdefault((alert_id, unit_id), []).append(incident_id)
+    return reached
 
 
 def _raise(matches: list[Match], incident: Incident, *, now: datetime) -> list[Alert]:

@@ -151,7 +151,12 @@ class AlertNews:
 
 
 def alerts_grown(
-    *, reopened: list[int], joined: list[int], incident_id: int, unit_id: int
+    *,
+    reopened: list[int],
+    joined: list[int],
+    incident_id: int,
+    unit_id: int,
+    reached: dict[tuple[int, int], list[int]] | None = None,
 ) -> None:
     """A filing (``incident_id``, in ``unit_id``) joined alerts that were already there.
     An acknowledged one (``reopened``) is open again: everyone told of it hears so
@@ -166,11 +171,20 @@ def alerts_grown(
         .exclude(incident_id=incident_id)
         .values_list("alert_id", flat=True)
     )
-    drawn_in = [pk for pk in joined if pk not in involved_before]
+    # (alert, unit) pairs: the filing's own unit, and other units whose incidents this
+    # filing linked for the first time (``reached``, with those incidents).
+    drawn_in = [(pk, unit_id) for pk in joined if pk not in involved_before]
+    for (alert_id, other_unit), linked_now in (reached or {}).items():
+        earlier = AlertIncident.objects.filter(alert_id=alert_id, unit_id=other_unit).exclude(
+            incident_id__in=linked_now
+        )
+        if alert_id not in reopened and not earlier.exists():
+            drawn_in.append((alert_id, other_unit))
     for alert in Alert.objects.filter(pk__in=reopened):
         _alert_email(alert, news=AlertNews.REOPENED)
-    for alert in Alert.objects.filter(pk__in=drawn_in):
-        _alert_email(alert, news=AlertNews.DRAWN_IN, unit_ids=[unit_id])
+    by_id = Alert.objects.in_bulk({alert_id for alert_id, _ in drawn_in})
+    for alert_id, unit in drawn_in:
+        _alert_email(by_id[alert_id], news=AlertNews.DRAWN_IN, unit_ids=[unit])
 
 
 def _alert_email(alert, *, news: str, unit_ids: list[int] | None = None) -> None:

@@ -241,3 +241,38 @@ def test_a_unit_an_alert_reaches_for_the_first_time_is_told(
         django_capture_on_commit_callbacks, reporter=nurse, unit=other_unit, **high
     )
     assert _alert_mail() == []
+
+
+def test_a_unit_an_alert_reaches_through_a_late_reports_neighbour_is_told(
+    unit, other_unit, nurse, supervisor, other_unit_supervisor, django_capture_on_commit_callbacks
+):
+    # Found by a review helper: a late report linked another unit's incident to an
+    # escalation alert, and that unit was never told.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from incidents.models import Alert, AlertIncident, AlertRule, AlertThresholds
+
+    AlertThresholds.objects.update_or_create(pk=1, defaults={"repeat_count": 50})
+    nurse.units.add(other_unit)
+    patient, now = PatientFactory(), timezone.now()
+
+    def file(**fields):
+        return _filed_and_evaluated(
+            django_capture_on_commit_callbacks, reporter=nurse, patient=patient, **fields
+        )
+
+    file(unit=unit, severity=Severity.LOW, occurred_at=now - timedelta(days=40))
+    file(unit=unit, severity=Severity.MODERATE, occurred_at=now - timedelta(days=39))
+    escalation = Alert.objects.get(rule=AlertRule.ESCALATION)
+    ward_b = file(
+        unit=other_unit, severity=Severity.MODERATE, occurred_at=now - timedelta(days=10)
+    )
+    assert not AlertIncident.objects.filter(alert=escalation, unit=other_unit).exists()
+    mail.outbox.clear()
+    file(unit=unit, severity=Severity.LOW, occurred_at=now - timedelta(days=11))
+    assert AlertIncident.objects.filter(alert=escalation, incident=ward_b).exists()
+    assert [m.to for m in mail.outbox if "now involving your unit" in m.subject] == [
+        [other_unit_supervisor.email]
+    ]
