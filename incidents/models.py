@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -434,6 +433,8 @@ class Draft(models.Model):
     # The page (a tab or window showing the form) that saved it last: a page drawn
     # before another page saved it must not overwrite that page's work unseen.
     written_by_page = models.CharField(max_length=32, blank=True, default="", db_default="")
+    # One more at every save: a page remembers the revision it was drawn from.
+    revision = models.PositiveIntegerField(default=0, db_default=0)
 
     objects = DraftQuerySet.as_manager()
 
@@ -447,12 +448,14 @@ class Draft(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("incidents:draft", args=[self.pk])
 
-    def changed_elsewhere(self, page: str, earlier_pages: Collection[str]) -> bool:
-        """Whether another page saved it since ``page`` was drawn. ``earlier_pages``:
-        the page that had saved it last when ``page`` was drawn, and the page this one
-        replaced in the same tab (whose last save, sent as it went, may land after this
-        page was drawn). A request naming no page is not checked."""
-        return bool(page) and self.written_by_page not in {page, *earlier_pages}
+    def changed_elsewhere(self, page: str, revision: int | None, before: str = "") -> bool:
+        """Whether another page saved it since ``page`` was drawn from ``revision``. The
+        page's own saves, and a late save of ``before`` (the page this one replaced in
+        the same tab, sent as it went), are not another page's. A request naming no page
+        is not checked."""
+        if not page or self.written_by_page in {page, before} - {""}:
+            return False
+        return revision is None or self.revision != revision
 
 
 class IncidentEvent(models.Model):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -98,11 +97,10 @@ def log_incident(
     witnesses: list[WitnessDetails] = (),
     request: HttpRequest | None = None,
     notify: bool = True,
-    page: str = "",
-    earlier_pages: Collection[str] = (),
+    page: PageMark | None = None,
 ) -> tuple[Incident, bool]:
     """File an incident in one transaction and return it with whether it is new.
-    ``page`` and ``earlier_pages``: the form's page, as for ``save_draft`` (raises
+    ``page``: the form's page, as for ``save_draft`` (raises
     DraftChangedElsewhere when another page saved the draft since it was drawn).
 
     The submission token makes filing idempotent: a double click, a resubmission after
@@ -140,7 +138,6 @@ def log_incident(
                 request=request,
                 notify=notify,
                 page=page,
-                earlier_pages=earlier_pages,
             )
     except IntegrityError:
         # The token was used already, perhaps by another request a moment ago.
@@ -163,14 +160,13 @@ def _create_incident(
     witnesses: list[WitnessDetails],
     request: HttpRequest | None,
     notify: bool,
-    page: str,
-    earlier_pages: Collection[str],
+    page: PageMark | None,
     **fields,
 ) -> Incident:
     draft = (
         Draft.objects.select_for_update()
         .filter(pk=token)
-        .only("owner_id", "written_by_page")
+        .only("owner_id", "written_by_page", "revision")
         .first()
     )
     # The token is someone else's draft: a form left on a shared screen when its author's
@@ -180,7 +176,7 @@ def _create_incident(
         raise SubmissionConflict
     # Sent from a page drawn before another tab saved the report: filing it would drop
     # that tab's work unseen.
-    if draft is not None and draft.changed_elsewhere(page, earlier_pages):
+    if draft is not None and page is not None and page.refused_by(draft):
         raise DraftChangedElsewhere
     patient = None
     if patient_reference:
@@ -237,37 +233,47 @@ class DraftChangedElsewhere(Exception):
     """Another page (tab or window) saved the draft since this one was drawn."""
 
 
+@dataclass(frozen=True)
+class PageMark:
+    """Which page of the report form sent a request: its id, the draft's revision it was
+    drawn from, and the page it replaced in the same tab."""
+
+    page: str
+    revision: int | None
+    before: str = ""
+
+    def refused_by(self, draft: Draft) -> bool:
+        return draft.changed_elsewhere(self.page, self.revision, self.before)
+
+
 @transaction.atomic
 def save_draft(
-    *,
-    owner: User,
-    draft_id: uuid.UUID,
-    data: dict,
-    page: str = "",
-    earlier_pages: Collection[str] = (),
+    *, owner: User, draft_id: uuid.UUID, data: dict, page: PageMark | None = None
 ) -> Draft | None:
-    """Create or update a draft, saved by ``page`` (the form's page; ``earlier_pages``
-    as for ``Draft.changed_elsewhere``). Returns None when the id belongs to someone else
-    or to an incident already filed (the draft has done its job); raises
-    DraftChangedElsewhere when another page saved it since this one was drawn."""
+    """Create or update a draft, saved by ``page`` (the form's page). Returns None when
+    the id belongs to someone else or to an incident already filed (the draft has done
+    its job); raises DraftChangedElsewhere when another page saved it since this one was
+    drawn."""
     draft = Draft.objects.select_for_update().filter(pk=draft_id).first()
     # After the lock: a filing that deleted this draft has committed by now.
     if Incident.objects.filter(submission_token=draft_id).exists():
         return None
+    writer = page.page if page is not None else ""
     if draft is None:
         try:
             with transaction.atomic():
                 return Draft.objects.create(
-                    pk=draft_id, owner=owner, data=data, written_by_page=page
+                    pk=draft_id, owner=owner, data=data, written_by_page=writer, revision=1
                 )
         except IntegrityError:
             draft = Draft.objects.select_for_update().get(pk=draft_id)
     if draft.owner_id != owner.pk:
         return None
-    if draft.changed_elsewhere(page, earlier_pages):
+    if page is not None and page.refused_by(draft):
         raise DraftChangedElsewhere
-    draft.data, draft.written_by_page = data, page or draft.written_by_page
-    draft.save(update_fields=["data", "updated_at", "written_by_page"])
+    draft.data, draft.written_by_page = data, writer or draft.written_by_page
+    draft.revision += 1
+    draft.save(update_fields=["data", "updated_at", "written_by_page", "revision"])
     return draft
 
 

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from boundaries import audit
@@ -139,10 +140,9 @@ CHANGED_ELSEWHERE = (
 )
 
 
-def _page(request: HttpRequest) -> tuple[str, tuple[str, ...]]:
-    """The posted form's page, and the earlier pages whose saves it may follow: the page
-    that had saved its draft last when it was drawn, and the page it replaced in the same
-    tab (see ``Draft.changed_elsewhere``). A form without a page is not checked."""
+def _page(request: HttpRequest) -> services.PageMark | None:
+    """Which page of the form sent the request (None for a form drawn without one: not
+    checked). See ``Draft.changed_elsewhere``."""
 
     def page_id(name: str) -> str:
         value = request.POST.get(name, "")
@@ -150,8 +150,14 @@ def _page(request: HttpRequest) -> tuple[str, tuple[str, ...]]:
         return value if value.isalnum() and len(value) <= 32 else ""
 
     page = page_id("page")
-    earlier = tuple(value for value in (page_id("page_after"), page_id("page_before")) if value)
-    return page, earlier
+    if not page:
+        return None
+    revision = request.POST.get("page_revision", "")
+    return services.PageMark(
+        page=page,
+        revision=int(revision) if revision.isdigit() and len(revision) < 10 else None,
+        before=page_id("page_before"),
+    )
 
 
 def _form_owner_token(request: HttpRequest) -> str:
@@ -183,12 +189,12 @@ def _submit(request: HttpRequest) -> HttpResponse:
             return HttpResponseBadRequest("This form is out of date. Open a new report.")
         # Submitted already (double click, back and resubmit, a second tab).
         return redirect("incidents:filed", pk=filed.pk)
-    page, earlier = _page(request)
+    page = _page(request)
     form = IncidentForm(request.POST, user=request.user)
     formset = WitnessFormSet(request.POST, prefix=drafts.WITNESS_PREFIX)
     try:
         if request.POST.get("action") == "save":
-            return _save_for_later(request, token, page=page, earlier=earlier)
+            return _save_for_later(request, token, page=page)
         if form.is_valid() and formset.is_valid():
             try:
                 incident, _ = services.log_incident(
@@ -196,7 +202,6 @@ def _submit(request: HttpRequest) -> HttpResponse:
                     token=token,
                     request=request,
                     page=page,
-                    earlier_pages=earlier,
                     **_filing_fields(form, formset),
                 )
             except services.SubmissionConflict:
@@ -208,28 +213,24 @@ def _submit(request: HttpRequest) -> HttpResponse:
             draft_id=token,
             data=drafts.data_from_post(request.POST),
             page=page,
-            earlier_pages=earlier,
         )
     except services.DraftChangedElsewhere:
         # Sent from a page drawn before another tab saved the report: shown again, and
         # nothing saved or filed. Still as drawn then (found by a review helper: drawn
         # as after the other tab's save, its next keystroke overwrote that save).
         form.add_error(None, CHANGED_ELSEWHERE)
-        return _render_form(
-            request, form, formset, token=token, page=page, earlier=earlier, status=409
-        )
+        return _render_form(request, form, formset, token=token, page=page, status=409)
     return _render_form(request, form, formset, token=token, page=page, status=200)
 
 
 def _save_for_later(
-    request: HttpRequest, token: uuid.UUID, *, page: str, earlier: tuple[str, ...]
+    request: HttpRequest, token: uuid.UUID, *, page: services.PageMark | None
 ) -> HttpResponse:
     draft = services.save_draft(
         owner=request.user,
         draft_id=token,
         data=drafts.data_from_post(request.POST),
         page=page,
-        earlier_pages=earlier,
     )
     if draft is None:
         raise Http404
@@ -272,29 +273,36 @@ def _render_form(
     *,
     token,
     draft=None,
-    page: str = "",
-    earlier: tuple[str, ...] | None = None,
+    page: services.PageMark | None = None,
     status=200,
 ) -> HttpResponse:
     # The grouped drop-down is built only when the form is shown: a filing that passes
     # validation never lists the library.
     form.set_script_choices()
-    if earlier is not None:
-        page_after = earlier[0] if earlier else ""
+    if status == 409 and page is not None:
+        # Refused as drawn before another page saved: shown again as drawn then, so that
+        # it stays refused (found by a review helper: drawn afresh, its next keystroke
+        # overwrote the other page's work).
+        revision = page.revision
     else:
-        saved = draft or Draft.objects.filter(pk=token).only("written_by_page").first()
-        page_after = saved.written_by_page if saved is not None else ""
+        saved = draft or Draft.objects.filter(pk=token).only("revision").first()
+        revision = saved.revision if saved is not None else 0
     context = {
-        # This page (a new one, or the same tab's after sending it), and the page that
-        # had saved the draft last when it was drawn.
-        "page": page or secrets.token_hex(8),
-        "page_after": page_after,
+        # This page (a new one, or the same tab's after sending it), and the revision of
+        # the draft it shows.
+        "page": page.page if page is not None else secrets.token_hex(8),
+        "page_revision": revision,
         "form": form,
         "formset": formset,
         "token": token,
         "draft": draft,
         "autosave_url": reverse("incidents:draft_autosave", args=[token]),
         "drawn_for": _form_owner_token(request),
+        # Stable for one person (the signed mark above is not): the page script keeps a
+        # report to come back to per person, so nobody is sent to another's draft.
+        "tab_owner": salted_hmac(
+            "incidents.report-tab-owner", str(request.user.pk), algorithm="sha256"
+        ).hexdigest()[:16],
         "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
         "late_days": settings.BOUNDARIES["LATE_REPORT_DAYS"],
     }
@@ -317,10 +325,9 @@ def draft_autosave(request: HttpRequest, draft_id: uuid.UUID) -> JsonResponse:
             JsonResponse({"error": "another_person", "message": ANOTHER_PERSONS_FORM}, status=409)
         )
     data = drafts.data_from_post(request.POST)
-    page, earlier = _page(request)
     try:
         draft = services.save_draft(
-            owner=request.user, draft_id=draft_id, data=data, page=page, earlier_pages=earlier
+            owner=request.user, draft_id=draft_id, data=data, page=_page(request)
         )
     except services.DraftChangedElsewhere:
         return JsonResponse(

@@ -30,6 +30,9 @@
   // different report that has one, go to it as the server has it (its draft, or the
   // report it became once sent).
   const token = form.elements.namedItem("submission_token").value;
+  // Who the page was drawn for: a page brought back for someone else who has since
+  // signed in on this browser starts afresh for them.
+  const owner = form.dataset.owner;
   const visit = performance.getEntriesByType("navigation")[0];
   const remembered = history.state && history.state.report;
   const SAVED = "boundaries.report-saved:";
@@ -48,12 +51,13 @@
     }
   }
   if (visit && visit.type !== "navigate" && remembered && remembered.token !== token &&
-      hasDraft(remembered.token)) {
+      remembered.owner === owner && hasDraft(remembered.token)) {
     location.replace(remembered.draftUrl);
     return;
   }
   history.replaceState(
-    { ...(history.state || {}), report: { token, draftUrl: form.dataset.draftUrl } }, ""
+    { ...(history.state || {}), report: { token, owner, draftUrl: form.dataset.draftUrl } },
+    ""
   );
   if (form.dataset.draftSaved === "true") markSaved();
   // The page this one replaced in this tab, for the same report (a reload, or Back):

@@ -4,9 +4,11 @@ case was found by a review helper."""
 
 import pytest
 
+from boundaries.models import Role, Unit
 from incidents.models import Draft, Incident
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import open_menu, sign_in
 from tests.browser.test_filing import ward  # noqa: F401  (the fixture: a ward, nurse, script)
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -114,3 +116,74 @@ def test_a_draft_typed_offline_is_saved_when_the_connection_returns(
     page.get_by_text("Draft saved at").wait_for(timeout=15000)
     (draft,) = Draft.objects.all()
     assert draft.data.get("description") == [words]
+
+
+# --- Found by a later review helper, against the first version of the above -----------
+
+
+def test_reloading_the_draft_just_after_typing_keeps_saving_the_same_report(
+    page,
+    live_server,
+    ward,  # noqa: F811
+):
+    # The reload is drawn before the leaving page's last save lands: that save is the
+    # same tab's, not another's.
+    start_report(page, live_server.url)
+    page.get_by_text("Draft saved at").wait_for()
+    (draft,) = Draft.objects.all()
+    page.goto(f"{live_server.url}/scripts/")
+    page.go_back()
+    page.wait_for_url(f"**/incidents/drafts/{draft.pk}/")
+    page.get_by_label("Where exactly").fill("Bay 3, bed 4")
+    page.reload()
+    page.wait_for_url(f"**/incidents/drafts/{draft.pk}/")
+    words = "He asked again for my number when I brought his lunch."
+    page.get_by_label("What they said or did").fill(words)
+    page.get_by_text("Draft saved at").wait_for()
+    assert not page.get_by_text("changed in another tab").is_visible()
+    draft.refresh_from_db()
+    assert draft.data.get("description") == [words]
+
+
+def test_words_an_older_tab_saved_are_not_overwritten_unseen_by_a_newer_one(
+    page,
+    live_server,
+    ward,  # noqa: F811
+):
+    start_report(page, live_server.url)
+    page.get_by_text("Draft saved at").wait_for()
+    (draft,) = Draft.objects.all()
+    words = "He said he would wait for me at the bus stop after my shift."
+    page.get_by_label("What they said or did").fill(words)
+    newer = page.context.new_page()
+    newer.goto(f"{live_server.url}/incidents/drafts/{draft.pk}/")
+    page.wait_for_timeout(3000)  # the first tab's save lands after the second was drawn
+    draft.refresh_from_db()
+    assert draft.data.get("description") == [words]
+    newer.get_by_label("Where exactly").fill("Bay 3, bed 4")
+    newer.get_by_text("changed in another tab").wait_for()
+    draft.refresh_from_db()
+    assert draft.data.get("description") == [words]
+
+
+def test_another_person_reloading_a_form_left_open_gets_a_form_of_their_own(
+    page,
+    live_server,
+    ward,  # noqa: F811
+):
+    UserFactory(username="nurse2", role=Role.REPORTER, units=[Unit.objects.get()])
+    start_report(page, live_server.url)
+    page.get_by_text("Draft saved at").wait_for()
+    other = page.context.new_page()
+    other.goto(f"{live_server.url}/incidents/")
+    open_menu(other)
+    other.get_by_role("button", name="Sign out").click()
+    other.wait_for_load_state("load")
+    sign_in(other, live_server.url, "nurse2")
+    other.close()
+    page.get_by_label("Where exactly").fill("Bay 4")
+    page.get_by_text("started by someone else").wait_for()
+    page.reload()
+    page.wait_for_load_state("load")
+    assert page.title() != "Page not found · Boundaries"
+    assert page.locator("#incident-form").count() == 1

@@ -424,7 +424,7 @@ def test_the_refused_older_page_shown_again_stays_refused(nurse_client, unit):
             )
         ),
     }
-    assert shown_again["page"] == older["page"] and "page_after" in shown_again
+    assert shown_again["page"] == older["page"] and "page_revision" in shown_again
     assert autosave(nurse_client, shown_again).status_code == 409
     assert nurse_client.post("/incidents/new/", shown_again).status_code == 409
     assert Draft.objects.get().data.get("witnesses-0-name") == ["Dee Rosevear"]
