@@ -364,15 +364,21 @@ def _drawn(client, url: str) -> dict:
     }
 
 
+def _first_page_saved(client, unit) -> tuple[dict, str]:
+    """A new report's page (its hidden fields kept) that has saved a draft once, and the
+    draft's address."""
+    first = incident_post(unit, description="He waited by my car.")
+    first.update(
+        _drawn(client, "/incidents/new/") | {"submission_token": first["submission_token"]}
+    )
+    assert autosave(client, first).status_code == 200
+    return first, f"/incidents/drafts/{first['submission_token']}/"
+
+
 def test_an_older_tab_never_overwrites_what_a_newer_one_saved(nurse_client, unit):
     # Found by a review helper: the draft was open in two tabs; the older tab's next
     # keystroke replaced the whole draft, dropping the witness added in the newer one.
-    first = incident_post(unit, description="He waited by my car.")
-    first.update(
-        _drawn(nurse_client, "/incidents/new/") | {"submission_token": first["submission_token"]}
-    )
-    assert autosave(nurse_client, first).status_code == 200
-    draft_url = f"/incidents/drafts/{first['submission_token']}/"
+    first, draft_url = _first_page_saved(nurse_client, unit)
     older = {**first, **_drawn(nurse_client, draft_url)}
     newer = {**first, **_drawn(nurse_client, draft_url)}
     assert older["page"] != newer["page"]
@@ -400,12 +406,7 @@ def test_an_older_tab_never_overwrites_what_a_newer_one_saved(nurse_client, unit
 def test_the_refused_older_page_shown_again_stays_refused(nurse_client, unit):
     # Found by a review helper: shown again as drawn after the newer tab's save, the
     # refused page's next keystroke overwrote that save.
-    first = incident_post(unit, description="He waited by my car.")
-    first.update(
-        _drawn(nurse_client, "/incidents/new/") | {"submission_token": first["submission_token"]}
-    )
-    assert autosave(nurse_client, first).status_code == 200
-    draft_url = f"/incidents/drafts/{first['submission_token']}/"
+    first, draft_url = _first_page_saved(nurse_client, unit)
     older = {**first, **_drawn(nurse_client, draft_url)}
     newer = with_witnesses(
         {**first, **_drawn(nurse_client, draft_url)}, [("Dee Rosevear", "staff", "Ward A")]
@@ -435,12 +436,7 @@ def test_the_last_save_of_the_page_a_reload_replaced_does_not_refuse_the_new_pag
 ):
     # Found by a review helper: the leaving page's last save can land after the reload
     # is drawn; the reloaded page names the page it replaced in its tab.
-    first = incident_post(unit, description="He waited by my car.")
-    first.update(
-        _drawn(nurse_client, "/incidents/new/") | {"submission_token": first["submission_token"]}
-    )
-    assert autosave(nurse_client, first).status_code == 200
-    draft_url = f"/incidents/drafts/{first['submission_token']}/"
+    first, draft_url = _first_page_saved(nurse_client, unit)
     opened = {**first, **_drawn(nurse_client, draft_url)}
     reloaded = {**first, **_drawn(nurse_client, draft_url), "page_before": opened["page"]}
     assert autosave(nurse_client, {**opened, "location": "Bay 3"}).status_code == 200
