@@ -24,6 +24,14 @@ def start_report(page, base_url: str) -> None:
     page.get_by_label("What they said or did").fill("Sent me a friend request.")
 
 
+def draft_started(page, base_url: str) -> Draft:
+    """A report started and saved once as a draft, which it returns."""
+    start_report(page, base_url)
+    page.get_by_text("Draft saved at").wait_for()
+    (draft,) = Draft.objects.all()
+    return draft
+
+
 def test_back_from_the_confirmation_shows_the_report_sent_not_a_form_to_send_again(
     page,
     live_server,
@@ -75,9 +83,7 @@ def test_reloading_the_form_carries_on_with_the_same_report(
     live_server,
     ward,  # noqa: F811
 ):
-    start_report(page, live_server.url)
-    page.get_by_text("Draft saved at").wait_for()
-    (draft,) = Draft.objects.all()
+    draft = draft_started(page, live_server.url)
     page.reload()
     page.wait_for_url(f"**/incidents/drafts/{draft.pk}/")
     assert page.get_by_label("Where exactly").input_value() == "Bay 3"
@@ -128,9 +134,7 @@ def test_reloading_the_draft_just_after_typing_keeps_saving_the_same_report(
 ):
     # The reload is drawn before the leaving page's last save lands: that save is the
     # same tab's, not another's.
-    start_report(page, live_server.url)
-    page.get_by_text("Draft saved at").wait_for()
-    (draft,) = Draft.objects.all()
+    draft = draft_started(page, live_server.url)
     page.goto(f"{live_server.url}/scripts/")
     page.go_back()
     page.wait_for_url(f"**/incidents/drafts/{draft.pk}/")
@@ -150,9 +154,7 @@ def test_words_an_older_tab_saved_are_not_overwritten_unseen_by_a_newer_one(
     live_server,
     ward,  # noqa: F811
 ):
-    start_report(page, live_server.url)
-    page.get_by_text("Draft saved at").wait_for()
-    (draft,) = Draft.objects.all()
+    draft = draft_started(page, live_server.url)
     words = "He said he would wait for me at the bus stop after my shift."
     page.get_by_label("What they said or did").fill(words)
     newer = page.context.new_page()
