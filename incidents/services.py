@@ -286,12 +286,17 @@ def add_addendum(
     request: HttpRequest | None = None,
 ) -> tuple[Addendum, bool]:
     """Add to a filed report, once per ``token`` (the form's): a double click or a form
-    sent again returns the addendum already added. Returns it with whether it is new."""
+    sent again returns the addendum already added. Returns it with whether it is new.
+
+    The incident's version moves on: a review form drawn before the addendum was added
+    is refused (``ReviewConflict``), so nobody closes a report on what they did not see.
+    """
     try:
         with transaction.atomic():
             addendum = Addendum.objects.create(
                 incident=incident, author=author, text=text, submission_token=token
             )
+            Incident.objects.filter(pk=incident.pk).update(version=F("version") + 1)
             audit.record(
                 action=audit.Action.ADDENDUM_ADDED,
                 actor=author,

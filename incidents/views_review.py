@@ -199,9 +199,10 @@ def _review_conflict(request: HttpRequest, incident: Incident, form: ReviewForm)
         return redirect(incident)
     messages.error(
         request,
-        "Someone else saved a review of this incident while you were working on it. Nothing "
-        "of yours was saved and nothing of theirs was overwritten. Their version is shown "
-        "below; your text is kept in the form so you can re-apply it.",
+        "This incident changed while you were working on it: someone else saved a review, "
+        "or the reporter added to the report. Nothing of yours was saved and nothing of "
+        "theirs was overwritten. The latest version is shown below; your text is kept in "
+        "the form so you can re-apply it.",
     )
     data = form.data.copy()
     data["version"] = str(incident.version)

@@ -1,6 +1,7 @@
 """The review queue and reviews: the loop back to the reporter, the workflow, conflicts
 between two supervisors, and who may review what."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -169,7 +170,7 @@ def test_the_later_of_two_concurrent_reviews_gets_a_conflict(supervisor_client, 
         {**stale, "feedback": "My different feedback", "internal_note": "Mine"},
     )
     assert response.status_code == 409
-    assert b"Someone else saved a review" in response.content
+    assert b"This incident changed while you were working on it" in response.content
     assert b"My different feedback" in response.content
     incident.refresh_from_db()
     assert incident.feedback.startswith("Thank you for reporting")
@@ -192,8 +193,32 @@ def test_a_stale_page_whose_status_is_no_longer_offered_still_gets_the_conflict(
     response = supervisor_client.post(f"/incidents/{incident.pk}/review/", stale)
 
     assert response.status_code == 409
-    assert b"Someone else saved a review" in response.content
+    assert b"This incident changed while you were working on it" in response.content
     assert b"Mine" in response.content
+
+
+def test_closing_from_a_page_drawn_before_the_reporters_addendum_is_a_conflict(
+    supervisor_client, nurse_client, incident
+):
+    """An addendum ("he waited by my car tonight") is new on the record: a review form
+    drawn before it cannot close the incident unseen (found by review)."""
+    drawn = review_data(incident, status=Status.UNDER_REVIEW, feedback="Reviewing.")
+    assert supervisor_client.post(f"/incidents/{incident.pk}/review/", drawn).status_code == 302
+    incident.refresh_from_db()
+    page = review_data(incident, status=Status.CLOSED, feedback="Nothing more to do.")
+    added = nurse_client.post(
+        f"/incidents/{incident.pk}/addenda/",
+        {"token": str(uuid.uuid4()), "text": "He waited by my car tonight."},
+    )
+    assert added.status_code == 302
+
+    response = supervisor_client.post(f"/incidents/{incident.pk}/review/", page)
+
+    assert response.status_code == 409
+    assert b"the reporter added to the report" in response.content
+    assert b"He waited by my car tonight." in response.content
+    incident.refresh_from_db()
+    assert incident.status == Status.UNDER_REVIEW
 
 
 @pytest.mark.parametrize("version", ["\u00b2", "9" * 5000, "-1", "1.0"])
@@ -409,7 +434,7 @@ def test_a_review_sent_twice_is_saved_once_and_says_so(supervisor_client, incide
     supervisor_client.post(f"/incidents/{incident.pk}/review/", data)
     second = supervisor_client.post(f"/incidents/{incident.pk}/review/", data, follow=True)
     assert b"Review saved." in second.content
-    assert b"Someone else saved" not in second.content
+    assert b"This incident changed" not in second.content
     incident.refresh_from_db()
     assert incident.version == 1
     # The same person sending different words on the old version is still told.
