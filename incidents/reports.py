@@ -764,8 +764,9 @@ class EvidenceLog:
     @property
     def filename(self) -> str:
         first = f"{self.first_day:%Y-%m-%d}" if self.first_day else "start"
-        last = f"{self.last_day:%Y-%m-%d}" if self.last_day else f"{self.generated_at:%Y-%m-%d}"
-        return f"boundaries-evidence-log-{first}-to-{last}.pdf"
+        # Open-ended, the log covers up to the local day it was drawn on (not UTC's).
+        last = self.last_day or timezone.localtime(self.generated_at).date()
+        return f"boundaries-evidence-log-{first}-to-{last:%Y-%m-%d}.pdf"
 
 
 def _local_midnight(day: date) -> datetime:

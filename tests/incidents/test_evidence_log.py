@@ -137,6 +137,17 @@ def test_a_range_of_local_dates_includes_both_days_and_nothing_outside(nurse):
     assert list(open_end.incidents) == [after]
 
 
+def test_an_open_ended_log_is_named_after_the_local_day_it_covers_up_to(nurse):
+    """Drawn at 00:40 BST on 1 July, the log holds that day's 00:05 incident: its name
+    says 1 July, not UTC's 30 June (found by review)."""
+    just_after_midnight = filed(reporter=nurse, occurred_at=utc(2026, 6, 30, 23, 5))
+
+    log = reports.evidence_log(reporter=nurse, now=utc(2026, 6, 30, 23, 40))
+
+    assert log.incidents == [just_after_midnight]
+    assert log.filename == "boundaries-evidence-log-start-to-2026-07-01.pdf"
+
+
 def test_the_log_reads_its_rows_in_three_queries_however_many_incidents(nurse):
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
