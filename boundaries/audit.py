@@ -63,6 +63,7 @@ class Action(models.TextChoices):
     SCRIPT_RETIRED = "script.retired", "Script retired"
     REPORT_EXPORTED = "report.exported", "Report exported"
     CSV_EXPORTED = "csv.exported", "CSV exported"
+    CSV_DETAILS_EXPORTED = "csv.details_exported", "CSV with patient details exported"
     EVIDENCE_EXPORTED = "evidence.exported", "Evidence log exported"
     SIGN_IN_SUCCEEDED = "sign_in.succeeded", "Sign-in succeeded"
     SIGN_IN_FAILED = "sign_in.failed", "Sign-in failed"
@@ -95,18 +96,25 @@ def record(
     target: models.Model | None = None,
     unit: Unit | None = None,
     outcome: Outcome = Outcome.SUCCESS,
+    about: tuple[str, str] = ("", ""),
 ) -> AuditEvent:
-    """Append one event to the trail. Call it inside the transaction of the change."""
+    """Append one event to the trail. Call it inside the transaction of the change.
+
+    ``about``: what the event concerns when that is no row (``target``), as a kind and
+    a value, such as ``("month", "2026-10")`` for a report. Never personal data."""
     from boundaries.models import AuditEvent
 
     if actor is None and request is not None and request.user.is_authenticated:
         actor = request.user
+    object_type, object_id = about
+    if target is not None:
+        object_type, object_id = target._meta.label_lower, str(target.pk)
     event = AuditEvent(
         action=action,
         actor=actor,
         actor_role=getattr(actor, "role", "") or "",
-        object_type=target._meta.label_lower if target is not None else "",
-        object_id=str(target.pk) if target is not None else "",
+        object_type=object_type,
+        object_id=object_id,
         unit=unit,
         source_address=client_address(request) if request is not None else "",
         outcome=outcome,

@@ -189,7 +189,12 @@ def report_pdf(request: HttpRequest) -> HttpResponse:
         reader_id=request.user.pk,
     )
     pdf = reports.render_monthly_summary(summary, request=request)
-    audit.record(action=audit.Action.REPORT_EXPORTED, request=request, unit=scope.unit)
+    audit.record(
+        action=audit.Action.REPORT_EXPORTED,
+        request=request,
+        unit=scope.unit,
+        about=("month", str(month)),
+    )
     response = HttpResponse(pdf, content_type="application/pdf")
     return _attachment(response, summary.filename)
 
@@ -208,7 +213,13 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     if include_details and (request.user.role != Role.SUPERVISOR or scope.unit is None):
         audit.record_route_refused(request=request)
         raise PermissionDenied
-    audit.record(action=audit.Action.CSV_EXPORTED, request=request, unit=scope.unit)
+    # A file with patient references is told apart from one of counts and categories.
+    audit.record(
+        action=audit.Action.CSV_DETAILS_EXPORTED if include_details else audit.Action.CSV_EXPORTED,
+        request=request,
+        unit=scope.unit,
+        about=("month", str(month)),
+    )
     incidents = scope.incidents().in_period(month.start, month.end)
     response = StreamingHttpResponse(
         exports.csv_lines(incidents, include_details=include_details, exporter_id=request.user.pk),

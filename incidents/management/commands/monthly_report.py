@@ -96,7 +96,11 @@ class Command(BaseCommand):
                 )
         finally:
             if delivered:
-                audit.record(action=audit.Action.REPORT_EXPORTED, unit=scope_unit)
+                audit.record(
+                    action=audit.Action.REPORT_EXPORTED,
+                    unit=scope_unit,
+                    about=("month", str(month)),
+                )
 
     @staticmethod
     def _folder(output: str) -> Path | None:
