@@ -456,6 +456,10 @@ class WitnessForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean()
         named = bool((data.get("name") or "").strip())
+        if not named and "name" in data:
+            # Spaces alone are no name: kept, a patient's row would break the rule that
+            # a patient's name is empty (a database constraint).
+            data["name"] = ""
         if data.get("role") == WitnessRole.PATIENT and named:
             self.add_error(
                 "name",

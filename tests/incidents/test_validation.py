@@ -215,6 +215,19 @@ def test_a_witness_needs_a_name(nurse_client, unit):
     assert "Give the witness's name." in str(response.context["formset"].errors)
 
 
+@pytest.mark.parametrize("spaces", ["  ", "\u00a0", " \n "])
+def test_a_patient_witness_named_with_spaces_alone_is_filed_unnamed(nurse_client, unit, spaces):
+    """Spaces are no name: the row is a patient's, unnamed. They were once kept, and the
+    database's rule that a patient's name is empty turned the filing into a 500 (found
+    by review)."""
+    from incidents.models import Witness
+
+    post = with_witnesses(incident_post(unit), [(spaces, "patient", "Bay 4, bed 2")])
+
+    assert nurse_client.post("/incidents/new/", post).status_code == 302
+    assert Witness.objects.get().name == ""
+
+
 def test_a_patient_witness_is_never_named(nurse_client, unit):
     """No patient names are kept: a patient who saw it is recorded by where they were
     (found by a review helper: the name was required and stored)."""
