@@ -183,7 +183,12 @@ def _count(result: PurgeResult) -> None:
         .distinct()
         .count()
     )
-    result.abandoned_drafts = abandoned_drafts(result.drafts_cutoff).count()
+    # A draft an expired incident carries goes with it, counted above: not twice.
+    result.abandoned_drafts = (
+        abandoned_drafts(result.drafts_cutoff)
+        .exclude(pk__in=expired.values("submission_token"))
+        .count()
+    )
 
 
 # --- Deleting ---------------------------------------------------------------------------
@@ -216,10 +221,18 @@ def _purge_incident_batch(
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    # Locked and checked again: a review saved since the ids were read keeps its incident.
-    rows = list(
-        expired.select_for_update()
+    # Locked, then checked again: a review saved since the ids were read keeps its
+    # incident. In two statements: one that waited for a review's lock re-checks only
+    # the incident's own row, and would judge its history (a review's new event) as it
+    # was before the wait; the second statement sees what the review committed.
+    list(
+        Incident.objects.select_for_update()
         .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    rows = list(
+        expired.filter(pk__in=ids)
         .order_by("pk")
         .values_list("pk", "unit_id", "patient_id", "submission_token")
     )

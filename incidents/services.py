@@ -180,7 +180,11 @@ def _create_incident(
         raise DraftChangedElsewhere
     patient = None
     if patient_reference:
-        patient, _ = Patient.objects.get_or_create(reference=patient_reference)
+        # Locked as it is read: the retention purge may be removing this patient, and
+        # the incident's reference to it is checked only at commit. Locked, the filing
+        # waits for the purge and then makes the patient again (patients' locks come
+        # first in every transaction that takes them).
+        patient, _ = Patient.objects.select_for_update().get_or_create(reference=patient_reference)
     severity = derive_severity(
         request_type=fields["request_type"],
         person_response=fields["person_response"],
@@ -290,13 +294,18 @@ def add_addendum(
 
     The incident's version moves on: a review form drawn before the addendum was added
     is refused (``ReviewConflict``), so nobody closes a report on what they did not see.
+    Raises ``Incident.DoesNotExist`` if the incident went (the retention purge).
     """
     try:
         with transaction.atomic():
+            # First, so the incident's row is locked before the audit chain's lock, in
+            # the order a review and the retention purge take them (the other way round,
+            # an addendum and either could deadlock).
+            if not Incident.objects.filter(pk=incident.pk).update(version=F("version") + 1):
+                raise Incident.DoesNotExist
             addendum = Addendum.objects.create(
                 incident=incident, author=author, text=text, submission_token=token
             )
-            Incident.objects.filter(pk=incident.pk).update(version=F("version") + 1)
             audit.record(
                 action=audit.Action.ADDENDUM_ADDED,
                 actor=author,

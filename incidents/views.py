@@ -437,6 +437,8 @@ def addendum_add(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except services.SubmissionConflict:
             return HttpResponseBadRequest("This form is out of date. Open the report again.")
+        except Incident.DoesNotExist:
+            raise Http404 from None
         if added:
             messages.success(request, "Added to your report.")
         return redirect(incident)

@@ -134,6 +134,29 @@ def test_the_reporter_adds_an_addendum(nurse_client, nurse):
     assert b"He phoned the ward again today." in page.content
 
 
+def test_an_addendum_to_a_report_purged_meanwhile_is_not_added(nurse_client, nurse, monkeypatch):
+    """The page found the report; by the time the addendum is saved, the retention
+    purge has removed it: a 404, and nothing added."""
+    from incidents import views
+    from incidents.models import Incident
+
+    incident = IncidentFactory(reporter=nurse)
+    add = views.services.add_addendum
+
+    def purged_first(**kwargs):
+        Incident.objects.filter(pk=incident.pk).delete()
+        return add(**kwargs)
+
+    monkeypatch.setattr(views.services, "add_addendum", purged_first)
+    response = nurse_client.post(
+        f"/incidents/{incident.pk}/addenda/",
+        {"token": str(uuid.uuid4()), "text": "He phoned the ward again today."},
+    )
+    assert response.status_code == 404
+    assert not Addendum.objects.exists()
+    assert not AuditEvent.objects.filter(action="addendum.added").exists()
+
+
 def test_an_empty_addendum_is_refused_with_a_message(nurse_client, nurse):
     incident = IncidentFactory(reporter=nurse)
     response = nurse_client.post(

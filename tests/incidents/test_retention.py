@@ -498,3 +498,20 @@ def test_a_retention_period_reaching_past_year_one_keeps_incidents_and_still_pur
     assert not Draft.objects.filter(pk=abandoned.pk).exists()
     assert Incident.objects.filter(pk=old.pk).exists()
     assert AuditEvent.objects.exists()
+
+
+def test_a_dry_run_counts_a_draft_of_an_expired_incident_once(nurse):
+    """A draft an expired incident carries (its token) has not changed for as long, so
+    it is abandoned too: the dry run once counted it under both headings, where the
+    real run deletes it once, with its incident (found by review)."""
+    token = uuid.uuid4()
+    old_incident(reporter=nurse, submission_token=token)
+    Draft.objects.filter(pk=draft(nurse, changed_at=NOW - timedelta(days=8 * 366)).pk).update(
+        id=token
+    )
+
+    counted = purge_expired(now=NOW, dry_run=True)
+    deleted = purge_expired(now=NOW)
+
+    assert deleted.drafts + deleted.abandoned_drafts == 1
+    assert counted.counts() == deleted.counts()
