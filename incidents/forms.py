@@ -680,12 +680,34 @@ ALERT_ACTIONS = [
 ]
 
 
-class AcknowledgeAlertForm(forms.Form):
+class AlertPageForm(forms.Form):
+    """A form on an alert's page, which says how many incidents that page showed: an
+    alert that a new incident joined since is not acknowledged or resolved unseen. Not
+    required, so that a page drawn before this field existed still sends."""
+
+    seen_incidents = forms.IntegerField(
+        required=False, min_value=0, max_value=2**31 - 1, widget=forms.HiddenInput
+    )
+
+    def __init__(self, *args, alert, **kwargs) -> None:
+        kwargs.setdefault("initial", {})["seen_incidents"] = alert.incident_count
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def redrawn(cls, data, *, alert) -> AlertPageForm:
+        """The form sent, to draw again on a page that shows the alert as it is now:
+        what was typed, and the number of incidents the new page shows."""
+        data = data.copy()
+        data["seen_incidents"] = str(alert.incident_count)
+        return cls(data, alert=alert)
+
+
+class AcknowledgeAlertForm(AlertPageForm):
     action = forms.ChoiceField(label="What you are doing about it", choices=ALERT_ACTIONS)
     note = TextField(label="Note", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class ResolveAlertForm(forms.Form):
+class ResolveAlertForm(AlertPageForm):
     resolution = TextField(
         label="How it was resolved", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )

@@ -470,20 +470,34 @@ def _record_review_events(
         )
 
 
-def _locked_unresolved(alert: Alert) -> Alert:
+class AlertChanged(Exception):
+    """A new incident joined the alert since the page acting on it was drawn."""
+
+
+def _locked_unresolved(alert: Alert, seen_incidents: int | None) -> Alert:
     """The alert's current row, locked; InvalidTransition if it is already resolved
-    (a colleague may have resolved it since the page was read)."""
+    (a colleague may have resolved it since the page was read), AlertChanged if it
+    rests on other incidents than the ``seen_incidents`` the page showed (None: not
+    checked)."""
     alert = Alert.objects.select_for_update().get(pk=alert.pk)
     if alert.status == AlertStatus.RESOLVED:
         raise InvalidTransition("the alert is already resolved")
+    if seen_incidents is not None and seen_incidents != alert.incident_count:
+        raise AlertChanged
     return alert
 
 
 @transaction.atomic
 def acknowledge_alert(
-    *, alert: Alert, user: User, note: str, action: str, request: HttpRequest | None = None
+    *,
+    alert: Alert,
+    user: User,
+    note: str,
+    action: str,
+    seen_incidents: int | None = None,
+    request: HttpRequest | None = None,
 ) -> Alert:
-    alert = _locked_unresolved(alert)
+    alert = _locked_unresolved(alert, seen_incidents)
     # Once only: a second acknowledgement (a colleague's, a stale page's) would replace
     # the first one's note and action, and who acknowledged. A new matching incident
     # opens the alert again, and then it can be acknowledged again.
@@ -501,9 +515,14 @@ def acknowledge_alert(
 
 @transaction.atomic
 def resolve_alert(
-    *, alert: Alert, user: User, note: str, request: HttpRequest | None = None
+    *,
+    alert: Alert,
+    user: User,
+    note: str,
+    seen_incidents: int | None = None,
+    request: HttpRequest | None = None,
 ) -> Alert:
-    alert = _locked_unresolved(alert)
+    alert = _locked_unresolved(alert, seen_incidents)
     alert.status = AlertStatus.RESOLVED
     alert.resolved_by = user
     alert.resolved_at = timezone.now()

@@ -17,6 +17,7 @@ from boundaries.models import Role, Unit
 from incidents import alerts, rows, services
 from incidents.forms import (
     AcknowledgeAlertForm,
+    AlertPageForm,
     QueueFilterForm,
     ResolveAlertForm,
     ReviewForm,
@@ -308,8 +309,8 @@ def _render_alert(request, alert: Alert, *, ack_form=None, resolve_form=None, st
         "explanation": alerts.explain(alert),
         "incidents": shown.select_related("unit", "request_type").order_by("occurred_at"),
         "elsewhere": elsewhere,
-        "ack_form": ack_form or AcknowledgeAlertForm(),
-        "resolve_form": resolve_form or ResolveAlertForm(),
+        "ack_form": ack_form or AcknowledgeAlertForm(alert=alert),
+        "resolve_form": resolve_form or ResolveAlertForm(alert=alert),
     }
     return render(request, "incidents/alert_detail.html", context, status=status)
 
@@ -329,6 +330,21 @@ def _already_handled(request: HttpRequest, alert: Alert) -> HttpResponse:
     return redirect(alert)
 
 
+def _alert_changed(request: HttpRequest, alert: Alert, form: AlertPageForm) -> HttpResponse:
+    # A new incident joined the alert (perhaps opening it again) since the page was
+    # drawn: show it, with what they typed, before anything is done on it.
+    alert.refresh_from_db()
+    messages.error(
+        request,
+        "A new incident joined this alert since you opened the page, so nothing was "
+        "changed. Look at the incidents below, then try again: what you typed is kept.",
+    )
+    redrawn = type(form).redrawn(form.data, alert=alert)
+    if isinstance(redrawn, AcknowledgeAlertForm):
+        return _render_alert(request, alert, ack_form=redrawn, status=409)
+    return _render_alert(request, alert, resolve_form=redrawn, status=409)
+
+
 @role_required(*REVIEW_ROLES)
 @require_POST
 def alert_acknowledge(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
@@ -336,19 +352,24 @@ def alert_acknowledge(request: HttpRequest, public_id: uuid.UUID) -> HttpRespons
     if _rests_on_own_reports(request, alert):
         messages.error(request, OWN_ALERT)
         return redirect(alert)
-    form = AcknowledgeAlertForm(request.POST)
+    form = AcknowledgeAlertForm(request.POST, alert=alert)
     if not form.is_valid():
-        return _render_alert(request, alert, ack_form=form)
+        return _render_alert(
+            request, alert, ack_form=AcknowledgeAlertForm.redrawn(request.POST, alert=alert)
+        )
     try:
         services.acknowledge_alert(
             alert=alert,
             user=request.user,
             note=form.cleaned_data["note"],
             action=form.cleaned_data["action"],
+            seen_incidents=form.cleaned_data["seen_incidents"],
             request=request,
         )
     except services.InvalidTransition:
         return _already_handled(request, alert)
+    except services.AlertChanged:
+        return _alert_changed(request, alert, form)
     messages.success(request, "Alert acknowledged.")
     return redirect(alert)
 
@@ -360,15 +381,23 @@ def alert_resolve(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     if _rests_on_own_reports(request, alert):
         messages.error(request, OWN_ALERT)
         return redirect(alert)
-    form = ResolveAlertForm(request.POST)
+    form = ResolveAlertForm(request.POST, alert=alert)
     if not form.is_valid():
-        return _render_alert(request, alert, resolve_form=form)
+        return _render_alert(
+            request, alert, resolve_form=ResolveAlertForm.redrawn(request.POST, alert=alert)
+        )
     try:
         services.resolve_alert(
-            alert=alert, user=request.user, note=form.cleaned_data["resolution"], request=request
+            alert=alert,
+            user=request.user,
+            note=form.cleaned_data["resolution"],
+            seen_incidents=form.cleaned_data["seen_incidents"],
+            request=request,
         )
     except services.InvalidTransition:
         return _already_handled(request, alert)
+    except services.AlertChanged:
+        return _alert_changed(request, alert, form)
     messages.success(request, "Alert resolved. A new matching incident will raise a new alert.")
     return redirect(alert)
 
