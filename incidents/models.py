@@ -477,9 +477,10 @@ class IncidentEvent(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     from_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
     to_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
-    # Which fields a review changed (names only), and a reopening's reason.
+    # Which fields a review changed (names only). The note: a reopening's reason, or the
+    # feedback as given (kept when it is changed: the reporter was told the first words).
     changed_fields = models.JSONField(default=list, blank=True)
-    note = models.TextField(max_length=1000, blank=True)
+    note = models.TextField(max_length=DESCRIPTION_MAX_LENGTH, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -457,7 +457,12 @@ def _record_review_events(
         )
     if feedback_changed:
         events.append(
-            IncidentEvent(incident=incident, actor=reviewer, kind=IncidentEvent.Kind.FEEDBACK)
+            IncidentEvent(
+                incident=incident,
+                actor=reviewer,
+                kind=IncidentEvent.Kind.FEEDBACK,
+                note=incident.feedback,
+            )
         )
     IncidentEvent.objects.bulk_create(events)
     if changed or feedback_changed:

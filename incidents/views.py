@@ -22,7 +22,15 @@ from boundaries.models import AuditEvent, Unit
 from boundaries.sessions import not_activity
 from incidents import drafts, rows, services
 from incidents.forms import AddendumForm, IncidentForm, WitnessFormSet
-from incidents.models import Draft, Incident, PersonResponse, RequestType, Severity, Status
+from incidents.models import (
+    Draft,
+    Incident,
+    IncidentEvent,
+    PersonResponse,
+    RequestType,
+    Severity,
+    Status,
+)
 from incidents.pagination import KeysetPage
 from incidents.severity import derive_severity
 
@@ -409,10 +417,27 @@ def render_detail(
         "addendum_form": addendum_form,
         "can_review": can_review,
         "review_form": (review_form or ReviewForm(incident=incident)) if can_review else None,
+        "earlier_feedback": _earlier_feedback(incident),
         "events": incident.events.select_related("actor") if can_review else (),
         "audit_events": AuditEvent.objects.for_object(incident) if can_review else (),
     }
     return render(request, "incidents/incident_detail.html", context, status=status)
+
+
+# How many earlier versions of the feedback the page lists, newest first.
+EARLIER_FEEDBACK_SHOWN = 10
+
+
+def _earlier_feedback(incident: Incident) -> list[IncidentEvent]:
+    """Feedback the reporter was given before the current words, newest first: changed
+    feedback does not silently replace what they were first told. Each FEEDBACK event
+    holds the words given then (empty when the feedback was taken away)."""
+    given = list(
+        incident.events.filter(kind=IncidentEvent.Kind.FEEDBACK)
+        .select_related("actor")
+        .order_by("-created_at", "-id")[: EARLIER_FEEDBACK_SHOWN + 1]
+    )
+    return [event for event in given[1:] if event.note]
 
 
 @role_required(*STAFF_ROLES)

@@ -67,6 +67,7 @@ def test_each_recorded_action_leaves_its_event(
             f"/incidents/{incident.pk}/addenda/", {"token": str(uuid.uuid4()), "text": "Again."}
         ),
     )
+    incident.refresh_from_db()  # the addendum moved its version on
     # Read by its reporter: not recorded. Read by anyone else: recorded.
     step([], lambda: nurse_client.get(f"/incidents/{incident.pk}/"))
     step(["incident.viewed"], lambda: supervisor_client.get(f"/incidents/{incident.pk}/"))

@@ -221,6 +221,41 @@ def test_closing_from_a_page_drawn_before_the_reporters_addendum_is_a_conflict(
     assert incident.status == Status.UNDER_REVIEW
 
 
+def test_changed_feedback_keeps_what_the_reporter_was_told_first(
+    supervisor_client, nurse_client, unit, incident
+):
+    """Feedback is the supervisor's word to the reporter, emailed as news: changed, the
+    earlier words stay on the report for its reporter and in the supervisors' history,
+    with who gave them (found by review: they were replaced without a trace)."""
+    colleague = UserFactory(role="supervisor", units=[unit], first_name="Ada", last_name="Hale")
+    said = "You did exactly the right thing; no need to change anything."
+    assert (
+        client_for(colleague)
+        .post(f"/incidents/{incident.pk}/review/", review_data(incident, feedback=said))
+        .status_code
+        == 302
+    )
+    incident.refresh_from_db()
+    later = "You should have ended the conversation sooner."
+    response = supervisor_client.post(
+        f"/incidents/{incident.pk}/review/", review_data(incident, feedback=later)
+    )
+    assert response.status_code == 302
+
+    reporters_page = nurse_client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert later in reporters_page
+    earlier = reporters_page.split("Earlier feedback", 1)[1]
+    assert said in earlier and "Ada Hale" in earlier and later not in earlier
+    history = supervisor_client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert history.split(">History<", 1)[1].count("Feedback given") == 2
+    assert said in history.split(">History<", 1)[1]
+
+
+def test_feedback_given_once_lists_nothing_earlier(supervisor_client, nurse_client, incident):
+    supervisor_client.post(f"/incidents/{incident.pk}/review/", review_data(incident))
+    assert b"Earlier feedback" not in nurse_client.get(f"/incidents/{incident.pk}/").content
+
+
 @pytest.mark.parametrize("version", ["\u00b2", "9" * 5000, "-1", "1.0"])
 def test_a_version_that_is_not_the_pages_changes_nothing(supervisor_client, incident, version):
     """A hand-edited version gets the form's message or the conflict page. A
