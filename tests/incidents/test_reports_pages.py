@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 import re
+import smtplib
 import subprocess
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -474,3 +476,51 @@ def test_a_manager_reports_on_a_unit_closed_since(other_unit, other_unit_nurse, 
     assert f"{other_unit.code}, closed)" in page.content.decode()
     assert client.get(f"/reports/monthly.pdf?{query}").status_code == 200
     assert client.get(f"/reports/incidents.csv?{query}").status_code == 200
+
+
+class RefusesOneAddress(LocmemBackend):
+    """As Django's SMTP backend when the relay refuses one recipient: the messages
+    before it have gone, and the exception stops the rest of the batch."""
+
+    refused = "mfull@example.invalid"
+
+    def send_messages(self, messages):
+        for message in messages:
+            if self.refused in message.to:
+                raise smtplib.SMTPRecipientsRefused({self.refused: (552, b"Mailbox full")})
+            super().send_messages([message])
+        return len(messages)
+
+
+def test_a_refused_address_does_not_stop_the_summary_reaching_the_others(
+    db, manager, settings, caplog
+):
+    """Found by review: one refused address stopped the batch, those before it had the
+    PDF with nothing in the audit trail, and those after it had nothing."""
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.RefusesOneAddress"}}
+    UserFactory(role=Role.MANAGER, email="mfull@example.invalid", units=[UnitFactory()])
+    UserFactory(role=Role.MANAGER, email="zed@example.invalid", units=[UnitFactory()])
+    out = io.StringIO()
+
+    with pytest.raises(CommandError) as refused:
+        call_command("monthly_report", "--month", "2026-10", "--email", stdout=out)
+
+    assert sorted(message.to[0] for message in mail.outbox) == [
+        "manager@example.invalid",
+        "zed@example.invalid",
+    ]
+    assert "Emailed the summary to 2 people" in out.getvalue()
+    assert "1 could not be sent: mfull@example.invalid (refused: 552 Mailbox full)" in str(
+        refused.value
+    )
+    assert AuditEvent.objects.filter(action="report.exported").count() == 1
+
+
+def test_a_summary_nobody_could_be_sent_is_not_recorded_as_exported(db, manager, settings):
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.RefusesOneAddress"}}
+    manager.email = RefusesOneAddress.refused
+    manager.save()
+    with pytest.raises(CommandError, match="could not be sent"):
+        call_command("monthly_report", "--month", "2026-10", "--email", stdout=io.StringIO())
+    assert mail.outbox == []
+    assert not AuditEvent.objects.filter(action="report.exported").exists()

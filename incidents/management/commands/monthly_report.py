@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import smtplib
 from pathlib import Path
 
 from django.core.mail import EmailMessage, mailers
@@ -88,12 +89,20 @@ class Command(BaseCommand):
                 delivered = True
                 self.stdout.write(f"Wrote {path} ({len(pdf):,} bytes).")
             if email:
-                self._email(summary, pdf, recipients)
-                delivered = True
-                sent = len(recipients)
-                self.stdout.write(
-                    f"Emailed the summary to {sent} {'person' if sent == 1 else 'people'}."
-                )
+                not_sent = self._email(summary, pdf, recipients)
+                sent = len(recipients) - len(not_sent)
+                if sent:
+                    delivered = True
+                    self.stdout.write(
+                        f"Emailed the summary to {sent} {'person' if sent == 1 else 'people'}."
+                    )
+                if not_sent:
+                    reasons = "; ".join(f"{address} ({why})" for address, why in not_sent.items())
+                    raise CommandError(
+                        f"The summary went to {sent} of {len(recipients)}; {len(not_sent)} "
+                        f"could not be sent: {reasons}. Send it to them another way: running "
+                        "the command again emails everyone again."
+                    )
         finally:
             if delivered:
                 audit.record(
@@ -128,7 +137,11 @@ class Command(BaseCommand):
             raise CommandError("Nobody to email: no active person with an email address.")
         return recipients
 
-    def _email(self, summary: reports.MonthlySummary, pdf: bytes, recipients: list[User]) -> None:
+    def _email(
+        self, summary: reports.MonthlySummary, pdf: bytes, recipients: list[User]
+    ) -> dict[str, str]:
+        """Send each person their message, over one connection; one the mail server
+        refuses does not stop the others. Returns the addresses not sent to, with why."""
         body = (
             f"The Boundaries monthly summary for {summary.month.label} "
             f"({summary.scope.label}) is attached.\n\n"
@@ -160,4 +173,26 @@ class Command(BaseCommand):
             message = EmailMessage(subject=summary.title, body=body, to=[person.email])
             message.attach(summary.filename, document, "application/pdf")
             messages.append(message)
-        mailers.default.send_messages(messages)
+        not_sent: dict[str, str] = {}
+        connection = mailers.default
+        try:
+            try:
+                connection.open()
+            except OSError as error:
+                return {message.to[0]: _why(error) for message in messages}
+            for message in messages:
+                try:
+                    connection.send_messages([message])
+                except OSError as error:  # smtplib's errors are OSErrors too
+                    not_sent[message.to[0]] = _why(error)
+        finally:
+            connection.close()
+        return not_sent
+
+
+def _why(error: OSError) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "refused: " + ", ".join(
+            f"{code} {reply.decode(errors='replace')}" for code, reply in error.recipients.values()
+        )
+    return f"{type(error).__name__}: {error}"
