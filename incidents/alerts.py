@@ -204,19 +204,25 @@ def _beside(target: _Row, *, patient_id: int, after: bool) -> _Row | None:
 
 
 def evaluate_incident(
-    incident: Incident, *, request: HttpRequest | None = None, notify: bool = True
+    incident: Incident,
+    *,
+    request: HttpRequest | None = None,
+    notify: bool = True,
+    patient_locked: bool = False,
 ) -> list[Alert]:
     """Raise or extend the alerts a newly filed incident matches. Runs inside the filing
     transaction (a failure here fails the filing: they commit together); returns the
     alerts raised for the first time. ``notify=False`` skips the emails (loading demo
-    data).
+    data). ``patient_locked``: this transaction already holds the patient's lock (filing
+    takes it as it reads the patient), so the rules need not take it again.
 
-    A filing about a patient with a history costs six round trips to the database: the
-    patient's lock, the thresholds, their recent incidents, their unresolved alerts, the
-    new links, and one UPDATE of the summaries; a new alert adds its INSERT. The alerts
-    returned carry their ids; their figures are in the database (refresh to read them)."""
+    A filing about a patient with a history costs five round trips to the database: the
+    thresholds, their recent incidents, their unresolved alerts, the new links, and one
+    UPDATE of the summaries (six without the patient's lock held); a new alert adds its
+    INSERT. The alerts returned carry their ids; their figures are in the database
+    (refresh to read them)."""
     with transaction.atomic(savepoint=False):
-        return _evaluate(incident, request=request, notify=notify)
+        return _evaluate(incident, request=request, notify=notify, patient_locked=patient_locked)
 
 
 def _lock_patient(patient_id: int) -> None:
@@ -230,8 +236,10 @@ def _lock_patient(patient_id: int) -> None:
     list(Patient.objects.select_for_update().filter(pk=patient_id).values_list("pk"))
 
 
-def _evaluate(incident: Incident, *, request: HttpRequest | None, notify: bool) -> list[Alert]:
-    if incident.patient_id is not None:
+def _evaluate(
+    incident: Incident, *, request: HttpRequest | None, notify: bool, patient_locked: bool = False
+) -> list[Alert]:
+    if incident.patient_id is not None and not patient_locked:
         _lock_patient(incident.patient_id)
     matches = matches_for(incident, AlertThresholds.current())
     if not matches:

@@ -219,8 +219,9 @@ def _create_incident(
             target=incident,
             unit=incident.unit,
         )
-        alerts.evaluate_incident(incident, request=request, notify=notify)
-        # After the rules (which lock the patient) and before the audit append: the
+        # The patient was locked as it was read (above).
+        alerts.evaluate_incident(incident, request=request, notify=notify, patient_locked=True)
+        # After the rules (and the patient's lock) and before the audit append: the
         # lock order every transaction here keeps (patient, script use, audit chain).
         if script_version is not None:
             library.count_use(

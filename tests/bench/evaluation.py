@@ -43,6 +43,7 @@ def main() -> None:
         Channel,
         Incident,
         OtherParty,
+        Patient,
         PersonResponse,
         RequestType,
     )
@@ -83,6 +84,9 @@ def main() -> None:
         severity = max(request_type.base_severity, rng.choice([1, 1, 1, 2, 2, 3]))
         now = timezone.now()
         with transaction.atomic():
+            # As filing does: the patient is locked as it is read, before the incident
+            # is written (outside the timing: the rules no longer take that lock).
+            list(Patient.objects.select_for_update().filter(pk=patient_id).values_list("pk"))
             incident = Incident.objects.create(
                 occurred_at=now - timedelta(minutes=rng.randint(5, 600)),
                 unit=units[unit_id],
@@ -115,7 +119,9 @@ def main() -> None:
             with audit.deferred():
                 started = time.perf_counter()
                 with connection.execute_wrapper(timed):
-                    raised += len(alerts.evaluate_incident(incident, notify=False))
+                    raised += len(
+                        alerts.evaluate_incident(incident, notify=False, patient_locked=True)
+                    )
                 samples.append((time.perf_counter() - started) * 1000)
                 database_samples.append(in_database[0] * 1000)
                 round_trips.append(in_database[1])
