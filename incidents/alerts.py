@@ -252,7 +252,8 @@ def _evaluate(
         .only("pk", "pattern_key", "status")
     }
     # Alerts already there that this filing joins: an acknowledged one opens again, and
-    # one may reach the filing's unit for the first time (both are emailed, after commit).
+    # one may reach the filing's unit for the first time (both are emailed: queued now,
+    # sent after commit).
     reopened = [a.pk for a in alerts.values() if a.status == AlertStatus.ACKNOWLEDGED]
     joined = [a.pk for a in alerts.values() if a.pk not in reopened]
     reached = _units_reached(matches, alerts, joined=joined, incident=incident)
@@ -289,17 +290,15 @@ def _evaluate(
         ids = [alert.pk for alert in raised]
         incident_id, unit_id = incident.pk, incident.unit_id
 
-        def tell() -> None:
-            notifications.new_alerts(ids)
-            notifications.alerts_grown(
-                reopened=reopened,
-                joined=joined,
-                incident_id=incident_id,
-                unit_id=unit_id,
-                reached=reached,
-            )
-
-        transaction.on_commit(tell)
+        # Queued in the filing's transaction, handed to the mail server after it.
+        notifications.new_alerts(ids)
+        notifications.alerts_grown(
+            reopened=reopened,
+            joined=joined,
+            incident_id=incident_id,
+            unit_id=unit_id,
+            reached=reached,
+        )
     return raised
 
 
@@ -522,5 +521,5 @@ def _reevaluate_rule(rule: AlertRule, *, since: datetime, having: Q, now: dateti
     from incidents import notifications
 
     ids = [alert.pk for alert in by_patient.values()]
-    transaction.on_commit(lambda: notifications.new_alerts(ids))
+    notifications.new_alerts(ids)
     return len(by_patient)

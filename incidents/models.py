@@ -646,3 +646,62 @@ class AlertIncident(models.Model):
 
     def __str__(self) -> str:
         return f"Incident {self.incident_id} in alert {self.alert_id}"
+
+
+class QueuedEmailQuerySet(models.QuerySet):
+    def to_deliver(self, *, now: datetime) -> QueuedEmailQuerySet:
+        """Not sent yet, not given up on, and not being handed over elsewhere right now
+        (a hand-over older than ``QueuedEmail.HAND_OVER_LIMIT`` was cut short)."""
+        return self.filter(
+            Q(sending_since__isnull=True) | Q(sending_since__lt=now - QueuedEmail.HAND_OVER_LIMIT),
+            sent_at__isnull=True,
+            attempts__lt=QueuedEmail.MAX_ATTEMPTS,
+        )
+
+    def done_before(self, cutoff: datetime) -> QueuedEmailQuerySet:
+        """Sent before ``cutoff``, or given up on and written before it."""
+        return self.filter(
+            Q(sent_at__lt=cutoff)
+            | Q(
+                sent_at__isnull=True,
+                attempts__gte=QueuedEmail.MAX_ATTEMPTS,
+                created_at__lt=cutoff,
+            )
+        )
+
+
+class QueuedEmail(models.Model):
+    """An email the app sends (news of an incident, an alert or feedback), written in
+    the transaction of the change it tells of, and handed to the mail server after the
+    commit; what the server did not take is retried by ``send_incident_digests``. The
+    text is what was sent: a link and a reference, never a patient reference."""
+
+    # Tried by the request, then by every run of the cron command (hourly: two days).
+    MAX_ATTEMPTS = 48
+    # Longer than any SMTP hand-over waits (the connection's timeout is 10 s).
+    HAND_OVER_LIMIT = timedelta(minutes=10)
+
+    recipients = models.JSONField(default=list)
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    objects = QueuedEmailQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(sent_at__isnull=True),
+                name="queued_email_unsent_idx",
+            ),
+            models.Index(fields=["sent_at"], name="queued_email_sent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject

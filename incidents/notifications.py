@@ -1,19 +1,33 @@
 """Emails about incidents. They carry a link and a reference, never a patient
-reference or what anyone said: email leaves the organisation's systems."""
+reference or what anyone said: email leaves the organisation's systems.
+
+Each email is written to the outbox (``QueuedEmail``) in the transaction of the change
+it tells of, so a change rolled back sends nothing and a mail server that is down loses
+nothing. Once the transaction commits, the request hands its emails to the server over
+one connection, and stops at the first it cannot hand over: an unreachable server costs
+the request one connection's timeout, however many emails there are. The cron command
+``send_incident_digests`` sends what is left (``deliver``)."""
 
 from __future__ import annotations
 
 import logging
+import smtplib
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, mailers
+from django.db import transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from boundaries.models import Role, User
-from incidents.models import Incident
+from incidents.models import Incident, QueuedEmail
 
 logger = logging.getLogger(__name__)
+
+# The server refused this message (an address, the sender, the content), not the
+# connection: the next message may still go.
+MESSAGE_REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 
 
 def supervisors_of(unit_id: int) -> list[User]:
@@ -30,17 +44,116 @@ def supervisors_of(unit_id: int) -> list[User]:
     )
 
 
-def _send(*, template: str, subject: str, recipients: list[str], context: dict) -> bool:
+def _send(
+    *, template: str, subject: str, recipients: list[str], context: dict, at_once: bool = True
+) -> bool:
+    """Queue the email in the caller's transaction; it is handed to the mail server
+    after the commit (``at_once``), or by the next ``deliver``. False when there is
+    nobody to send it to."""
     if not recipients:
         return False
     body = render_to_string(template, {**context, "site_url": settings.SITE_URL})
-    try:
-        send_mail(subject, body, None, recipients)
-    except OSError:
-        # The incident is filed either way; the digest retries what was not sent.
-        logger.exception("email to supervisors failed")
-        return False
+    email = QueuedEmail.objects.create(recipients=list(recipients), subject=subject, body=body)
+    if at_once:
+        _deliver_after_commit(email.pk)
     return True
+
+
+class _Delivery:
+    """The emails one transaction queued: handed over together once it commits."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.done = False
+
+    def __call__(self) -> None:
+        self.done = True
+        deliver(ids=self.ids)
+
+
+def _deliver_after_commit(email_id: int) -> None:
+    connection = transaction.get_connection()
+    waiting = None
+    if connection.in_atomic_block:
+        # One delivery (one connection) for every email of the transaction.
+        waiting = next(
+            (
+                func
+                for _, func, _ in connection.run_on_commit
+                if isinstance(func, _Delivery) and not func.done
+            ),
+            None,
+        )
+    if waiting is not None:
+        waiting.ids.append(email_id)
+        return
+    delivery = _Delivery()
+    delivery.ids.append(email_id)
+    # robust: a failure here is logged and never turns a saved change into an error page.
+    transaction.on_commit(delivery, robust=True)
+
+
+def deliver(*, ids: list[int] | None = None, limit: int = 500) -> tuple[int, int]:
+    """Hand queued emails (``ids``, or every one waiting) to the mail server over one
+    connection, oldest first. Each is claimed first (a conditional UPDATE), so two
+    processes never send the same one. Stops at the first failure that is not the
+    message's own (the server unreachable, timing out, closing the connection): the
+    rest would wait as long, and is tried at the next run. Returns (sent, not sent)."""
+    queued = QueuedEmail.objects.to_deliver(now=timezone.now())
+    if ids is not None:
+        queued = queued.filter(pk__in=ids)
+    sent = failed = 0
+    connection = None
+    try:
+        for email in queued.order_by("pk")[:limit]:
+            if not _claim(email):
+                continue
+            try:
+                if connection is None:
+                    connection = mailers.default
+                    connection.open()
+                connection.send_messages(
+                    [EmailMessage(email.subject, email.body, None, email.recipients)]
+                )
+            except OSError as error:  # smtplib's errors are OSErrors too
+                failed += 1
+                _not_sent(email, error)
+                if not isinstance(error, MESSAGE_REFUSED):
+                    break
+            else:
+                sent += 1
+                QueuedEmail.objects.filter(pk=email.pk).update(
+                    sent_at=timezone.now(), sending_since=None, last_error=""
+                )
+    finally:
+        if connection is not None:
+            connection.close()
+    return sent, failed
+
+
+def _claim(email: QueuedEmail) -> bool:
+    claimed = QueuedEmail.objects.filter(
+        pk=email.pk, attempts=email.attempts, sent_at__isnull=True
+    ).update(attempts=F("attempts") + 1, sending_since=timezone.now())
+    email.attempts += 1
+    return claimed == 1
+
+
+def _not_sent(email: QueuedEmail, error: OSError) -> None:
+    reason = f"{type(error).__name__}: {error}"[:500]
+    QueuedEmail.objects.filter(pk=email.pk).update(sending_since=None, last_error=reason)
+    if email.attempts >= QueuedEmail.MAX_ATTEMPTS:
+        logger.error(
+            "email %s not sent after %s attempts, given up: %s", email.pk, email.attempts, reason
+        )
+    else:
+        logger.warning(
+            "email %s not sent (attempt %s of %s), tried again later: %s",
+            email.pk,
+            email.attempts,
+            QueuedEmail.MAX_ATTEMPTS,
+            reason,
+        )
 
 
 def managers() -> list[User]:
@@ -59,28 +172,40 @@ def _told_about(incident: Incident) -> list[str]:
 
 
 def new_incident_at_once(incident_id: int) -> None:
-    """Tell the unit's supervisors of a high-severity incident as soon as it is filed."""
+    """Tell the unit's supervisors of a high-severity incident as soon as it is filed.
+    Runs in the filing's transaction: the incident is marked notified (claimed, with a
+    conditional UPDATE) before anyone else can see it, so no digest sends it again."""
     incident = Incident.objects.select_related("unit").get(pk=incident_id)
     recipients = _told_about(incident)
-    sent = _send(
-        template="incidents/email/new_incident.txt",
-        subject=f"Boundaries: high-severity incident {incident.reference} in {incident.unit.code}",
-        recipients=recipients,
-        context={"incidents": [incident], "unit": incident.unit, "urgent": True},
+    if not recipients:
+        return  # the digest tells of it once there is someone
+    claimed = Incident.objects.filter(pk=incident.pk, notified_at__isnull=True).update(
+        notified_at=timezone.now()
     )
-    if sent:
-        Incident.objects.filter(pk=incident.pk).update(notified_at=timezone.now())
+    if claimed:
+        _send(
+            template="incidents/email/new_incident.txt",
+            subject=(
+                f"Boundaries: high-severity incident {incident.reference} in {incident.unit.code}"
+            ),
+            recipients=recipients,
+            context={"incidents": [incident], "unit": incident.unit, "urgent": True},
+        )
 
 
+@transaction.atomic
 def send_digests() -> int:
     """Email the incidents not yet notified (cron, e.g. hourly): one email per unit and
     set of recipients, who are chosen as for a single incident (``_told_about``), so a
     supervisor's own report goes to the others. Returns how many incidents were covered;
-    an incident with nobody to tell stays pending until there is someone."""
+    an incident with nobody to tell stays pending until there is someone. The incidents
+    are locked and marked notified in the transaction that queues their email, so two
+    runs at once never tell of one incident twice."""
     covered = 0
     pending = (
         Incident.objects.filter(notified_at__isnull=True)
         .select_related("unit")
+        .select_for_update(of=("self",), skip_locked=True)
         .order_by("unit_id", "submitted_at")
     )
     groups: dict[tuple[int, tuple[str, ...]], list[Incident]] = {}
@@ -106,11 +231,12 @@ def send_digests() -> int:
             subject=f"Boundaries: {len(incidents)} new incident(s) in {unit.code}",
             recipients=list(recipients),
             context={"incidents": incidents, "unit": unit, "urgent": False},
+            at_once=False,  # the cron command delivers them next
         )
         if sent:
-            Incident.objects.filter(pk__in=[i.pk for i in incidents]).update(
-                notified_at=timezone.now()
-            )
+            Incident.objects.filter(
+                pk__in=[i.pk for i in incidents], notified_at__isnull=True
+            ).update(notified_at=timezone.now())
             covered += len(incidents)
     return covered
 
@@ -162,8 +288,8 @@ def alerts_grown(
     An acknowledged one (``reopened``) is open again: everyone told of it hears so
     (acknowledging must not silence a patient who comes back). One of the others that
     had no incident in the filing's unit before reaches that unit for the first time:
-    its supervisors hear of it, as they would have had it been raised now. Runs after
-    the filing commits, so the rules' time at filing does not grow."""
+    its supervisors hear of it, as they would have had it been raised now. Runs in the
+    filing's transaction (the emails are queued with it)."""
     from incidents.models import Alert, AlertIncident
 
     involved_before = set(

@@ -6,7 +6,9 @@ witnesses, addenda, history, alert links and any draft still carrying its token;
 alert left with no incident goes too, and so does a patient left with no incident and no
 alert, because their reference is personal data kept only for those incidents. Drafts
 never filed are deleted ``BOUNDARIES["DRAFT_RETENTION_DAYS"]`` (30 by default) after
-their last change.
+their last change. Emails the app sent (the outbox, ``QueuedEmail``) are deleted
+``EMAIL_RETENTION_DAYS`` after they went, or after they were written for those given up
+on: a link and a reference each, kept long enough to look into a complaint.
 
 Deleted, not anonymised: the description, the words used, the witnesses' names and the
 addenda are free text that may name anyone, so no rule can promise that an "anonymised"
@@ -44,6 +46,7 @@ from incidents.models import (
     Incident,
     IncidentEvent,
     Patient,
+    QueuedEmail,
     Witness,
 )
 from scripts_library import services as library
@@ -53,6 +56,9 @@ logger = logging.getLogger(__name__)
 # Incidents per transaction. Each batch holds the audit trail's append lock while it
 # records its events, so batches stay small and quick.
 BATCH_SIZE = 200
+
+# Days an email stays in the outbox once sent (or given up on).
+EMAIL_RETENTION_DAYS = 30
 
 
 @dataclass
@@ -73,6 +79,8 @@ class PurgeResult:
     drafts: int = 0
     # Drafts never filed, untouched since drafts_cutoff.
     abandoned_drafts: int = 0
+    # Emails sent (or given up on) more than EMAIL_RETENTION_DAYS ago.
+    emails: int = 0
 
     def counts(self) -> dict[str, int]:
         """The counts by name, in the order above."""
@@ -109,6 +117,10 @@ def drafts_cutoff(now: datetime) -> datetime:
         return EARLIEST
 
 
+def emails_cutoff(now: datetime) -> datetime:
+    return now - timedelta(days=EMAIL_RETENTION_DAYS)
+
+
 def expired_incidents(cutoff: datetime) -> QuerySet[Incident]:
     """Incidents with no activity since ``cutoff``: filed, closed and last given
     feedback before it, with no review, status change or addendum since."""
@@ -138,9 +150,11 @@ def purge_expired(
     )
     if dry_run:
         _count(result)
+        result.emails = QueuedEmail.objects.done_before(emails_cutoff(now)).count()
     else:
         _purge_incidents(result, batch_size=batch_size)
         _purge_abandoned_drafts(result, batch_size=batch_size)
+        result.emails = QueuedEmail.objects.done_before(emails_cutoff(now)).delete()[0]
     logger.info(
         "retention purge %s",
         "counted (dry run)" if dry_run else "finished",

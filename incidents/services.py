@@ -230,7 +230,7 @@ def _create_incident(
                 response=incident.person_response,
             )
     if notify and severity == Severity.HIGH:
-        transaction.on_commit(lambda: notifications.new_incident_at_once(incident.pk))
+        notifications.new_incident_at_once(incident.pk)
     return incident
 
 
@@ -314,7 +314,7 @@ def add_addendum(
                 target=incident,
                 unit=incident.unit,
             )
-            transaction.on_commit(lambda: notifications.addendum_added(incident.pk))
+            notifications.addendum_added(incident.pk)
     except IntegrityError:
         existing = Addendum.objects.filter(submission_token=token).first()
         if existing is None or (existing.incident_id, existing.author_id) != (
@@ -408,7 +408,7 @@ def review_incident(
             request=request,
         )
         if feedback_changed or old_status != new_status:
-            transaction.on_commit(lambda: notifications.incident_updated(current.pk))
+            notifications.incident_updated(current.pk)
     return current
 
 

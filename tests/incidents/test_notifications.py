@@ -1,12 +1,15 @@
 """Supervisors are told of new incidents by email: at once when severity is high, in a
 digest otherwise. Emails carry a link, never patient details or what was said."""
 
+import smtplib
 import uuid
 
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import call_command
 
-from incidents.models import Incident, Severity
+from incidents.models import Incident, QueuedEmail, Severity
 from tests.factories import IncidentFactory, PatientFactory, UserFactory
 from tests.incidents.conftest import incident_post
 
@@ -91,9 +94,11 @@ def test_a_supervisors_own_report_goes_to_the_other_supervisors_or_else_the_mana
     incident = IncidentFactory(reporter=supervisor, severity=Severity.HIGH)
     with django_capture_on_commit_callbacks(execute=True):
         services.add_addendum(incident=incident, author=supervisor, text="One more thing.")
-    notifications.new_incident_at_once(incident.pk)
+        notifications.new_incident_at_once(incident.pk)
     colleague = UserFactory(role="supervisor", units=[unit])
-    notifications.new_incident_at_once(incident.pk)
+    Incident.objects.filter(pk=incident.pk).update(notified_at=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.new_incident_at_once(incident.pk)
 
     assert [message.to for message in mail.outbox] == [
         [manager.email],
@@ -276,3 +281,196 @@ def test_a_unit_an_alert_reaches_through_a_late_reports_neighbour_is_told(
     assert [m.to for m in mail.outbox if "now involving your unit" in m.subject] == [
         [other_unit_supervisor.email]
     ]
+
+
+# --- The mail server down or slow (found by review) ---------------------------------------
+
+# What gunicorn allows a request (docs/operations.md: --timeout 30) and what one SMTP
+# connection waits for an unreachable relay (settings.MAILERS: "timeout": 10).
+GUNICORN_TIMEOUT = 30
+SMTP_TIMEOUT = 10
+
+
+class RelayUnreachable(BaseEmailBackend):
+    """Every connection to the relay times out; ``attempts`` counts them."""
+
+    attempts: list[str] = []
+
+    def open(self):
+        type(self).attempts.append("connect")
+        raise TimeoutError("timed out")
+
+    def send_messages(self, messages):
+        self.open()
+
+
+def relay_down(settings) -> list[str]:
+    RelayUnreachable.attempts = []
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.RelayUnreachable"}}
+    return RelayUnreachable.attempts
+
+
+def relay_back(settings) -> None:
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+
+
+def test_a_pattern_alert_email_lost_while_the_relay_was_down_is_sent_when_it_is_back(
+    nurse_client, unit, supervisor, django_capture_on_commit_callbacks, settings
+):
+    relay_down(settings)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = nurse_client.post(
+            "/incidents/new/", incident_post(unit, request_type="stalking")
+        )
+    assert response.status_code == 302
+    assert mail.outbox == []
+
+    relay_back(settings)
+    call_command("send_incident_digests", verbosity=0)
+    subjects = sorted(message.subject.split(":")[1].split()[0] for message in mail.outbox)
+    assert subjects == ["high-severity", "pattern"]
+    assert all(message.to == [supervisor.email] for message in mail.outbox)
+    call_command("send_incident_digests", verbosity=0)
+    assert len(mail.outbox) == 2
+
+
+def test_feedback_email_lost_while_the_relay_was_down_reaches_the_reporter_later(
+    nurse, supervisor_client, django_capture_on_commit_callbacks, settings
+):
+    from django.utils import timezone
+
+    incident = IncidentFactory(reporter=nurse, notified_at=timezone.now())
+    relay_down(settings)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = supervisor_client.post(
+            f"/incidents/{incident.pk}/review/",
+            {
+                "version": str(incident.version),
+                "status": "under_review",
+                "actions": ["debrief_offered"],
+                "feedback": "Thank you for reporting this so clearly.",
+                "internal_note": "",
+            },
+        )
+    assert response.status_code == 302
+
+    relay_back(settings)
+    call_command("send_incident_digests", verbosity=0)
+    assert [message.to for message in mail.outbox] == [[nurse.email]]
+    assert "Thank you" not in mail.outbox[0].body
+
+
+def test_an_unreachable_relay_does_not_hold_a_filing_past_the_workers_timeout(
+    nurse, nurse_client, unit, supervisor, django_capture_on_commit_callbacks, settings
+):
+    """A high-severity report about a patient with history is news of the incident and
+    of several alerts: each once opened its own connection, waiting SMTP_TIMEOUT each."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from incidents import alerts
+
+    patient = PatientFactory(reference="9434765919")
+    colleague = UserFactory(units=[unit])
+    for days, reporter in ((20, colleague), (10, nurse)):
+        earlier = IncidentFactory(
+            reporter=reporter,
+            patient=patient,
+            severity=Severity.LOW,
+            occurred_at=timezone.now() - timedelta(days=days),
+            notified_at=timezone.now(),
+        )
+        alerts.evaluate_incident(earlier, notify=False)
+    attempts = relay_down(settings)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = nurse_client.post(
+            "/incidents/new/",
+            incident_post(unit, request_type="stalking"),
+        )
+    assert response.status_code == 302
+    assert QueuedEmail.objects.filter(sent_at__isnull=True).count() >= 4
+    assert attempts and len(attempts) * SMTP_TIMEOUT < GUNICORN_TIMEOUT, attempts
+
+
+def test_a_digest_running_during_the_at_once_email_does_not_send_the_incident_again(
+    nurse_client, unit, supervisor, django_capture_on_commit_callbacks, settings
+):
+    """The at-once email once marked the incident notified only after the hand-off (up
+    to SMTP_TIMEOUT seconds): the cron digest, run meanwhile, emailed it too."""
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.DigestDuringHandOff"}}
+    DigestDuringHandOff.ran = False
+    with django_capture_on_commit_callbacks(execute=True):
+        nurse_client.post("/incidents/new/", incident_post(unit, request_type="stalking"))
+    assert DigestDuringHandOff.ran
+    reference = Incident.objects.get().reference
+    about_it = [m.subject for m in mail.outbox if reference in m.body]
+    assert len(about_it) == 1, about_it
+
+
+class DigestDuringHandOff(LocmemBackend):
+    """The hourly cron runs, from another process, while the at-once email is handed
+    to the relay."""
+
+    ran = False
+
+    def send_messages(self, messages):
+        if not type(self).ran and any("high-severity incident" in m.subject for m in messages):
+            type(self).ran = True
+            call_command("send_incident_digests", verbosity=0)
+        return super().send_messages(messages)
+
+
+class RefusesOneAddress(LocmemBackend):
+    refused = "gone@example.invalid"
+
+    def send_messages(self, messages):
+        if any(self.refused in message.to for message in messages):
+            raise smtplib.SMTPRecipientsRefused({self.refused: (550, b"No such user")})
+        return super().send_messages(messages)
+
+
+def test_an_email_the_server_keeps_refusing_is_given_up_on_and_does_not_hold_the_others(
+    db, settings, caplog
+):
+    from incidents import notifications
+
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.RefusesOneAddress"}}
+    refused = QueuedEmail.objects.create(
+        recipients=[RefusesOneAddress.refused], subject="Boundaries: one", body="A link."
+    )
+    QueuedEmail.objects.create(
+        recipients=["kept@example.invalid"], subject="Boundaries: two", body="A link."
+    )
+
+    assert notifications.deliver() == (1, 1)
+    assert [message.subject for message in mail.outbox] == ["Boundaries: two"]
+    refused.refresh_from_db()
+    assert (refused.sent_at, refused.attempts) == (None, 1)
+    assert "SMTPRecipientsRefused" in refused.last_error
+    assert f"email {refused.pk} not sent (attempt 1 of" in caplog.text
+
+    QueuedEmail.objects.filter(pk=refused.pk).update(attempts=QueuedEmail.MAX_ATTEMPTS - 1)
+    assert notifications.deliver() == (0, 1)
+    assert "given up" in caplog.text
+    assert notifications.deliver() == (0, 0)  # not tried again
+    assert len(mail.outbox) == 1
+
+
+def test_a_change_rolled_back_sends_nothing(nurse, supervisor, django_capture_on_commit_callbacks):
+    from django.db import transaction
+    from django.utils import timezone
+
+    from incidents import services
+
+    incident = IncidentFactory(reporter=nurse, notified_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        try:
+            with transaction.atomic():
+                services.add_addendum(incident=incident, author=nurse, text="He came back.")
+                raise RuntimeError("the filing failed after")
+        except RuntimeError:
+            pass
+    call_command("send_incident_digests", verbosity=0)
+    assert not QueuedEmail.objects.exists()
+    assert not any("new information" in message.subject for message in mail.outbox)

@@ -23,6 +23,7 @@ from incidents.models import (
     Incident,
     IncidentEvent,
     Patient,
+    QueuedEmail,
     Status,
     Witness,
 )
@@ -121,6 +122,7 @@ def test_an_expired_incident_goes_with_everything_recorded_about_it(expired_case
         "patients": 1,
         "drafts": 0,
         "abandoned_drafts": 0,
+        "emails": 0,
     }
 
 
@@ -229,6 +231,28 @@ def test_drafts_never_filed_go_after_thirty_days(nurse):
     assert result.abandoned_drafts == 1
     assert not Draft.objects.filter(pk=abandoned.pk).exists()
     assert Draft.objects.filter(pk=in_progress.pk).exists()
+
+
+def test_emails_go_thirty_days_after_they_were_sent_or_given_up_on(db):
+    def email(**fields) -> QueuedEmail:
+        return QueuedEmail.objects.create(
+            recipients=["someone@example.invalid"], subject="Boundaries", body="A link.", **fields
+        )
+
+    long_ago, lately = NOW - timedelta(days=31), NOW - timedelta(days=29)
+    sent_long_ago = email(created_at=long_ago, sent_at=long_ago)
+    given_up = email(created_at=long_ago, attempts=QueuedEmail.MAX_ATTEMPTS)
+    kept = [
+        email(created_at=long_ago, sent_at=lately),
+        email(created_at=long_ago, attempts=3),  # still being tried
+        email(created_at=lately, attempts=QueuedEmail.MAX_ATTEMPTS),
+    ]
+
+    assert purge_expired(now=NOW, dry_run=True).emails == 2
+    assert purge_expired(now=NOW).emails == 2
+
+    assert not QueuedEmail.objects.filter(pk__in=[sent_long_ago.pk, given_up.pk]).exists()
+    assert QueuedEmail.objects.count() == len(kept)
 
 
 def test_a_draft_carrying_an_expired_incidents_token_goes_with_it(nurse):

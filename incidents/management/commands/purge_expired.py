@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from incidents.retention import purge_expired
+from incidents.retention import EMAIL_RETENTION_DAYS, purge_expired
 
 LABELS = {
     "incidents": "incidents",
@@ -21,7 +21,8 @@ class Command(BaseCommand):
         "(filing, review, feedback, addendum, closing) for RETENTION_YEARS (default 8) "
         "go with their witnesses, addenda, review history and alert links; so do alerts "
         "and patients left with no incident. Drafts never filed go DRAFT_RETENTION_DAYS "
-        "(default 30) after their last change. Each deleted record leaves an audit event "
+        "(default 30) after their last change; emails the app sent, "
+        f"{EMAIL_RETENTION_DAYS} days after they went. Each deleted record leaves an audit event "
         "with its type and id only. The audit trail itself is never purged: it is "
         "append-only, and its events carry no description or patient reference. Run "
         "daily from cron; --dry-run first to see the counts."
@@ -49,6 +50,10 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Drafts not changed since {result.drafts_cutoff:%Y-%m-%d} (kept {days} days), "
             f"{verb}: {result.abandoned_drafts}"
+        )
+        self.stdout.write(
+            f"Emails sent or given up on more than {EMAIL_RETENTION_DAYS} days ago, "
+            f"{verb}: {result.emails}"
         )
         if dry_run:
             self.stdout.write("Dry run: nothing was changed.")
