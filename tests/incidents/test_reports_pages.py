@@ -405,6 +405,12 @@ def test_a_report_that_went_nowhere_is_not_recorded_as_exported(db, tmp_path):
     assert (event.object_type, event.object_id) == ("month", "2026-10")
 
 
+def test_the_export_records_the_month_it_chose_by_default(db, tmp_path):
+    call_command("monthly_report", "--output", str(tmp_path / "r.pdf"))
+    event = AuditEvent.objects.get(action="report.exported")
+    assert (event.object_type, event.object_id) == ("month", str(Month.last_completed()))
+
+
 # --- Nothing a document names is fetched from a file or the network -----------------------
 
 HOSTILE = """<!doctype html>

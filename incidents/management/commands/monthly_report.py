@@ -108,7 +108,7 @@ class Command(BaseCommand):
                 audit.record(
                     action=audit.Action.REPORT_EXPORTED,
                     unit=scope_unit,
-                    about=("month", str(month)),
+                    about=("month", str(chosen)),
                 )
 
     @staticmethod
