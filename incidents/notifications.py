@@ -3,17 +3,20 @@ reference or what anyone said: email leaves the organisation's systems.
 
 Each email is written to the outbox (``QueuedEmail``) in the transaction of the change
 it tells of, so a change rolled back sends nothing and a mail server that is down loses
-nothing. Once the transaction commits, the request hands its emails to the server over
-one connection, and stops at the first it cannot hand over: an unreachable server costs
-the request one connection's timeout, however many emails there are. The cron command
-``send_incident_digests`` sends what is left (``deliver``)."""
+nothing. Once the transaction commits, the request hands each email to the server. If
+the server cannot be reached, this process leaves every email to the cron command for a
+minute (``RELAY_DOWN_SECONDS``): an unreachable server costs a request one connection's
+timeout, however many emails it queued. The cron command ``send_incident_digests`` sends
+what is left (``deliver``)."""
 
 from __future__ import annotations
 
 import logging
 import smtplib
+from functools import partial
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import EmailMessage, mailers
 from django.db import transaction
 from django.db.models import F
@@ -59,38 +62,23 @@ def _send(
     return True
 
 
-class _Delivery:
-    """The emails one transaction queued: handed over together once it commits."""
-
-    def __init__(self) -> None:
-        self.ids: list[int] = []
-        self.done = False
-
-    def __call__(self) -> None:
-        self.done = True
-        deliver(ids=self.ids)
+# After the mail server could not be reached, requests leave their emails to the cron
+# command for this long, rather than each waiting out a connection timeout of its own.
+# Held in this process's cache (the default, per process): each app server finds out
+# for itself, once a minute at most.
+RELAY_DOWN_SECONDS = 60
+RELAY_DOWN_KEY = "boundaries:mail-relay-down"
 
 
 def _deliver_after_commit(email_id: int) -> None:
-    connection = transaction.get_connection()
-    waiting = None
-    if connection.in_atomic_block:
-        # One delivery (one connection) for every email of the transaction.
-        waiting = next(
-            (
-                func
-                for _, func, _ in connection.run_on_commit
-                if isinstance(func, _Delivery) and not func.done
-            ),
-            None,
-        )
-    if waiting is not None:
-        waiting.ids.append(email_id)
-        return
-    delivery = _Delivery()
-    delivery.ids.append(email_id)
     # robust: a failure here is logged and never turns a saved change into an error page.
-    transaction.on_commit(delivery, robust=True)
+    transaction.on_commit(partial(_deliver_at_once, email_id), robust=True)
+
+
+def _deliver_at_once(email_id: int) -> None:
+    if cache.get(RELAY_DOWN_KEY):
+        return  # the next send_incident_digests sends it
+    deliver(ids=[email_id])
 
 
 def deliver(*, ids: list[int] | None = None, limit: int = 500) -> tuple[int, int]:
@@ -119,6 +107,7 @@ def deliver(*, ids: list[int] | None = None, limit: int = 500) -> tuple[int, int
                 failed += 1
                 _not_sent(email, error)
                 if not isinstance(error, MESSAGE_REFUSED):
+                    cache.set(RELAY_DOWN_KEY, True, RELAY_DOWN_SECONDS)
                     break
             else:
                 sent += 1
