@@ -393,6 +393,33 @@ def test_an_unreachable_relay_does_not_hold_a_filing_past_the_workers_timeout(
     assert attempts and len(attempts) * SMTP_TIMEOUT < GUNICORN_TIMEOUT, attempts
 
 
+def test_once_the_relay_is_found_unreachable_requests_leave_email_to_cron_for_a_while(
+    nurse_client, unit, supervisor, django_capture_on_commit_callbacks, settings
+):
+    """Each request would otherwise wait out its own timeout while the relay is down."""
+    from django.core.cache import cache
+
+    from incidents import notifications
+
+    attempts = relay_down(settings)
+
+    def file_high_severity() -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = nurse_client.post(
+                "/incidents/new/", incident_post(unit, request_type="stalking")
+            )
+        assert response.status_code == 302
+
+    file_high_severity()
+    assert len(attempts) == 1
+    file_high_severity()
+    assert len(attempts) == 1  # within the minute: not tried, left in the outbox
+    cache.delete(notifications.RELAY_DOWN_KEY)  # the minute is over
+    file_high_severity()
+    assert len(attempts) == 2
+    assert QueuedEmail.objects.filter(sent_at__isnull=True).count() >= 3
+
+
 def test_a_digest_running_during_the_at_once_email_does_not_send_the_incident_again(
     nurse_client, unit, supervisor, django_capture_on_commit_callbacks, settings
 ):
