@@ -411,6 +411,10 @@ def render_detail(
         addendum_form = AddendumForm()
     can_review = Incident.objects.reviewable_by(request.user).filter(pk=incident.pk).exists()
     context = {
+        # A form sent back with mistakes, or a review that met someone else's: the title
+        # and the top of this long page say so, not only the foot of it.
+        "has_errors": status == 409
+        or any(form is not None and form.errors for form in (addendum_form, review_form)),
         "incident": incident,
         "witnesses": incident.witnesses.all(),
         "addenda": incident.addenda.select_related("author"),

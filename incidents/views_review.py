@@ -304,6 +304,7 @@ OWN_ALERT = (
 def _render_alert(request, alert: Alert, *, ack_form=None, resolve_form=None, status=200):
     shown, elsewhere = _incidents_split(alert.incidents.all(), _units_seen_in_full(request))
     context = {
+        "has_errors": any(form is not None and form.errors for form in (ack_form, resolve_form)),
         "alert": alert,
         "own_alert": OWN_ALERT if _rests_on_own_reports(request, alert) else "",
         "explanation": alerts.explain(alert),

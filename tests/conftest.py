@@ -8,6 +8,7 @@ deactivated member of staff.
 from __future__ import annotations
 
 import importlib
+import re
 
 import pytest
 from django.test import Client
@@ -151,6 +152,11 @@ def client_for(user) -> Client:
         session[DEVICE_ID_SESSION_KEY] = device.persistent_id
         session.save()
     return client
+
+
+def page_title(response) -> str:
+    """The text of a page's <title>, which a screen reader reads first."""
+    return re.search(r"<title>(.*?)</title>", response.content.decode(), re.S).group(1).strip()
 
 
 @pytest.fixture

@@ -16,4 +16,9 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   });
+
+  // A form sent back with mistakes: take keyboard and screen-reader users to the summary
+  // at the top of the page, whatever the page and wherever on it the form is.
+  const summary = document.getElementById("error-summary");
+  if (summary) summary.focus();
 });

@@ -339,8 +339,4 @@
     container.lastElementChild.querySelector("input, select").focus();
   });
   refreshWitnessButton();
-
-  // After a failed submission, take keyboard and screen-reader users to the summary.
-  const summary = document.getElementById("error-summary");
-  if (summary) summary.focus();
 })();

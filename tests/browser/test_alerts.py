@@ -65,6 +65,15 @@ def test_third_incident_raises_an_alert_the_supervisor_acknowledges(
     assert "9434765919" not in page.title() and "9434765919" not in page.url
     assert_accessible(page)
 
+    # Sent without saying what is being done: the page says so at the top (found by
+    # review: the form is below the incidents).
+    title = page.title()
+    page.get_by_role("button", name="Acknowledge").click()
+    page.wait_for_load_state("load")
+    assert page.title() == f"Error: {title}"
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    assert_accessible(page)
+
     page.get_by_label("What you are doing about it").select_option("Spoke with the patient")
     page.get_by_label("Note").fill("Explained our policy again and offered the ward line.")
     page.get_by_role("button", name="Acknowledge").click()

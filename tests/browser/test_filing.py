@@ -5,12 +5,13 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
-from boundaries.models import Role
+from boundaries.models import Role, User
 from incidents.models import Draft, Incident
 from scripts_library.models import Category, Script, ScriptStatus, ScriptVersion, VersionState
 from tests.browser.conftest import sign_in
-from tests.factories import UnitFactory, UserFactory, request_type
+from tests.factories import IncidentFactory, UnitFactory, UserFactory, request_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,6 +107,25 @@ def test_errors_are_shown_next_to_fields_and_summarised(
     assert page.evaluate("document.activeElement.id") == "error-summary"
     assert page.get_by_label("Where exactly").input_value() == "Car park"
     assert page.locator("#id_description").get_attribute("aria-invalid") == "true"
+    assert_accessible(page)
+
+
+def test_a_refused_addendum_takes_focus_to_what_went_wrong(
+    page, live_server, ward, assert_accessible
+):
+    """The form is at the foot of a long report: sent empty, the page comes back with
+    the title and the focused summary at the top saying so (found by review)."""
+    incident = IncidentFactory(reporter=User.objects.get(username="nurse"))
+    sign_in(page, live_server.url, "nurse")
+    page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+    title_before = page.title()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Add to the report").click()
+    expect(page.locator("#id_text_error")).to_have_count(1)
+    assert page.title() == f"Error: {title_before}"
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    page.locator("#error-summary").get_by_role("link").first.click()
+    assert page.evaluate("document.activeElement.id") == "id_text"
     assert_accessible(page)
 
 

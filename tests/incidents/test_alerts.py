@@ -24,7 +24,7 @@ from incidents.models import (
     Patient,
     Severity,
 )
-from tests.conftest import client_for
+from tests.conftest import client_for, page_title
 from tests.factories import (
     IncidentFactory,
     PatientFactory,
@@ -431,6 +431,20 @@ def test_viewing_a_timeline_is_audited_without_the_reference(supervisor_client, 
     event = AuditEvent.objects.get(action="timeline.viewed")
     assert event.object_id == str(cross_unit_alert.patient.pk)
     assert cross_unit_alert.patient.reference not in str(vars(event))
+
+
+@pytest.mark.parametrize(("action", "data"), [("acknowledge", {"action": ""}), ("resolve", {})])
+def test_a_refused_acknowledgement_or_resolution_says_so_in_the_title_and_at_the_top(
+    supervisor_client, cross_unit_alert, action, data
+):
+    """Found by review: the forms are below the list of incidents."""
+    url = cross_unit_alert.get_absolute_url()
+    before = supervisor_client.get(url)
+    refused = supervisor_client.post(f"{url}{action}/", data)
+    assert refused.status_code == 200
+    assert page_title(refused) == f"Error: {page_title(before)}"
+    assert b'id="error-summary"' in refused.content
+    assert b'id="error-summary"' not in before.content
 
 
 def test_supervisor_acknowledges_then_resolves(supervisor_client, supervisor, cross_unit_alert):

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from boundaries.models import AuditEvent
 from incidents.models import Addendum
 from incidents.pagination import encode_cursor
+from tests.conftest import page_title
 from tests.factories import IncidentFactory, UserFactory
 
 
@@ -165,6 +166,21 @@ def test_an_empty_addendum_is_refused_with_a_message(nurse_client, nurse):
     assert response.status_code == 200
     assert b"This field is required." in response.content
     assert not Addendum.objects.exists()
+
+
+def test_a_refused_addendum_says_so_in_the_title_and_at_the_top(nurse_client, nurse):
+    """The form is at the foot of a long page: the title and a summary at the top say it
+    was refused (found by review)."""
+    incident = IncidentFactory(reporter=nurse)
+    before = nurse_client.get(f"/incidents/{incident.pk}/")
+    refused = nurse_client.post(
+        f"/incidents/{incident.pk}/addenda/", {"token": str(uuid.uuid4()), "text": "   "}
+    )
+    assert refused.context["addendum_form"].errors
+    assert page_title(refused) == f"Error: {page_title(before)}"
+    assert b'id="error-summary"' in refused.content
+    assert b'href="#id_text"' in refused.content
+    assert b'id="error-summary"' not in before.content
 
 
 def test_only_the_reporter_adds_addenda(supervisor_client, other_unit_nurse_client, nurse):

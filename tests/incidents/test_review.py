@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from incidents.models import IncidentEvent, Severity, Status
-from tests.conftest import client_for
+from tests.conftest import client_for, page_title
 from tests.factories import IncidentFactory, UserFactory
 
 
@@ -175,6 +175,26 @@ def test_the_later_of_two_concurrent_reviews_gets_a_conflict(supervisor_client, 
     incident.refresh_from_db()
     assert incident.feedback.startswith("Thank you for reporting")
     assert incident.version == 1
+
+
+def test_a_refused_review_says_so_in_the_title_and_at_the_top(supervisor_client, incident):
+    """Found by review: the review form is far down the page."""
+    before = supervisor_client.get(f"/incidents/{incident.pk}/")
+    refused = supervisor_client.post(
+        f"/incidents/{incident.pk}/review/", {"version": str(incident.version), "status": ""}
+    )
+    assert refused.context["review_form"].errors
+    assert page_title(refused) == f"Error: {page_title(before)}"
+    assert b'id="error-summary"' in refused.content
+
+
+def test_a_review_conflict_says_so_in_the_title(supervisor_client, unit, incident):
+    second = client_for(UserFactory(role="supervisor", units=[unit]))
+    stale = review_data(incident)
+    supervisor_client.post(f"/incidents/{incident.pk}/review/", stale)
+    response = second.post(f"/incidents/{incident.pk}/review/", stale | {"feedback": "Mine"})
+    assert response.status_code == 409
+    assert page_title(response).startswith("Error: Incident ")
 
 
 def test_a_stale_page_whose_status_is_no_longer_offered_still_gets_the_conflict(
