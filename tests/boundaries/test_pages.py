@@ -6,6 +6,7 @@ from django.test import Client
 from django.urls import path
 
 from boundaries import urls as project_urls
+from tests.conftest import page_title
 
 
 def test_every_page_carries_a_strict_content_security_policy(client, db):
@@ -133,3 +134,26 @@ def test_the_admin_sites_password_change_is_the_apps_own(administrator_client):
         {"old_password": "x", "new_password1": "y" * 20, "new_password2": "y" * 20},
     )
     assert response["Location"] == "/accounts/password_change/"
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "client_fixture"),
+    [
+        ("/accounts/login/", {"username": "nurse", "password": "wrong"}, "client"),
+        ("/accounts/password_change/", {"old_password": "wrong"}, "nurse_client"),
+        ("/alerts/thresholds/", {"repeat_count": "1"}, "manager_client"),
+    ],
+)
+def test_a_form_sent_with_mistakes_says_so_in_the_title_and_at_the_top(
+    request, nurse, path, data, client_fixture
+):
+    """A screen reader reads the title of the page that comes back first (found by
+    review)."""
+    client = request.getfixturevalue(client_fixture)
+    before = client.get(path)
+    assert before.status_code == 200, path
+    refused = client.post(path, data)
+    assert refused.status_code == 200, path
+    assert page_title(refused) == f"Error: {page_title(before)}"
+    assert b'id="error-summary"' in refused.content
+    assert b'id="error-summary"' not in before.content

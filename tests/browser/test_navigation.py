@@ -47,6 +47,15 @@ def test_login_page_is_accessible(page, live_server, assert_accessible, csp_viol
     assert csp_violations == []
 
 
+def test_a_refused_sign_in_says_so_in_the_title_and_takes_focus_to_why(
+    page, live_server, people, assert_accessible
+):
+    sign_in(page, live_server.url, "nurse", password="not the password")
+    assert page.title() == "Error: Sign in · Boundaries"
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    assert_accessible(page)
+
+
 def test_a_form_left_open_across_a_sign_in_elsewhere_gets_an_accessible_page(
     page, live_server, people, assert_accessible
 ):
