@@ -110,6 +110,25 @@ def test_errors_are_shown_next_to_fields_and_summarised(
     assert_accessible(page)
 
 
+def test_every_link_in_the_error_summary_takes_focus_to_its_field(page, live_server, ward):
+    """The links to radio sets ("Who was it?", "How did they respond?") go to their first
+    option: a link to the set's <div> left focus on the summary (found by review)."""
+    sign_in(page, live_server.url, "nurse")
+    page.goto(f"{live_server.url}/incidents/new/")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Submit report").click()
+    links = page.locator("#error-summary").get_by_role("link")
+    assert links.count() >= 4
+    missed = {}
+    for index in range(links.count()):
+        link = links.nth(index)
+        link.focus()
+        page.keyboard.press("Enter")
+        if not page.evaluate("document.activeElement.matches('input, select, textarea')"):
+            missed[link.inner_text()] = page.evaluate("document.activeElement.outerHTML")[:60]
+    assert missed == {}
+
+
 def test_a_refused_addendum_takes_focus_to_what_went_wrong(
     page, live_server, ward, assert_accessible
 ):

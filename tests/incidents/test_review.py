@@ -186,6 +186,7 @@ def test_a_refused_review_says_so_in_the_title_and_at_the_top(supervisor_client,
     assert refused.context["review_form"].errors
     assert page_title(refused) == f"Error: {page_title(before)}"
     assert b'id="error-summary"' in refused.content
+    assert b'href="#id_status_0"' in refused.content  # the first option of the radio set
 
 
 def test_a_review_conflict_says_so_in_the_title(supervisor_client, unit, incident):
