@@ -332,7 +332,7 @@
     const index = Number(total.value);
     const html = template.innerHTML.replaceAll("__prefix__", String(index));
     const fragment = document.createRange().createContextualFragment(html);
-    fragment.querySelector("h2").textContent = `Witness ${index + 1}`;
+    fragment.querySelector("legend").textContent = `Witness ${index + 1}`;
     container.append(fragment);
     total.value = String(index + 1);
     refreshWitnessButton();

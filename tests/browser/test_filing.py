@@ -93,6 +93,24 @@ def test_nurse_files_a_complete_incident_on_a_phone(
     assert csp_violations == []
 
 
+def test_each_witness_rows_fields_are_grouped_as_that_witness(page, live_server, ward):
+    """Every row's fields are called "Name", "Role" and "Contact": the row's group says
+    whose they are, and a row added takes the next number (found by review: focus moved
+    to a field read only as "Name", past a heading focus never reads)."""
+    sign_in(page, live_server.url, "nurse")
+    page.goto(f"{live_server.url}/incidents/new/")
+    page.get_by_role("button", name="Add a witness").click()
+    assert page.evaluate("document.activeElement.id") == "id_witnesses-1-name"
+    for number in (1, 2):
+        group = page.get_by_role("group", name=f"Witness {number}", exact=True)
+        expect(group.get_by_role("textbox", name="Name", exact=True)).to_have_count(1)
+    focused_group = page.evaluate(
+        "document.activeElement.closest('fieldset').querySelector(':scope > legend')"
+        ".textContent.trim()"
+    )
+    assert focused_group == "Witness 2"
+
+
 def test_errors_are_shown_next_to_fields_and_summarised(
     page, live_server, ward, assert_accessible
 ):
