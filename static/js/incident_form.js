@@ -92,8 +92,11 @@
     return field.value;
   }
 
+  // The status and the severity are live regions: a screen reader reads them out each
+  // time they are rewritten, so they are only rewritten when what they say changes (not
+  // after every save that finds nothing new to say).
   function say(message) {
-    status.textContent = message;
+    if (status.textContent !== message) status.textContent = message;
   }
 
   function signedOutMessage() {
@@ -170,9 +173,10 @@
         const result = await response.json();
         signedOut = false;
         say(`Draft saved at ${result.saved_at}.`);
-        if (result.severity) {
+        const preview = `Severity so far: ${result.severity}.`;
+        if (result.severity && severity.textContent !== preview) {
           severity.hidden = false;
-          severity.textContent = `Severity so far: ${result.severity}.`;
+          severity.textContent = preview;
         }
         return "saved";
       }

@@ -111,6 +111,35 @@ def test_each_witness_rows_fields_are_grouped_as_that_witness(page, live_server,
     assert focused_group == "Witness 2"
 
 
+def test_autosave_does_not_repeat_unchanged_news_in_live_regions(page, live_server, ward):
+    """A screen reader reads a live region out whenever it is rewritten: "Severity so far:
+    Low." after every pause in typing was heard again and again (found by review)."""
+    sign_in(page, live_server.url, "nurse")
+    page.goto(f"{live_server.url}/incidents/new/")
+    page.get_by_label("What did they ask for or do?").select_option("personal-contact")
+    with page.expect_response(lambda r: "/autosave/" in r.url):
+        page.get_by_label("Accepted the answer").check()
+    page.get_by_text("Severity so far:").wait_for()
+    page.evaluate(
+        """() => {
+          window.spoken = [];
+          for (const id of ["severity-preview", "autosave-status"]) {
+            const region = document.getElementById(id);
+            new MutationObserver(() => window.spoken.push(region.textContent))
+              .observe(region, {childList: true, characterData: true, subtree: true});
+          }
+        }"""
+    )
+    description = page.get_by_label("What they said or did")
+    for words in ["Asked ", "for my ", "number."]:
+        with page.expect_response(lambda r: "/autosave/" in r.url):
+            description.press_sequentially(words)
+        page.wait_for_timeout(200)
+    spoken = page.evaluate("window.spoken")
+    # Only the minute of "Draft saved at 10:41." may have moved on meanwhile.
+    assert len(spoken) <= 1 and not any(text.startswith("Severity") for text in spoken), spoken
+
+
 def test_errors_are_shown_next_to_fields_and_summarised(
     page, live_server, ward, assert_accessible
 ):
