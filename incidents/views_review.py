@@ -304,7 +304,9 @@ OWN_ALERT = (
 def _render_alert(request, alert: Alert, *, ack_form=None, resolve_form=None, status=200):
     shown, elsewhere = _incidents_split(alert.incidents.all(), _units_seen_in_full(request))
     context = {
-        "has_errors": any(form is not None and form.errors for form in (ack_form, resolve_form)),
+        # A form refused, or drawn again after a new incident joined the alert (409).
+        "has_errors": status == 409
+        or any(form is not None and form.errors for form in (ack_form, resolve_form)),
         "alert": alert,
         "own_alert": OWN_ALERT if _rests_on_own_reports(request, alert) else "",
         "explanation": alerts.explain(alert),

@@ -563,6 +563,7 @@ def test_a_page_drawn_before_a_new_incident_joined_the_alert_changes_nothing(
 
     assert response.status_code == 409
     page = response.content.decode()
+    assert page_title(response).startswith("Error: ")
     assert "A new incident joined this alert since you opened the page" in page
     assert "Family spoken to." in page
     cross_unit_alert.refresh_from_db()
