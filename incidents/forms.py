@@ -689,8 +689,12 @@ class AlertPageForm(forms.Form):
         required=False, min_value=0, max_value=2**31 - 1, widget=forms.HiddenInput
     )
 
+    # Both forms share a page: their fields' ids start with this, to stay unique.
+    id_prefix = "alert"
+
     def __init__(self, *args, alert, **kwargs) -> None:
         kwargs.setdefault("initial", {})["seen_incidents"] = alert.incident_count
+        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
         super().__init__(*args, **kwargs)
 
     @classmethod
@@ -703,11 +707,13 @@ class AlertPageForm(forms.Form):
 
 
 class AcknowledgeAlertForm(AlertPageForm):
+    id_prefix = "acknowledge"
     action = forms.ChoiceField(label="What you are doing about it", choices=ALERT_ACTIONS)
     note = TextField(label="Note", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class ResolveAlertForm(AlertPageForm):
+    id_prefix = "resolve"
     resolution = TextField(
         label="How it was resolved", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
