@@ -130,13 +130,16 @@ def _summary_context(request: HttpRequest, month: Month, scope: Scope) -> dict:
         generated_by=reports.generated_by_person(request.user),
         reader_id=request.user.pk,
     )
-    following = month.shifted(1)
+    following, preceding = month.shifted(1), month.shifted(-1)
     return {
         "summary": summary,
         "figures": summary.figures,
         "pdf_url": f"{reverse('incidents:report_pdf')}?{_query(month, scope)}",
         "csv_url": f"{reverse('incidents:report_csv')}?{_query(month, scope)}",
-        "previous_url": f"?{_query(month.shifted(-1), scope)}",
+        # None before the first month reports cover (its page would be a 400).
+        "previous_url": f"?{_query(preceding, scope)}"
+        if preceding.year >= reports.EARLIEST_YEAR
+        else "",
         "next_url": f"?{_query(following, scope)}"
         if following <= Month.containing(timezone.now())
         else "",

@@ -119,6 +119,16 @@ def test_seed_demo_creates_every_role_and_is_idempotent(db, capsys):
     assert User.objects.get(username="nurse").check_password("demo-password-123")
 
 
+@pytest.mark.parametrize("months", [0, -3, 200000])
+def test_seed_demo_refuses_a_number_of_months_it_cannot_make(db, months):
+    """Once a traceback (200000) or a library approved in the future (negative)."""
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--months must be from 1 to 60"):
+        call_command("seed_demo", password="demo-password-123", months=months)
+    assert not User.objects.exists()
+
+
 def _person_form(person, rows, *, initial=0) -> dict:
     """The admin's change form for ``person`` with membership ``rows`` of
     (membership id or None, unit, main unit?)."""

@@ -68,6 +68,14 @@ def test_the_page_shows_the_months_key_figures_and_download_links(manager_client
     assert "no-store" in page["Cache-Control"]
 
 
+def test_the_first_month_reports_cover_offers_no_month_before_it(manager_client, db):
+    """The month before January 2000 is refused (a 400): no link leads there (found by
+    review)."""
+    first = manager_client.get("/reports/?month=2000-01").content.decode()
+    assert "Previous month" not in first and "Next month" in first
+    assert "Previous month" in manager_client.get("/reports/?month=2000-02").content.decode()
+
+
 def test_the_page_defaults_to_last_month(manager_client, db):
     page = manager_client.get("/reports/")
     assert page.status_code == 200
@@ -305,6 +313,17 @@ def test_the_command_writes_the_same_document_generated_by_the_scheduled_job(oct
     assert "5Incidents" in text
     event = AuditEvent.objects.get(action="report.exported")
     assert (event.actor, event.unit) == (None, None)
+
+
+def test_the_report_file_is_readable_by_its_owner_and_group_only(db, tmp_path):
+    """Whatever the cron job's umask, and over an older copy anyone could read (found
+    by review: the process's default umask left it world-readable)."""
+    path = tmp_path / "report.pdf"
+    path.write_bytes(b"an older copy")
+    path.chmod(0o666)
+    call_command("monthly_report", "--month", "2026-10", "--output", str(path))
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert path.read_bytes().startswith(b"%PDF")
 
 
 def test_the_command_emails_a_units_report_to_its_supervisors_only(

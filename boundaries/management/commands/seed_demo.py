@@ -1,11 +1,15 @@
 import secrets
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from boundaries.demo import MAIN_DEMO_USERNAMES, seed_organisation, seed_second_factors
 from boundaries.models import User
 from incidents.demo import seed_incidents
 from scripts_library.services import load_library
+
+# Five years: more is no better a demonstration, and dates far back meet the retention
+# period and the first month reports cover.
+MAX_MONTHS = 60
 
 
 class Command(BaseCommand):
@@ -28,10 +32,13 @@ class Command(BaseCommand):
             "--months",
             type=int,
             default=6,
-            help="How many months of invented incidents to create (default 6).",
+            help=f"How many months of invented incidents to create, 1 to {MAX_MONTHS} "
+            "(default 6).",
         )
 
     def handle(self, *args, password=None, months=6, **options):
+        if not 1 <= months <= MAX_MONTHS:
+            raise CommandError(f"--months must be from 1 to {MAX_MONTHS}.")
         given = password is not None
         password = password or secrets.token_urlsafe(12)
         people = seed_organisation(password=password)

@@ -83,7 +83,7 @@ class Command(BaseCommand):
             if output:
                 path = folder / summary.filename if folder else Path(output)
                 try:
-                    path.write_bytes(pdf)
+                    _write_private(path, pdf)
                 except OSError as error:
                     raise CommandError(f"Could not write {path}: {error.strerror}.") from None
                 delivered = True
@@ -196,3 +196,15 @@ def _why(error: OSError) -> str:
             f"{code} {reply.decode(errors='replace')}" for code, reply in error.recipients.values()
         )
     return f"{type(error).__name__}: {error}"
+
+
+# The report's file: read and written by its owner (the app's account), read by its
+# group (whoever the deployment lets collect reports), by nobody else.
+REPORT_FILE_MODE = 0o640
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, REPORT_FILE_MODE)
+    with os.fdopen(descriptor, "wb") as file:
+        os.fchmod(file.fileno(), REPORT_FILE_MODE)  # an existing file's mode too
+        file.write(content)
