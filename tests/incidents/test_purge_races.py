@@ -8,22 +8,92 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
 from incidents import retention, services
-from incidents.models import Incident, IncidentEvent, Status
+from incidents.models import Addendum, Incident, IncidentEvent, Patient, Status
 from incidents.retention import purge_expired
-from tests.factories import UserFactory
+from tests.factories import (
+    IncidentFactory,
+    PatientFactory,
+    UnitFactory,
+    UserFactory,
+    channel,
+    request_type,
+)
 from tests.incidents.test_retention import EXPIRED, old_incident
 
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="SQLite runs one writer at a time; PostgreSQL's row locks are what this checks.",
+    ),
+]
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="SQLite runs one writer at a time; PostgreSQL's row locks are what this checks.",
-)
+
+def started(work, errors: list) -> threading.Thread:
+    """``work`` in a thread with a database connection of its own; what it raises is
+    kept in ``errors``."""
+
+    def run() -> None:
+        try:
+            work()
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def then_second(first, second, *, paused: threading.Event, go_on: threading.Event) -> list:
+    """Start ``first`` and wait until it pauses holding its locks; start ``second``, let
+    it reach the lock it waits for, then let ``first`` go on. Returns what either
+    raised."""
+    errors: list = []
+    one = started(first, errors)
+    assert paused.wait(10)
+    two = started(second, errors)
+    time.sleep(1)
+    go_on.set()
+    one.join(20)
+    two.join(20)
+    return errors
+
+
+def review(incident, supervisor, feedback: str = "") -> None:
+    services.review_incident(
+        incident=incident,
+        reviewer=supervisor,
+        expected_version=incident.version,
+        status=Status.UNDER_REVIEW,
+        feedback=feedback,
+        internal_note="",
+        actions={},
+    )
+
+
+def add_then_wait(incident, author, *, paused, go_on):
+    """The addendum's request: added, then held open until ``go_on``."""
+
+    def add() -> None:
+        with transaction.atomic():
+            services.add_addendum(
+                incident=incident, author=author, text="He rang again.", token=uuid.uuid4()
+            )
+            paused.set()
+            go_on.wait(10)
+
+    return add
+
+
 def test_an_incident_reviewed_while_the_purge_waits_on_it_is_kept(unit, monkeypatch):
     """A review that only changes the status (or the actions, or the note) leaves its
     activity in a new IncidentEvent row. The purge once locked and re-checked in one
@@ -35,7 +105,6 @@ def test_an_incident_reviewed_while_the_purge_waits_on_it_is_kept(unit, monkeypa
     incident = old_incident(reporter=nurse, unit=unit, status=Status.SUBMITTED)
     reviewing, go_on = threading.Event(), threading.Event()
     record = services._record_review_events
-    errors = []
 
     def record_then_wait(*args, **kwargs):  # the row locked and saved, not yet committed
         record(*args, **kwargs)
@@ -44,39 +113,9 @@ def test_an_incident_reviewed_while_the_purge_waits_on_it_is_kept(unit, monkeypa
 
     monkeypatch.setattr(services, "_record_review_events", record_then_wait)
 
-    def review():
-        try:
-            services.review_incident(
-                incident=incident,
-                reviewer=supervisor,
-                expected_version=incident.version,
-                status=Status.UNDER_REVIEW,
-                feedback="",
-                internal_note="",
-                actions={},
-            )
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    def purge():
-        try:
-            purge_expired()
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    reviewer = threading.Thread(target=review)
-    reviewer.start()
-    assert reviewing.wait(10)
-    purger = threading.Thread(target=purge)
-    purger.start()
-    time.sleep(1)  # the purge has read the ids and now waits on the incident's row lock
-    go_on.set()
-    reviewer.join(20)
-    purger.join(20)
+    errors = then_second(
+        lambda: review(incident, supervisor), purge_expired, paused=reviewing, go_on=go_on
+    )
 
     assert errors == []
     assert Incident.objects.filter(pk=incident.pk).exists(), (
@@ -85,61 +124,21 @@ def test_an_incident_reviewed_while_the_purge_waits_on_it_is_kept(unit, monkeypa
     assert IncidentEvent.objects.filter(incident_id=incident.pk).exists()
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="SQLite runs one writer at a time; PostgreSQL's row locks are what this checks.",
-)
 def test_an_addendum_added_while_the_purge_waits_on_the_incident_is_kept():
     """An addendum once took the audit chain's lock first and the incident's row only at
     commit (Django's foreign keys are checked then on PostgreSQL), while the purge takes
     the row, then the chain: each waited on the other and PostgreSQL killed one."""
-    import uuid
-
-    from django.db import transaction
-
-    from incidents.models import Addendum
-    from tests.factories import UnitFactory
-
     unit = UnitFactory(code="WARD-R")
     nurse = UserFactory(units=[unit])
     incident = old_incident(reporter=nurse, unit=unit, status=Status.CLOSED, closed_at=EXPIRED)
     adding, go_on = threading.Event(), threading.Event()
-    errors = []
 
-    def add():
-        try:
-            with transaction.atomic():
-                services.add_addendum(
-                    incident=incident,
-                    author=nurse,
-                    text="He called the ward again today.",
-                    token=uuid.uuid4(),
-                )
-                adding.set()
-                go_on.wait(10)
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    def purge():
-        try:
-            purge_expired()
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    adder = threading.Thread(target=add)
-    adder.start()
-    assert adding.wait(10)
-    purger = threading.Thread(target=purge)
-    purger.start()
-    time.sleep(1)
-    go_on.set()
-    adder.join(20)
-    purger.join(20)
+    errors = then_second(
+        add_then_wait(incident, nurse, paused=adding, go_on=go_on),
+        purge_expired,
+        paused=adding,
+        go_on=go_on,
+    )
 
     assert errors == [], "the purge and the addendum deadlocked"
     assert Incident.objects.filter(pk=incident.pk).exists(), (
@@ -148,88 +147,34 @@ def test_an_addendum_added_while_the_purge_waits_on_the_incident_is_kept():
     assert Addendum.objects.filter(incident_id=incident.pk).exists()
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="SQLite runs one writer at a time; PostgreSQL's row locks are what this checks.",
-)
 def test_an_addendum_and_a_review_of_the_same_incident_do_not_deadlock():
     """The same lock order in everyday use: the review waits for the addendum's lock on
     the incident, then finds the report changed since its page was drawn (a conflict the
     supervisor is shown), never a deadlock."""
-    import uuid
-
-    from django.db import transaction
-
-    from tests.factories import IncidentFactory, UnitFactory
-
     unit = UnitFactory(code="WARD-Q")
     nurse = UserFactory(units=[unit])
     supervisor = UserFactory(units=[unit], role="supervisor")
     incident = IncidentFactory(reporter=nurse, unit=unit)
     adding, go_on = threading.Event(), threading.Event()
-    errors = []
 
-    def add():
-        try:
-            with transaction.atomic():  # the view's request: add_addendum, then commit
-                services.add_addendum(
-                    incident=incident, author=nurse, text="He rang again.", token=uuid.uuid4()
-                )
-                adding.set()
-                go_on.wait(10)
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    def review():
-        try:
-            services.review_incident(
-                incident=incident,
-                reviewer=supervisor,
-                expected_version=incident.version,
-                status=Status.UNDER_REVIEW,
-                feedback="Thank you, I will speak to him.",
-                internal_note="",
-                actions={},
-            )
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    adder = threading.Thread(target=add)
-    adder.start()
-    assert adding.wait(10)
-    reviewer = threading.Thread(target=review)
-    reviewer.start()
-    time.sleep(0.5)  # the review holds the incident's row and waits for the chain's lock
-    go_on.set()
-    adder.join(20)
-    reviewer.join(20)
+    errors = then_second(
+        add_then_wait(incident, nurse, paused=adding, go_on=go_on),
+        lambda: review(incident, supervisor, feedback="Thank you, I will speak to him."),
+        paused=adding,
+        go_on=go_on,
+    )
 
     assert [type(error) for error in errors] == [services.ReviewConflict], (
         f"the addendum and the review: {errors!r}"
     )
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="SQLite runs one writer at a time; PostgreSQL's row locks are what this checks.",
-)
 def test_filing_about_a_patient_the_purge_is_removing_is_filed_not_an_error(monkeypatch):
     """The filing once read the patient without a lock and inserted its incident (the
     foreign key is checked only at commit), waiting only later, in the pattern rules:
     the purge deleted the patient meanwhile and the filing's commit failed, a 500 for
     the nurse. Now the filing locks the patient as it reads it, waits for the purge,
     and makes the patient again."""
-    from django.utils import timezone
-
-    from incidents.models import Patient
-    from tests.factories import PatientFactory, UnitFactory, channel, request_type
-
     unit = UnitFactory(code="WARD-P")
     nurse = UserFactory(units=[unit])
     patient = PatientFactory()
@@ -238,7 +183,6 @@ def test_filing_about_a_patient_the_purge_is_removing_is_filed_not_an_error(monk
     )
     batch_locked, go_on = threading.Event(), threading.Event()
     tally_uses = retention.library.tally_uses
-    errors = []
 
     def tally_then_wait(incidents):  # the batch's patients and incidents are locked
         found = tally_uses(incidents)
@@ -248,46 +192,25 @@ def test_filing_about_a_patient_the_purge_is_removing_is_filed_not_an_error(monk
 
     monkeypatch.setattr(retention.library, "tally_uses", tally_then_wait)
 
-    def purge():
-        try:
-            purge_expired()
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+    def file() -> None:
+        services.log_incident(
+            reporter=nurse,
+            token=uuid.uuid4(),
+            unit=unit,
+            occurred_at=timezone.now() - timedelta(hours=1),
+            location="Bay 1",
+            other_party="patient",
+            patient_reference=patient.reference,
+            request_type=request_type(),
+            channel=channel(),
+            description="He came back to the ward and asked again.",
+            script_version=None,
+            own_words="No.",
+            person_response="asked_again",
+            notify=False,
+        )
 
-    def file():
-        try:
-            services.log_incident(
-                reporter=nurse,
-                token=uuid.uuid4(),
-                unit=unit,
-                occurred_at=timezone.now() - timezone.timedelta(hours=1),
-                location="Bay 1",
-                other_party="patient",
-                patient_reference=patient.reference,
-                request_type=request_type(),
-                channel=channel(),
-                description="He came back to the ward and asked again.",
-                script_version=None,
-                own_words="No.",
-                person_response="asked_again",
-                notify=False,
-            )
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    purger = threading.Thread(target=purge)
-    purger.start()
-    assert batch_locked.wait(10)
-    filer = threading.Thread(target=file)
-    filer.start()
-    time.sleep(1)  # the filing has inserted its incident and waits on the patient's lock
-    go_on.set()
-    purger.join(20)
-    filer.join(20)
+    errors = then_second(purge_expired, file, paused=batch_locked, go_on=go_on)
 
     assert errors == [], "the filing failed"
     assert Incident.objects.filter(patient__reference=patient.reference).count() == 1
