@@ -103,10 +103,10 @@ def deliver(*, ids: list[int] | None = None, limit: int = 500) -> tuple[int, int
                 connection.send_messages(
                     [EmailMessage(email.subject, email.body, None, email.recipients)]
                 )
-            except OSError as error:  # smtplib's errors are OSErrors too
+            except Exception as error:  # recorded on the row; see _message_refused
                 failed += 1
                 _not_sent(email, error)
-                if not isinstance(error, MESSAGE_REFUSED):
+                if not _message_refused(error):
                     cache.set(RELAY_DOWN_KEY, True, RELAY_DOWN_SECONDS)
                     break
             else:
@@ -120,6 +120,16 @@ def deliver(*, ids: list[int] | None = None, limit: int = 500) -> tuple[int, int
     return sent, failed
 
 
+def _message_refused(error: Exception) -> bool:
+    """This message failed, not the connection: the next one may still go. smtplib's
+    errors are OSErrors; a refusal answered with 421 is the server closing the
+    connection. Anything else the backend raises is the message's own (an address it
+    cannot encode is a ValueError)."""
+    if isinstance(error, MESSAGE_REFUSED):
+        return getattr(error, "smtp_code", None) != 421
+    return not isinstance(error, OSError)
+
+
 def _claim(email: QueuedEmail) -> bool:
     claimed = QueuedEmail.objects.filter(
         pk=email.pk, attempts=email.attempts, sent_at__isnull=True
@@ -128,7 +138,7 @@ def _claim(email: QueuedEmail) -> bool:
     return claimed == 1
 
 
-def _not_sent(email: QueuedEmail, error: OSError) -> None:
+def _not_sent(email: QueuedEmail, error: Exception) -> None:
     reason = f"{type(error).__name__}: {error}"[:500]
     QueuedEmail.objects.filter(pk=email.pk).update(sending_since=None, last_error=reason)
     if email.attempts >= QueuedEmail.MAX_ATTEMPTS:

@@ -229,8 +229,9 @@ def _create_incident(
                 unit_id=incident.unit_id,
                 response=incident.person_response,
             )
-    if notify and severity == Severity.HIGH:
-        notifications.new_incident_at_once(incident.pk)
+        # Queued before the audit append, which every filing and review waits for.
+        if notify and severity == Severity.HIGH:
+            notifications.new_incident_at_once(incident.pk)
     return incident
 
 

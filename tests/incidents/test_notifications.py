@@ -484,6 +484,68 @@ def test_an_email_the_server_keeps_refusing_is_given_up_on_and_does_not_hold_the
     assert len(mail.outbox) == 1
 
 
+class CannotEncodeOne(LocmemBackend):
+    """Django's SMTP backend raises ValueError, not an OSError, for an address whose
+    local part is not ASCII (one validate_email accepts: a Kelvin sign for a K)."""
+
+    odd = "\u212aate@example.org"
+
+    def send_messages(self, messages):
+        if any(self.odd in message.to for message in messages):
+            raise ValueError("Invalid address; only ASCII is allowed in the local part")
+        return super().send_messages(messages)
+
+
+class ClosesWithA421(LocmemBackend):
+    """The server answers 421 (closing the connection) at the sender: smtplib raises
+    SMTPSenderRefused, though the connection, not the message, failed."""
+
+    attempts: list[str] = []
+
+    def send_messages(self, messages):
+        type(self).attempts.append("send")
+        raise smtplib.SMTPSenderRefused(421, b"Service not available", "boundaries@example")
+
+
+def test_an_email_the_backend_cannot_encode_does_not_hold_the_others(db, settings):
+    """It once escaped the delivery, so that every run of the cron command failed on it
+    and never reached the emails after it (found by review)."""
+
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.CannotEncodeOne"}}
+    odd = QueuedEmail.objects.create(
+        recipients=[CannotEncodeOne.odd], subject="Boundaries: one", body="A link."
+    )
+    QueuedEmail.objects.create(
+        recipients=["kept@example.invalid"], subject="Boundaries: two", body="A link."
+    )
+
+    call_command("send_incident_digests", verbosity=0)
+
+    assert [message.subject for message in mail.outbox] == ["Boundaries: two"]
+    odd.refresh_from_db()
+    assert (odd.sent_at, odd.attempts) == (None, 1)
+    assert odd.last_error.startswith("ValueError: Invalid address")
+
+
+def test_a_421_stops_the_run_as_a_lost_connection_does(db, settings):
+    """Not one attempt spent on each of the emails after it, on a closed connection."""
+    from django.core.cache import cache
+
+    from incidents import notifications
+
+    ClosesWithA421.attempts = []
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.ClosesWithA421"}}
+    for number in range(3):
+        QueuedEmail.objects.create(
+            recipients=["kept@example.invalid"], subject=f"Boundaries: {number}", body="A link."
+        )
+
+    assert notifications.deliver() == (0, 1)
+    assert ClosesWithA421.attempts == ["send"]
+    assert cache.get(notifications.RELAY_DOWN_KEY)
+    assert list(QueuedEmail.objects.order_by("pk").values_list("attempts", flat=True)) == [1, 0, 0]
+
+
 def test_a_change_rolled_back_sends_nothing(nurse, supervisor, django_capture_on_commit_callbacks):
     from django.db import transaction
     from django.utils import timezone
