@@ -333,6 +333,13 @@ def _already_handled(request: HttpRequest, alert: Alert) -> HttpResponse:
     return redirect(alert)
 
 
+def _drawn_before_a_change(form: AlertPageForm, alert: Alert) -> bool:
+    """A form sent with mistakes from a page drawn before a new incident joined the
+    alert: drawn again as it was, its next sending would count as having seen it."""
+    seen = form.cleaned_data.get("seen_incidents")
+    return seen is not None and seen != alert.incident_count
+
+
 def _alert_changed(request: HttpRequest, alert: Alert, form: AlertPageForm) -> HttpResponse:
     # A new incident joined the alert (perhaps opening it again) since the page was
     # drawn: show it, with what they typed, before anything is done on it.
@@ -357,9 +364,9 @@ def alert_acknowledge(request: HttpRequest, public_id: uuid.UUID) -> HttpRespons
         return redirect(alert)
     form = AcknowledgeAlertForm(request.POST, alert=alert)
     if not form.is_valid():
-        return _render_alert(
-            request, alert, ack_form=AcknowledgeAlertForm.redrawn(request.POST, alert=alert)
-        )
+        if _drawn_before_a_change(form, alert):
+            return _alert_changed(request, alert, form)
+        return _render_alert(request, alert, ack_form=form)
     try:
         services.acknowledge_alert(
             alert=alert,
@@ -386,9 +393,9 @@ def alert_resolve(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         return redirect(alert)
     form = ResolveAlertForm(request.POST, alert=alert)
     if not form.is_valid():
-        return _render_alert(
-            request, alert, resolve_form=ResolveAlertForm.redrawn(request.POST, alert=alert)
-        )
+        if _drawn_before_a_change(form, alert):
+            return _alert_changed(request, alert, form)
+        return _render_alert(request, alert, resolve_form=form)
     try:
         services.resolve_alert(
             alert=alert,

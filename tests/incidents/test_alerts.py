@@ -578,6 +578,29 @@ def test_a_page_drawn_before_a_new_incident_joined_the_alert_changes_nothing(
     assert cross_unit_alert.status != AlertStatus.OPEN
 
 
+def test_a_stale_page_sent_with_a_mistake_says_a_new_incident_joined(
+    supervisor_client, other_unit_supervisor, cross_unit_alert, nurse, patient
+):
+    """Drawn again with only "this field is required", the page once took the new count
+    as seen, and its next sending resolved the alert unseen (found by review)."""
+    url = cross_unit_alert.get_absolute_url()
+    drawn = _hidden_inputs(supervisor_client.get(url).content.decode(), f"{url}resolve/")
+    services.acknowledge_alert(
+        alert=cross_unit_alert, user=other_unit_supervisor, note="Watching.", action="Watching"
+    )
+    filed(patient=patient, reporter=nurse)
+
+    response = supervisor_client.post(f"{url}resolve/", {**drawn, "resolution": ""})
+
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "A new incident joined this alert since you opened the page" in page
+    assert "This field is required." in page
+    assert _hidden_inputs(page, f"{url}resolve/")["seen_incidents"] == "4"
+    cross_unit_alert.refresh_from_db()
+    assert cross_unit_alert.status == AlertStatus.OPEN
+
+
 def test_acknowledging_needs_a_note_and_an_action(supervisor_client, cross_unit_alert):
     url = cross_unit_alert.get_absolute_url()
     response = supervisor_client.post(f"{url}acknowledge/", {"action": "", "note": ""})
