@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -430,18 +432,27 @@ def render_detail(
 
 # How many earlier versions of the feedback the page lists, newest first.
 EARLIER_FEEDBACK_SHOWN = 10
+# Feedback replaced this soon after it was given is a correction (a typo, the wrong
+# report): the supervisors' history keeps it, the reporter's page does not list it.
+FEEDBACK_CORRECTION = timedelta(minutes=15)
 
 
 def _earlier_feedback(incident: Incident) -> list[IncidentEvent]:
     """Feedback the reporter was given before the current words, newest first: changed
-    feedback does not silently replace what they were first told. Each FEEDBACK event
-    holds the words given then (empty when the feedback was taken away)."""
+    feedback does not silently replace what they were told. Each FEEDBACK event holds
+    the words given then (empty when the feedback was taken away)."""
     given = list(
         incident.events.filter(kind=IncidentEvent.Kind.FEEDBACK)
         .select_related("actor")
         .order_by("-created_at", "-id")[: EARLIER_FEEDBACK_SHOWN + 1]
     )
-    return [event for event in given[1:] if event.note]
+    earlier, listed = [], {incident.feedback, ""}
+    for replaced_by, event in itertools.pairwise(given):
+        if event.note in listed or replaced_by.created_at - event.created_at < FEEDBACK_CORRECTION:
+            continue
+        listed.add(event.note)
+        earlier.append(event)
+    return earlier
 
 
 @role_required(*STAFF_ROLES)

@@ -257,6 +257,8 @@ def test_changed_feedback_keeps_what_the_reporter_was_told_first(
         == 302
     )
     incident.refresh_from_db()
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    IncidentEvent.objects.filter(kind=IncidentEvent.Kind.FEEDBACK).update(created_at=an_hour_ago)
     later = "You should have ended the conversation sooner."
     response = supervisor_client.post(
         f"/incidents/{incident.pk}/review/", review_data(incident, feedback=later)
@@ -270,6 +272,36 @@ def test_changed_feedback_keeps_what_the_reporter_was_told_first(
     history = supervisor_client.get(f"/incidents/{incident.pk}/").content.decode()
     assert history.split(">History<", 1)[1].count("Feedback given") == 2
     assert said in history.split(">History<", 1)[1]
+
+
+def test_feedback_corrected_at_once_is_not_listed_to_the_reporter(
+    supervisor_client, nurse_client, incident
+):
+    """Words on the wrong report, or a typo, taken back within minutes: kept in the
+    supervisors' history, not listed on the reporter's page (found by review)."""
+    wrong = "Priya, well done with Mr Jones today."
+
+    def review_with(feedback: str) -> None:
+        incident.refresh_from_db()
+        data = review_data(incident, feedback=feedback)
+        assert supervisor_client.post(f"/incidents/{incident.pk}/review/", data).status_code == 302
+
+    review_with(wrong)
+    review_with("")
+    assert wrong not in nurse_client.get(f"/incidents/{incident.pk}/").content.decode()
+    history = supervisor_client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert wrong in history.split(">History<", 1)[1]
+
+    # Given, taken away and given again: listed once, as the current words.
+    IncidentEvent.objects.update(created_at=timezone.now() - timedelta(hours=2))
+    review_with("Thank you for reporting this.")
+    IncidentEvent.objects.filter(kind=IncidentEvent.Kind.FEEDBACK).update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
+    review_with("")
+    review_with("Thank you for reporting this.")
+    page = nurse_client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert page.count("Thank you for reporting this.") == 1
 
 
 def test_feedback_given_once_lists_nothing_earlier(supervisor_client, nurse_client, incident):
