@@ -333,8 +333,9 @@ def _alert_email(alert, *, news: str, unit_ids: list[int] | None = None) -> None
     )
 
 
-def incident_updated(incident_id: int) -> None:
-    """Tell the reporter there is news on their report (status or feedback)."""
+def incident_updated(incident_id: int, *, new_feedback: bool = False) -> None:
+    """Tell the reporter there is news on their report: its status, or feedback
+    (``new_feedback``: given or changed in this review)."""
     incident = Incident.objects.select_related("reporter").get(pk=incident_id)
     if not incident.reporter.email or not incident.reporter.is_active:
         return
@@ -342,7 +343,7 @@ def incident_updated(incident_id: int) -> None:
         template="incidents/email/incident_updated.txt",
         subject=f"Boundaries: an update on your report {incident.reference}",
         recipients=[incident.reporter.email],
-        context={"incident": incident},
+        context={"incident": incident, "new_feedback": new_feedback and incident.feedback},
     )
 
 

@@ -409,7 +409,7 @@ def review_incident(
             request=request,
         )
         if feedback_changed or old_status != new_status:
-            notifications.incident_updated(current.pk)
+            notifications.incident_updated(current.pk, new_feedback=feedback_changed)
     return current
 
 

@@ -121,6 +121,27 @@ def test_supervisor_reviews_and_the_reporter_sees_feedback_not_the_note(
     assert kinds == ["status_changed", "reviewed", "feedback"]
 
 
+def test_the_reporters_email_mentions_feedback_only_when_it_is_new(
+    supervisor_client, incident, django_capture_on_commit_callbacks
+):
+    """Closing a report whose feedback was given a week ago is news of the status alone
+    (found by review: every update said there was feedback)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        supervisor_client.post(f"/incidents/{incident.pk}/review/", review_data(incident))
+    assert "left feedback for you" in mail.outbox[0].body
+    incident.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        supervisor_client.post(
+            f"/incidents/{incident.pk}/review/",
+            review_data(
+                incident, status=Status.CLOSED, feedback=incident.feedback, internal_note=""
+            ),
+        )
+    assert len(mail.outbox) == 2
+    assert '"closed"' in mail.outbox[1].body
+    assert "feedback" not in mail.outbox[1].body
+
+
 def test_reporters_list_shows_there_is_feedback(nurse_client, supervisor_client, incident):
     supervisor_client.post(f"/incidents/{incident.pk}/review/", review_data(incident))
     page = nurse_client.get("/incidents/")
