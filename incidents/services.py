@@ -308,6 +308,8 @@ def add_addendum(
             addendum = Addendum.objects.create(
                 incident=incident, author=author, text=text, submission_token=token
             )
+            # Queued before the audit append, whose lock every writer waits for.
+            notifications.addendum_added(incident.pk)
             audit.record(
                 action=audit.Action.ADDENDUM_ADDED,
                 actor=author,
@@ -315,7 +317,6 @@ def add_addendum(
                 target=incident,
                 unit=incident.unit,
             )
-            notifications.addendum_added(incident.pk)
     except IntegrityError:
         existing = Addendum.objects.filter(submission_token=token).first()
         if existing is None or (existing.incident_id, existing.author_id) != (
@@ -398,6 +399,9 @@ def review_incident(
         current.save()
         current.refresh_from_db(fields=["version"])
 
+        # Queued before the review's audit events, whose lock every writer waits for.
+        if feedback_changed or old_status != new_status:
+            notifications.incident_updated(current.pk, new_feedback=feedback_changed)
         _record_review_events(
             current,
             reviewer=reviewer,
@@ -408,8 +412,6 @@ def review_incident(
             reopen_reason=reopen_reason,
             request=request,
         )
-        if feedback_changed or old_status != new_status:
-            notifications.incident_updated(current.pk, new_feedback=feedback_changed)
     return current
 
 

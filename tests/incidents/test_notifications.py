@@ -4,10 +4,13 @@ digest otherwise. Emails carry a link, never patient details or what was said.""
 import smtplib
 import uuid
 
+import pytest
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from incidents.models import Incident, QueuedEmail, Severity
 from tests.factories import IncidentFactory, PatientFactory, UserFactory
@@ -563,3 +566,46 @@ def test_a_change_rolled_back_sends_nothing(nurse, supervisor, django_capture_on
     call_command("send_incident_digests", verbosity=0)
     assert not QueuedEmail.objects.exists()
     assert not any("new information" in message.subject for message in mail.outbox)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="The audit chain's lock is PostgreSQL's (an advisory lock); SQLite has one writer.",
+)
+def test_emails_are_queued_before_the_audit_chains_lock_is_taken(
+    nurse, nurse_client, supervisor_client, unit, supervisor
+):
+    """Every filing, review and addendum waits for that lock: finding the recipients and
+    writing the email is no work to do while holding it (found by review)."""
+
+    def order(post) -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as captured:
+            assert post().status_code == 302
+        sqls = [query["sql"] for query in captured]
+        queued = [i for i, sql in enumerate(sqls) if 'INSERT INTO "incidents_queuedemail"' in sql]
+        chain = [i for i, sql in enumerate(sqls) if "pg_advisory_xact_lock" in sql]
+        assert queued and chain
+        return max(queued), min(chain)
+
+    incident = IncidentFactory(reporter=nurse, notified_at=None)
+    steps = {
+        "high-severity filing": lambda: nurse_client.post(
+            "/incidents/new/", incident_post(unit, request_type="stalking")
+        ),
+        "review": lambda: supervisor_client.post(
+            f"/incidents/{incident.pk}/review/",
+            {
+                "version": str(incident.version),
+                "status": "under_review",
+                "actions": [],
+                "feedback": "Thank you.",
+                "internal_note": "",
+            },
+        ),
+        "addendum": lambda: nurse_client.post(
+            f"/incidents/{incident.pk}/addenda/", {"token": str(uuid.uuid4()), "text": "Again."}
+        ),
+    }
+    for name, post in steps.items():
+        last_queued, chain_locked = order(post)
+        assert last_queued < chain_locked, name
