@@ -1,13 +1,13 @@
 """Emails about incidents. They carry a link and a reference, never a patient
 reference or what anyone said: email leaves the organisation's systems.
 
-Each email is written to the outbox (``QueuedEmail``) in the transaction of the change
-it tells of, so a change rolled back sends nothing and a mail server that is down loses
-nothing. Once the transaction commits, the request hands each email to the server. If
-the server cannot be reached, this process leaves every email to the cron command for a
-minute (``RELAY_DOWN_SECONDS``): an unreachable server costs a request one connection's
-timeout, however many emails it queued. The cron command ``send_incident_digests`` sends
-what is left (``deliver``)."""
+Each email is written to the outbox (``QueuedEmail``), one per recipient, in the
+transaction of the change it tells of, so a change rolled back sends nothing and a mail
+server that is down loses nothing. Once the transaction commits, the request hands each
+email to the server. If the server cannot be reached, this process leaves every email to
+the cron command for a minute (``RELAY_DOWN_SECONDS``): an unreachable server costs a
+request one connection's timeout, however many emails it queued. The cron command
+``send_incident_digests`` sends what is left (``deliver``)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from boundaries.models import Role, User
+from boundaries.models import Membership, Role, User
 from incidents.models import Incident, QueuedEmail
 
 logger = logging.getLogger(__name__)
@@ -50,15 +50,19 @@ def supervisors_of(unit_id: int) -> list[User]:
 def _send(
     *, template: str, subject: str, recipients: list[str], context: dict, at_once: bool = True
 ) -> bool:
-    """Queue the email in the caller's transaction; it is handed to the mail server
-    after the commit (``at_once``), or by the next ``deliver``. False when there is
-    nobody to send it to."""
+    """Queue the email, one message per recipient (nobody sees who else was told, and an
+    address the server refuses holds up nobody else), in the caller's transaction; they
+    are handed to the mail server after the commit (``at_once``), or by the next
+    ``deliver``. False when there is nobody to send it to."""
     if not recipients:
         return False
     body = render_to_string(template, {**context, "site_url": settings.SITE_URL})
-    email = QueuedEmail.objects.create(recipients=list(recipients), subject=subject, body=body)
+    emails = QueuedEmail.objects.bulk_create(
+        QueuedEmail(recipients=[address], subject=subject, body=body)
+        for address in dict.fromkeys(recipients)
+    )
     if at_once:
-        _deliver_after_commit(email.pk)
+        _deliver_after_commit([email.pk for email in emails])
     return True
 
 
@@ -70,15 +74,15 @@ RELAY_DOWN_SECONDS = 60
 RELAY_DOWN_KEY = "boundaries:mail-relay-down"
 
 
-def _deliver_after_commit(email_id: int) -> None:
+def _deliver_after_commit(email_ids: list[int]) -> None:
     # robust: a failure here is logged and never turns a saved change into an error page.
-    transaction.on_commit(partial(_deliver_at_once, email_id), robust=True)
+    transaction.on_commit(partial(_deliver_at_once, email_ids), robust=True)
 
 
-def _deliver_at_once(email_id: int) -> None:
+def _deliver_at_once(email_ids: list[int]) -> None:
     if cache.get(RELAY_DOWN_KEY):
-        return  # the next send_incident_digests sends it
-    deliver(ids=[email_id])
+        return  # the next send_incident_digests sends them
+    deliver(ids=email_ids)
 
 
 def deliver(*, ids: list[int] | None = None, limit: int = 500) -> tuple[int, int]:
@@ -166,8 +170,34 @@ def _others(people: list[User], left_out: set[int]) -> list[str]:
 def _told_about(incident: Incident) -> list[str]:
     """Who hears about one incident: the unit's supervisors other than its reporter
     (nobody is told of their own report), or, when that leaves nobody, the managers."""
-    left_out = {incident.reporter_id}
-    return _others(supervisors_of(incident.unit_id), left_out) or _others(managers(), left_out)
+    return _told_about_units([incident.unit_id], left_out={incident.reporter_id})
+
+
+def _told_about_units(unit_ids: list[int], *, left_out: set[int]) -> list[str]:
+    """Who hears of news touching these units: each unit's supervisors, other than
+    ``left_out``; and the managers as well when one of the units leaves nobody (no
+    supervisor, or a closed unit), since they review its reports. An alert spanning a
+    ward with supervisors and one without reaches someone for each."""
+    memberships = (
+        Membership.objects.filter(
+            unit_id__in=unit_ids,
+            unit__is_active=True,
+            user__role=Role.SUPERVISOR,
+            user__is_active=True,
+        )
+        .exclude(user__email="")
+        .exclude(user_id__in=left_out)
+        .order_by("user_id")
+        .values_list("unit_id", "user__email")
+    )
+    covered: set[int] = set()
+    recipients: dict[str, None] = {}
+    for unit_id, email in memberships:
+        covered.add(unit_id)
+        recipients[email] = None
+    if covered != set(unit_ids):
+        recipients.update(dict.fromkeys(_others(managers(), left_out)))
+    return list(recipients)
 
 
 def new_incident_at_once(incident_id: int) -> None:
@@ -240,19 +270,6 @@ def send_digests() -> int:
     return covered
 
 
-def supervisors_of_units(unit_ids: list[int]) -> list[User]:
-    return list(
-        User.objects.filter(
-            role=Role.SUPERVISOR,
-            is_active=True,
-            memberships__unit_id__in=unit_ids,
-            memberships__unit__is_active=True,
-        )
-        .exclude(email="")
-        .distinct()
-    )
-
-
 def new_alerts(alert_ids: list[int]) -> None:
     """Tell the supervisors of the units involved that a pattern alert was raised."""
     from incidents.models import Alert
@@ -314,7 +331,7 @@ def alerts_grown(
 
 def _alert_email(alert, *, news: str, unit_ids: list[int] | None = None) -> None:
     """Email the supervisors of ``unit_ids`` (default: every unit the alert involves)
-    about the alert, or the managers when there are none."""
+    about the alert, and the managers for a unit with none (``_told_about_units``)."""
     from incidents.models import AlertIncident
 
     links = AlertIncident.objects.filter(alert=alert)
@@ -324,7 +341,7 @@ def _alert_email(alert, *, news: str, unit_ids: list[int] | None = None) -> None
     # An alert resting only on one person's reports is news about their own
     # reports: it goes to the others, as a single report would.
     left_out = reporter_ids if len(reporter_ids) == 1 else set()
-    recipients = _others(supervisors_of_units(unit_ids), left_out) or _others(managers(), left_out)
+    recipients = _told_about_units(unit_ids, left_out=left_out)
     _send(
         template="incidents/email/new_alert.txt",
         subject=f"Boundaries: {AlertNews.SUBJECTS[news]}, {alert.get_rule_display().lower()}",

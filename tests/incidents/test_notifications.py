@@ -127,11 +127,18 @@ def test_the_digest_tells_of_a_supervisors_own_report_as_a_single_email_would(
     mine = IncidentFactory(reporter=supervisor, unit=unit, severity=Severity.LOW)
     theirs = IncidentFactory(reporter=UserFactory(units=[unit]), severity=Severity.LOW)
     call_command("send_incident_digests", verbosity=0)
-    told = {frozenset(message.to): message.body for message in mail.outbox}
-    alone, both = frozenset([colleague.email]), frozenset([supervisor.email, colleague.email])
-    assert set(told) == {alone, both}
-    assert mine.reference in told[alone] and theirs.reference not in told[alone]
-    assert mine.reference not in told[both] and theirs.reference in told[both]
+    told = {
+        (address, reference)
+        for message in mail.outbox
+        for address in message.to
+        for reference in (mine.reference, theirs.reference)
+        if reference in message.body
+    }
+    assert told == {
+        (colleague.email, mine.reference),
+        (colleague.email, theirs.reference),
+        (supervisor.email, theirs.reference),
+    }
     assert not Incident.objects.filter(notified_at__isnull=True).exists()
 
 
@@ -249,6 +256,54 @@ def test_a_unit_an_alert_reaches_for_the_first_time_is_told(
         django_capture_on_commit_callbacks, reporter=nurse, unit=other_unit, **high
     )
     assert _alert_mail() == []
+
+
+def test_each_person_told_gets_a_message_of_their_own(
+    nurse_client, unit, supervisor, django_capture_on_commit_callbacks
+):
+    """Found by review: everyone told shared one To: line, so each saw the others'
+    addresses, and the server's refusal of one address was silent for the rest."""
+    colleague = UserFactory(role="supervisor", units=[unit])
+    with django_capture_on_commit_callbacks(execute=True):
+        nurse_client.post(
+            "/incidents/new/",
+            incident_post(unit, request_type="stalking", description="Outside my house."),
+        )
+    reference = Incident.objects.get().reference
+    told = sorted(m.to for m in mail.outbox if reference in m.subject)
+    assert told == sorted([[supervisor.email], [colleague.email]])
+    assert QueuedEmail.objects.filter(subject__contains=reference).count() == 2
+
+
+def test_an_alert_spanning_a_unit_without_supervisors_also_reaches_the_managers(
+    unit, other_unit, nurse, supervisor, manager, django_capture_on_commit_callbacks
+):
+    """Found by review: ward A's supervisor was told and ward B's incidents, with nobody
+    to review them but the managers, reached nobody who looks after them."""
+    from incidents import notifications
+    from incidents.models import Alert
+
+    patient = PatientFactory()
+    nurse.units.add(other_unit)
+    high = {"reporter": nurse, "patient": patient, "severity": Severity.HIGH}
+    _filed_and_evaluated(django_capture_on_commit_callbacks, unit=unit, **high)
+    _filed_and_evaluated(django_capture_on_commit_callbacks, unit=other_unit, **high)
+    alert = Alert.objects.get(rule="high_severity")
+    assert set(alert.links.values_list("unit_id", flat=True)) == {
+        unit.pk,
+        other_unit.pk,
+    }
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.new_alerts([alert.pk])
+    assert sorted(m.to for m in mail.outbox) == sorted([[supervisor.email], [manager.email]])
+
+    # With a supervisor on ward B as well, the managers are left to their own work.
+    ward_b = UserFactory(role="supervisor", units=[other_unit])
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.new_alerts([alert.pk])
+    assert sorted(m.to for m in mail.outbox) == sorted([[supervisor.email], [ward_b.email]])
 
 
 def test_a_unit_an_alert_reaches_through_a_late_reports_neighbour_is_told(
