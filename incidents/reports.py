@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
@@ -491,6 +491,20 @@ def _pseudonym(rank: int) -> str:
     return f"Patient {letters[rank]}" if rank < len(letters) else f"Patient {rank + 1}"
 
 
+def _hour_zone(month: Month, zone: tzinfo) -> tzinfo:
+    """The clock to cut ``month`` into hours by: UTC when the local clock is a whole
+    number of hours from it throughout the month (each UTC hour is then one local hour),
+    else the local clock itself. Converting every incident's time to the local clock in
+    the database took 40 % of that query (180 ms against 115 ms for 100,000 incidents)."""
+    moment, end, offsets = month.start.astimezone(UTC), month.end.astimezone(UTC), set()
+    while moment < end:
+        offsets.add(moment.astimezone(zone).utcoffset())
+        moment += timedelta(hours=1)
+    if all(offset % timedelta(hours=1) == timedelta(0) for offset in offsets):
+        return UTC
+    return zone
+
+
 def monthly_summary(
     *,
     month: Month,
@@ -589,15 +603,13 @@ def monthly_summary(
         units = _names(Unit.objects, "code")
         by_unit = _top(_tally(groups, "unit", units), TOP_UNITS, "Other units")
 
-    # Day of the week and hour of the day on the local clock, counted per local hour
-    # (at most 745 groups, which PostgreSQL hashes; grouping by weekday and hour made it
-    # sort the month's rows: 435 ms for 100,000 incidents, 90 ms this way).
+    # Day of the week and hour of the day on the local clock, counted per hour (at most
+    # 745 groups, which PostgreSQL hashes; grouping by weekday and hour made it sort the
+    # month's rows: 435 ms for 100,000 incidents, 90 ms this way) and read on the local
+    # clock here.
     weekdays, hours = [0] * 7, [0] * 24
-    for cell in (
-        in_month.annotate(slot=TruncHour("occurred_at", tzinfo=zone))
-        .values("slot")
-        .annotate(n=Count("*"))
-    ):
+    slots = TruncHour("occurred_at", tzinfo=_hour_zone(month, zone))
+    for cell in in_month.annotate(slot=slots).values("slot").annotate(n=Count("*")):
         slot = timezone.localtime(cell["slot"], zone)
         weekdays[slot.isoweekday() - 1] += cell["n"]
         hours[slot.hour] += cell["n"]

@@ -293,6 +293,33 @@ def test_hours_and_days_are_counted_on_the_local_clock_across_the_clock_change(o
     assert {day: n for day, n in days.items() if n} == {"Thu": 2, "Sat": 1, "Sun": 2}
 
 
+def test_hours_are_local_where_the_clock_is_half_an_hour_from_utc(settings, nurse):
+    """The hours are counted in UTC where the local clock is a whole number of hours
+    from it (cheaper), and on the local clock elsewhere: 10:15 and 10:45 UTC are 15:45
+    and 16:15 in India."""
+    settings.TIME_ZONE = "Asia/Kolkata"
+    for minute in (15, 45):
+        IncidentFactory(reporter=nurse, occurred_at=utc(2026, 10, 14, 10, minute))
+    hours = counts(summary_for().by_hour)
+    assert {hour: n for hour, n in hours.items() if n} == {"15": 1, "16": 1}
+
+
+@pytest.mark.parametrize(
+    ("zone", "by_utc"),
+    [
+        ("Europe/London", True),  # 0 and +1 hour, across October's clock change
+        ("America/New_York", True),
+        ("Asia/Kolkata", False),  # +5:30
+        ("Australia/Lord_Howe", False),  # +10:30, then +11 from 4 October
+    ],
+)
+def test_a_month_is_cut_into_hours_in_utc_only_where_each_is_one_local_hour(zone, by_utc):
+    from zoneinfo import ZoneInfo
+
+    local = ZoneInfo(zone)
+    assert (reports._hour_zone(OCTOBER, local) is UTC) is by_utc
+
+
 def test_request_types_channels_and_units_are_counted(october):
     summary = summary_for()
     assert counts(summary.by_request_type) == {

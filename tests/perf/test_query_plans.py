@@ -12,6 +12,7 @@ condition or a partial index (so its cost follows what it counts, not the table)
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -268,3 +269,39 @@ def test_the_months_repeat_patients_and_alerts_are_counted_from_indexes(people):
     ]
     assert len(alert_counts) == 3
     assert all(sql.startswith('SELECT COUNT(*) AS "__count"') for sql in alert_counts)
+
+
+def test_the_months_median_wait_and_script_usage_are_read_from_an_index(people):
+    """Each read every row of the month (a bitmap heap scan: 155 ms of the median's 290
+    and 120 of the usage's 170 at 100,000 incidents, found with EXPLAIN on the
+    benchmark, where both became index-only scans). Every column they read is now in an
+    index of the month; and PostgreSQL, kept from reading the table otherwise, answers
+    the median from that index alone (this small table's script usage it reads through
+    another index)."""
+    from incidents import reports
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'incident_month_figures_idx'"
+        )
+        (definition,) = cursor.fetchone()
+    in_index = set(re.findall(r"\w+", definition.split(" USING btree ", 1)[1])) - {"INCLUDE"}
+    with CaptureQueriesContext(connection) as captured:
+        reports.monthly_summary(month=reports.Month.last_completed(), generated_by="Test")
+    median, usage = [
+        query["sql"]
+        for query in captured.captured_queries
+        if "PERCENTILE_CONT" in query["sql"] or '"script_version_id" AS' in query["sql"]
+    ]
+    for sql in (median, usage):
+        read = set(re.findall(r'"incidents_incident"\."(\w+)"', sql))
+        assert read and read <= in_index, read - in_index
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        scans = [
+            (scan["Node Type"], scan.get("Index Name"))
+            for scan in _scans(_plan(median))
+            if scan["Relation Name"] == "incidents_incident"
+        ]
+    assert scans == [("Index Only Scan", "incident_month_figures_idx")]
