@@ -80,6 +80,7 @@ class Action(models.TextChoices):
     PERMISSION_REFUSED = "permission.refused", "Permission refused"
     THRESHOLDS_CHANGED = "alerts.thresholds_changed", "Alert thresholds changed"
     RECORDS_PURGED = "retention.purged", "Expired records purged"
+    EMAIL_SENT_AGAIN = "email.sent_again", "Given-up email queued to be sent again"
 
 
 class Outcome(models.TextChoices):

@@ -1,9 +1,13 @@
-"""The admin site manages the taxonomy. Incidents themselves are not in the admin:
-administrators run the system, and the reports stay with the people who need them."""
+"""The admin site manages the taxonomy, and shows the email outbox. Incidents themselves
+are not in the admin: administrators run the system, and the reports stay with the
+people who need them."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpRequest
+from django.utils.text import Truncator
 
-from incidents.models import Channel, RequestType
+from incidents import notifications
+from incidents.models import Channel, QueuedEmail, RequestType
 
 
 class TaxonomyAdmin(admin.ModelAdmin):
@@ -31,3 +35,84 @@ class RequestTypeAdmin(TaxonomyAdmin):
 @admin.register(Channel)
 class ChannelAdmin(TaxonomyAdmin):
     fields = ["name", "code", "position", "is_active"]
+
+
+class OutboxStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("sent", "Sent"),
+            ("waiting", "Not sent yet (tried again at each run)"),
+            ("given_up", "Given up on"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "sent":
+            return queryset.sent()
+        if self.value() == "waiting":
+            return queryset.waiting()
+        if self.value() == "given_up":
+            return queryset.given_up()
+        return queryset
+
+
+@admin.register(QueuedEmail)
+class QueuedEmailAdmin(admin.ModelAdmin):
+    """The outbox, read-only: what the app sent or tried to send, and the mail server's
+    last answer. Emails are written by the app only. Their text carries references and
+    links, never patient details (see ``incidents.notifications``)."""
+
+    list_display = ["subject", "created_at", "sent_at", "attempts", "short_error"]
+    list_filter = [OutboxStateFilter]
+    search_fields = ["subject"]
+    ordering = ["-pk"]
+    actions = ["send_again"]
+    fields = [
+        "subject",
+        "recipient_list",
+        "body",
+        "created_at",
+        "sent_at",
+        "attempts",
+        "sending_since",
+        "last_error",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_send_again_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("incidents.change_queuedemail")
+
+    @admin.display(description="last error", ordering="last_error")
+    def short_error(self, email: QueuedEmail) -> str:
+        return Truncator(email.last_error).chars(80)
+
+    @admin.display(description="recipients")
+    def recipient_list(self, email: QueuedEmail) -> str:
+        return ", ".join(email.recipients)
+
+    @admin.action(description="Send again (emails given up on)", permissions=["send_again"])
+    def send_again(self, request: HttpRequest, queryset) -> None:
+        """The next run of send_incident_digests tries them again, up to the usual
+        number of times: for emails given up on while the mail server was misconfigured
+        or down for longer than that."""
+        chosen = list(queryset.values_list("pk", flat=True))
+        queued = notifications.send_again(ids=chosen, request=request)
+        left = len(chosen) - queued
+        text = f"{queued} email{'' if queued == 1 else 's'} will be tried again at the next run."
+        if left:
+            text += (
+                f" {left} left as {'it was' if left == 1 else 'they were'}: only an email "
+                "given up on is sent again."
+            )
+        self.message_user(request, text, messages.SUCCESS if queued else messages.WARNING)

@@ -669,6 +669,17 @@ class QueuedEmailQuerySet(models.QuerySet):
             attempts__lt=QueuedEmail.MAX_ATTEMPTS,
         )
 
+    def sent(self) -> QueuedEmailQuerySet:
+        return self.filter(sent_at__isnull=False)
+
+    def waiting(self) -> QueuedEmailQuerySet:
+        """Not sent yet, and still tried at each run of the cron command."""
+        return self.filter(sent_at__isnull=True, attempts__lt=QueuedEmail.MAX_ATTEMPTS)
+
+    def given_up(self) -> QueuedEmailQuerySet:
+        """Not sent after ``QueuedEmail.MAX_ATTEMPTS`` tries: nothing tries them again."""
+        return self.filter(sent_at__isnull=True, attempts__gte=QueuedEmail.MAX_ATTEMPTS)
+
     def done_before(self, cutoff: datetime) -> QueuedEmailQuerySet:
         """Sent before ``cutoff``, or given up on and written before it."""
         return self.filter(

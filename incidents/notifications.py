@@ -19,10 +19,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMessage, mailers
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from boundaries import audit
 from boundaries.models import Membership, Role, User
 from incidents.models import Incident, QueuedEmail
 
@@ -157,6 +159,32 @@ def _not_sent(email: QueuedEmail, error: Exception) -> None:
             QueuedEmail.MAX_ATTEMPTS,
             reason,
         )
+
+
+@transaction.atomic
+def send_again(*, ids: list[int], request: HttpRequest) -> int:
+    """Emails given up on (of ``ids``) are tried again by the next runs of the cron
+    command, as if just written: their attempts count from 0 again. Each is recorded in
+    the audit trail. Emails sent, still being tried, or in a hand-over that may not be
+    over yet are left as they were, so none is sent twice. Returns how many."""
+    handing_over_since = timezone.now() - QueuedEmail.HAND_OVER_LIMIT
+    emails = list(
+        QueuedEmail.objects.given_up()
+        .filter(
+            Q(sending_since__isnull=True) | Q(sending_since__lt=handing_over_since),
+            pk__in=ids,
+        )
+        .select_for_update()
+        .only("pk")
+        .order_by("pk")
+    )
+    QueuedEmail.objects.filter(pk__in=[email.pk for email in emails]).update(
+        attempts=0, sending_since=None
+    )
+    with audit.deferred():
+        for email in emails:
+            audit.record(action=audit.Action.EMAIL_SENT_AGAIN, request=request, target=email)
+    return len(emails)
 
 
 def managers() -> list[User]:

@@ -224,6 +224,7 @@ ADMIN_MODELS = {
     "boundaries.auditevent",
     "incidents.requesttype",
     "incidents.channel",
+    "incidents.queuedemail",
     "scripts_library.category",
     "scripts_library.script",
     "scripts_library.scriptversion",

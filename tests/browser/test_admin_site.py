@@ -8,6 +8,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from boundaries import audit
 from boundaries.models import Role
+from incidents.models import QueuedEmail
 from tests.browser.conftest import sign_in
 from tests.browser.test_navigation import second_step
 from tests.factories import ScriptFactory, UnitFactory, UserFactory
@@ -98,3 +99,29 @@ def test_the_page_that_changes_a_person_is_valid_html(
     page.wait_for_load_state("load")
     errors = html_checker(page.content())
     assert errors == [], f"{page.url}: " + "\n".join(errors)
+
+
+def test_the_email_outbox_is_accessible_valid_html_and_fits_the_smallest_phone(
+    page, live_server, administration, assert_accessible, html_checker
+):
+    """The list, with an email the relay refused, and that email's page."""
+    email = QueuedEmail.objects.create(
+        recipients=["supervisor@example.org"],
+        subject="Boundaries: an update on your report BND-2026-00001",
+        body="Read it here:\nhttps://boundaries.example.org/incidents/1/",
+        attempts=QueuedEmail.MAX_ATTEMPTS,
+        last_error="SMTPRecipientsRefused: " + "x" * 400,
+    )
+    page.set_viewport_size(SMALLEST_PHONE)
+    sign_in_as_administrator(page, live_server.url)
+    for path in ("", f"{email.pk}/change/"):
+        page.goto(f"{live_server.url}/admin/incidents/queuedemail/{path}")
+        page.wait_for_load_state("load")
+        assert page.get_by_text("BND-2026-00001").first.is_visible()
+        assert_accessible(page)
+        errors = html_checker(page.content())
+        assert errors == [], f"{page.url}: " + "\n".join(errors)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px at 320 px"
