@@ -93,12 +93,24 @@ def _reportable_units(user) -> QuerySet[Unit]:
     return Unit.objects.supervised_by(user)
 
 
+def _unit_asked_for(request: HttpRequest) -> Unit | None:
+    """The unit named by ``?unit=`` (its code, in any case: codes are stored in
+    capitals), 404 unless the person may report on it; None when none is named."""
+    code = request.GET.get("unit", "").strip()
+    if not code:
+        return None
+    # ASCII letters only: str.upper() turns some other letters into capitals ("ß" into
+    # "SS"), which would name a unit nobody typed.
+    canonical = code.upper() if code.isascii() else code
+    return get_object_or_404(_reportable_units(request.user), code=canonical)
+
+
 def _scope_for_download(request: HttpRequest) -> Scope:
     """The unit asked for (404 unless the person supervises it, or is a manager), or
     the whole organisation (managers only)."""
-    code = request.GET.get("unit", "").strip()
-    if code:
-        return Scope(get_object_or_404(_reportable_units(request.user), code=code))
+    unit = _unit_asked_for(request)
+    if unit is not None:
+        return Scope(unit)
     if request.user.role != Role.MANAGER:
         audit.record_route_refused(request=request)
         raise PermissionDenied
@@ -115,9 +127,9 @@ def _query(month: Month, scope: Scope, **extra: str) -> str:
 def _page_scope(request: HttpRequest, units: list[Unit]) -> Scope:
     """The page's scope: the unit asked for (404 unless visible), else the organisation
     for managers and a supervisor's first unit."""
-    code = request.GET.get("unit", "").strip()
-    if code:
-        return Scope(get_object_or_404(_reportable_units(request.user), code=code))
+    unit = _unit_asked_for(request)
+    if unit is not None:
+        return Scope(unit)
     if request.user.role == Role.MANAGER or not units:
         return Scope(None)
     return Scope(units[0])

@@ -121,6 +121,36 @@ def test_a_supervisor_of_another_unit_gets_404_for_a_unit_they_do_not_supervise(
         assert other_unit_supervisor_client.get(url).status_code == 404, url
 
 
+def test_a_unit_code_typed_in_lower_case_names_the_same_unit(supervisor_client, october):
+    """Codes are stored in capitals; an address typed by hand may not be."""
+    page = supervisor_client.get("/reports/?month=2026-10&unit=ward-a")
+    assert page.status_code == 200
+    assert page.context["scope"].unit.code == "WARD-A"
+    assert page.context["figures"].incidents == 4
+    # The page's own links name the unit as it is stored.
+    assert 'href="/reports/monthly.pdf?month=2026-10&amp;unit=WARD-A"' in page.content.decode()
+    for url in (f"{PDF_URL}?month=2026-10&unit=Ward-A", "/reports/incidents.csv?unit=ward-a"):
+        response = supervisor_client.get(url)
+        assert response.status_code == 200, url
+        assert "WARD-A" in response["Content-Disposition"], url
+
+
+def test_a_unit_in_lower_case_is_still_only_for_those_who_report_on_it(
+    other_unit_supervisor_client, manager_client, unit
+):
+    for url in (
+        "/reports/?unit=ward-a",
+        f"{PDF_URL}?month=2026-10&unit=ward-a",
+        "/reports/incidents.csv?month=2026-10&unit=ward-a",
+        "/reports/?unit=no-such-unit",
+    ):
+        assert other_unit_supervisor_client.get(url).status_code == 404, url
+    assert manager_client.get("/reports/?unit=no-such-unit").status_code == 404
+    # Only ASCII letters are put in capitals: "ß".upper() is "SS", another unit's code.
+    UnitFactory(code="SS", name="Short stay")
+    assert manager_client.get("/reports/?unit=%C3%9F").status_code == 404
+
+
 def test_supervisors_cannot_download_the_organisations_report(supervisor_client):
     assert supervisor_client.get(f"{PDF_URL}?month=2026-10").status_code == 403
     assert supervisor_client.get("/reports/incidents.csv?month=2026-10").status_code == 403
