@@ -681,29 +681,32 @@ ALERT_ACTIONS = [
 
 
 class AlertPageForm(forms.Form):
-    """A form on an alert's page, which says how many incidents that page showed: an
-    alert that a new incident joined since is not acknowledged or resolved unseen. Not
-    required, so that a page drawn before this field existed still sends."""
+    """A form on an alert's page, which carries the newest of the alert's links
+    (``AlertIncident``) that the page showed: an alert that a new incident joined
+    since is not acknowledged or resolved unseen, whatever left it meanwhile (a count
+    of incidents missed one joining as another was purged). Not required, so that a
+    page drawn before this field existed still sends."""
 
-    seen_incidents = forms.IntegerField(
-        required=False, min_value=0, max_value=2**31 - 1, widget=forms.HiddenInput
+    seen_link = forms.IntegerField(
+        required=False, min_value=0, max_value=2**63 - 1, widget=forms.HiddenInput
     )
 
     # Both forms share a page: their fields' ids start with this, to stay unique.
     id_prefix = "alert"
 
-    def __init__(self, *args, alert, **kwargs) -> None:
-        kwargs.setdefault("initial", {})["seen_incidents"] = alert.incident_count
+    def __init__(self, *args, latest_link: int | None = None, **kwargs) -> None:
+        if latest_link is not None:
+            kwargs.setdefault("initial", {})["seen_link"] = latest_link
         kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
         super().__init__(*args, **kwargs)
 
     @classmethod
-    def redrawn(cls, data, *, alert) -> AlertPageForm:
+    def redrawn(cls, data, *, latest_link: int) -> AlertPageForm:
         """The form sent, to draw again on a page that shows the alert as it is now:
-        what was typed, and the number of incidents the new page shows."""
+        what was typed, and the newest link the new page shows."""
         data = data.copy()
-        data["seen_incidents"] = str(alert.incident_count)
-        return cls(data, alert=alert)
+        data["seen_link"] = str(latest_link)
+        return cls(data)
 
 
 class AcknowledgeAlertForm(AlertPageForm):

@@ -641,6 +641,16 @@ class Alert(models.Model):
         return reverse("incidents:alert_detail", args=[self.public_id])
 
 
+class AlertIncidentQuerySet(models.QuerySet):
+    def latest_id(self) -> int:
+        """The id of the newest link (0 for none). An alert's links are added under its
+        row lock, so a link added later always has a greater id than those before it."""
+        return self.aggregate(latest=models.Max("pk"))["latest"] or 0
+
+    def added_after(self, link_id: int) -> AlertIncidentQuerySet:
+        return self.filter(pk__gt=link_id)
+
+
 class AlertIncident(models.Model):
     """An incident behind an alert, with its unit copied for fast scoping."""
 
@@ -648,6 +658,8 @@ class AlertIncident(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="alert_links")
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
     added_at = models.DateTimeField(default=timezone.now)
+
+    objects = AlertIncidentQuerySet.as_manager()
 
     class Meta:
         constraints = [

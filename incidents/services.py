@@ -483,15 +483,16 @@ class AlertChanged(Exception):
     """A new incident joined the alert since the page acting on it was drawn."""
 
 
-def _locked_unresolved(alert: Alert, seen_incidents: int | None) -> Alert:
+def _locked_unresolved(alert: Alert, seen_link: int | None) -> Alert:
     """The alert's current row, locked; InvalidTransition if it is already resolved
-    (a colleague may have resolved it since the page was read), AlertChanged if it
-    rests on other incidents than the ``seen_incidents`` the page showed (None: not
-    checked)."""
+    (a colleague may have resolved it since the page was read), AlertChanged if an
+    incident joined it after ``seen_link``, the newest of its links the page showed
+    (None: not checked). Links are added under the lock taken here, so none is being
+    added meanwhile. Incidents purged since do not count: there is nothing new to see."""
     alert = Alert.objects.select_for_update().get(pk=alert.pk)
     if alert.status == AlertStatus.RESOLVED:
         raise InvalidTransition("the alert is already resolved")
-    if seen_incidents is not None and seen_incidents != alert.incident_count:
+    if seen_link is not None and alert.links.added_after(seen_link).exists():
         raise AlertChanged
     return alert
 
@@ -503,10 +504,10 @@ def acknowledge_alert(
     user: User,
     note: str,
     action: str,
-    seen_incidents: int | None = None,
+    seen_link: int | None = None,
     request: HttpRequest | None = None,
 ) -> Alert:
-    alert = _locked_unresolved(alert, seen_incidents)
+    alert = _locked_unresolved(alert, seen_link)
     # Once only: a second acknowledgement (a colleague's, a stale page's) would replace
     # the first one's note and action, and who acknowledged. A new matching incident
     # opens the alert again, and then it can be acknowledged again.
@@ -528,10 +529,10 @@ def resolve_alert(
     alert: Alert,
     user: User,
     note: str,
-    seen_incidents: int | None = None,
+    seen_link: int | None = None,
     request: HttpRequest | None = None,
 ) -> Alert:
-    alert = _locked_unresolved(alert, seen_incidents)
+    alert = _locked_unresolved(alert, seen_link)
     alert.status = AlertStatus.RESOLVED
     alert.resolved_by = user
     alert.resolved_at = timezone.now()

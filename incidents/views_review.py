@@ -302,6 +302,9 @@ OWN_ALERT = (
 
 
 def _render_alert(request, alert: Alert, *, ack_form=None, resolve_form=None, status=200):
+    # Read before the incidents the page lists (a link added in between is then shown
+    # but not counted as seen: the page is refused, never the other way round).
+    latest_link = alert.links.latest_id()
     shown, elsewhere = _incidents_split(alert.incidents.all(), _units_seen_in_full(request))
     context = {
         # A form refused, or drawn again after a new incident joined the alert (409).
@@ -312,8 +315,8 @@ def _render_alert(request, alert: Alert, *, ack_form=None, resolve_form=None, st
         "explanation": alerts.explain(alert),
         "incidents": shown.select_related("unit", "request_type").order_by("occurred_at"),
         "elsewhere": elsewhere,
-        "ack_form": ack_form or AcknowledgeAlertForm(alert=alert),
-        "resolve_form": resolve_form or ResolveAlertForm(alert=alert),
+        "ack_form": ack_form or AcknowledgeAlertForm(latest_link=latest_link),
+        "resolve_form": resolve_form or ResolveAlertForm(latest_link=latest_link),
     }
     return render(request, "incidents/alert_detail.html", context, status=status)
 
@@ -336,8 +339,8 @@ def _already_handled(request: HttpRequest, alert: Alert) -> HttpResponse:
 def _drawn_before_a_change(form: AlertPageForm, alert: Alert) -> bool:
     """A form sent with mistakes from a page drawn before a new incident joined the
     alert: drawn again as it was, its next sending would count as having seen it."""
-    seen = form.cleaned_data.get("seen_incidents")
-    return seen is not None and seen != alert.incident_count
+    seen = form.cleaned_data.get("seen_link")
+    return seen is not None and alert.links.added_after(seen).exists()
 
 
 def _alert_changed(request: HttpRequest, alert: Alert, form: AlertPageForm) -> HttpResponse:
@@ -349,7 +352,7 @@ def _alert_changed(request: HttpRequest, alert: Alert, form: AlertPageForm) -> H
         "A new incident joined this alert since you opened the page, so nothing was "
         "changed. Look at the incidents below, then try again: what you typed is kept.",
     )
-    redrawn = type(form).redrawn(form.data, alert=alert)
+    redrawn = type(form).redrawn(form.data, latest_link=alert.links.latest_id())
     if isinstance(redrawn, AcknowledgeAlertForm):
         return _render_alert(request, alert, ack_form=redrawn, status=409)
     return _render_alert(request, alert, resolve_form=redrawn, status=409)
@@ -362,7 +365,7 @@ def alert_acknowledge(request: HttpRequest, public_id: uuid.UUID) -> HttpRespons
     if _rests_on_own_reports(request, alert):
         messages.error(request, OWN_ALERT)
         return redirect(alert)
-    form = AcknowledgeAlertForm(request.POST, alert=alert)
+    form = AcknowledgeAlertForm(request.POST)
     if not form.is_valid():
         if _drawn_before_a_change(form, alert):
             return _alert_changed(request, alert, form)
@@ -373,7 +376,7 @@ def alert_acknowledge(request: HttpRequest, public_id: uuid.UUID) -> HttpRespons
             user=request.user,
             note=form.cleaned_data["note"],
             action=form.cleaned_data["action"],
-            seen_incidents=form.cleaned_data["seen_incidents"],
+            seen_link=form.cleaned_data["seen_link"],
             request=request,
         )
     except services.InvalidTransition:
@@ -391,7 +394,7 @@ def alert_resolve(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     if _rests_on_own_reports(request, alert):
         messages.error(request, OWN_ALERT)
         return redirect(alert)
-    form = ResolveAlertForm(request.POST, alert=alert)
+    form = ResolveAlertForm(request.POST)
     if not form.is_valid():
         if _drawn_before_a_change(form, alert):
             return _alert_changed(request, alert, form)
@@ -401,7 +404,7 @@ def alert_resolve(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             alert=alert,
             user=request.user,
             note=form.cleaned_data["resolution"],
-            seen_incidents=form.cleaned_data["seen_incidents"],
+            seen_link=form.cleaned_data["seen_link"],
             request=request,
         )
     except services.InvalidTransition:

@@ -17,6 +17,7 @@ from boundaries.models import AuditEvent, Role
 from incidents import alerts, services
 from incidents.models import (
     Alert,
+    AlertIncident,
     AlertRule,
     AlertStatus,
     AlertThresholds,
@@ -529,6 +530,12 @@ def test_a_second_acknowledgement_keeps_the_first(
     assert "already acknowledged, so nothing was changed" in response.content.decode()
 
 
+def newest_link(alert: Alert) -> int:
+    return (
+        AlertIncident.objects.filter(alert=alert).order_by("-pk").values_list("pk", flat=True)[0]
+    )
+
+
 def _hidden_inputs(html: str, action: str) -> dict:
     form = html.split(f'action="{action}"', 1)[1].split("</form>", 1)[0]
     return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
@@ -551,7 +558,7 @@ def test_a_page_drawn_before_a_new_incident_joined_the_alert_changes_nothing(
     then it may (found by review: the stale page resolved the alert)."""
     url = cross_unit_alert.get_absolute_url()
     drawn = _hidden_inputs(supervisor_client.get(url).content.decode(), f"{url}{path}")
-    assert drawn["seen_incidents"] == "3"
+    assert drawn["seen_link"] == str(newest_link(cross_unit_alert))
     services.acknowledge_alert(
         alert=cross_unit_alert, user=other_unit_supervisor, note="Watching.", action="Watching"
     )
@@ -572,10 +579,70 @@ def test_a_page_drawn_before_a_new_incident_joined_the_alert_changes_nothing(
         other_unit_supervisor,
     )
     redrawn = _hidden_inputs(page, f"{url}{path}")
-    assert redrawn["seen_incidents"] == "4"
+    assert redrawn["seen_link"] == str(newest_link(cross_unit_alert))
     assert supervisor_client.post(f"{url}{path}", {**redrawn, **typed}).status_code == 302
     cross_unit_alert.refresh_from_db()
     assert cross_unit_alert.status != AlertStatus.OPEN
+
+
+@pytest.mark.parametrize(
+    ("path", "typed"),
+    [
+        ("resolve/", {"resolution": "Family spoken to."}),
+        ("acknowledge/", {"action": "Watching for now", "note": "Family spoken to."}),
+    ],
+)
+def test_a_new_incident_is_noticed_though_another_left_the_alert_meanwhile(
+    supervisor_client, cross_unit_alert, nurse, patient, path, typed
+):
+    """The purge took one of the alert's incidents while a filing added one: as many
+    incidents as the page showed, but not the same ones. The page never showed the new
+    one, so it neither resolves nor acknowledges the alert (found by review: a count of
+    incidents was all the page carried)."""
+    url = cross_unit_alert.get_absolute_url()
+    drawn = _hidden_inputs(supervisor_client.get(url).content.decode(), f"{url}{path}")
+    oldest = cross_unit_alert.incidents.order_by("occurred_at").first()
+    # As purge_expired does: the link and the incident go, and the alert is recounted.
+    AlertIncident.objects.filter(incident=oldest).delete()
+    oldest.delete()
+    alerts.recount_after_removal([cross_unit_alert.pk])
+    newcomer = filed(patient=patient, reporter=nurse)
+    cross_unit_alert.refresh_from_db()
+    assert cross_unit_alert.incident_count == 3
+    assert newcomer in cross_unit_alert.incidents.all()
+
+    response = supervisor_client.post(f"{url}{path}", {**drawn, **typed})
+
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "A new incident joined this alert since you opened the page" in page
+    assert newcomer.reference in page
+    cross_unit_alert.refresh_from_db()
+    assert cross_unit_alert.status == AlertStatus.OPEN
+    redrawn = _hidden_inputs(page, f"{url}{path}")
+    assert supervisor_client.post(f"{url}{path}", {**redrawn, **typed}).status_code == 302
+    cross_unit_alert.refresh_from_db()
+    assert cross_unit_alert.status != AlertStatus.OPEN
+
+
+def test_an_incident_leaving_the_alert_alone_does_not_hold_it_up(
+    supervisor_client, cross_unit_alert
+):
+    """Nothing new to see: the page's resolution stands."""
+    url = cross_unit_alert.get_absolute_url()
+    drawn = _hidden_inputs(supervisor_client.get(url).content.decode(), f"{url}resolve/")
+    oldest = cross_unit_alert.incidents.order_by("occurred_at").first()
+    AlertIncident.objects.filter(incident=oldest).delete()
+    oldest.delete()
+    alerts.recount_after_removal([cross_unit_alert.pk])
+
+    response = supervisor_client.post(
+        f"{url}resolve/", {**drawn, "resolution": "Family spoken to."}
+    )
+
+    assert response.status_code == 302
+    cross_unit_alert.refresh_from_db()
+    assert cross_unit_alert.status == AlertStatus.RESOLVED
 
 
 def test_a_stale_page_sent_with_a_mistake_says_a_new_incident_joined(
@@ -596,7 +663,9 @@ def test_a_stale_page_sent_with_a_mistake_says_a_new_incident_joined(
     page = response.content.decode()
     assert "A new incident joined this alert since you opened the page" in page
     assert "This field is required." in page
-    assert _hidden_inputs(page, f"{url}resolve/")["seen_incidents"] == "4"
+    assert _hidden_inputs(page, f"{url}resolve/")["seen_link"] == str(
+        newest_link(cross_unit_alert)
+    )
     cross_unit_alert.refresh_from_db()
     assert cross_unit_alert.status == AlertStatus.OPEN
 
