@@ -60,19 +60,19 @@ class OutboxStateFilter(admin.SimpleListFilter):
 
 @admin.register(QueuedEmail)
 class QueuedEmailAdmin(admin.ModelAdmin):
-    """The outbox, read-only: what the app sent or tried to send, and the mail server's
-    last answer. Emails are written by the app only. Their text carries references and
-    links, never patient details (see ``incidents.notifications``)."""
+    """The outbox, read-only: to whom the app sent or tried to send an email, and the
+    mail server's last answer. Emails are written by the app only. Their subject and
+    text are not shown: they name incidents (a reference, a unit, "high-severity"), and
+    administrators hold no clinical role; the recipient, the time and the server's
+    answer are what it takes to put a delivery right."""
 
-    list_display = ["subject", "created_at", "sent_at", "attempts", "short_error"]
+    list_display = ["pk", "recipient_list", "created_at", "sent_at", "attempts", "short_error"]
+    list_display_links = ["pk", "recipient_list"]
     list_filter = [OutboxStateFilter]
-    search_fields = ["subject"]
     ordering = ["-pk"]
     actions = ["send_again"]
     fields = [
-        "subject",
         "recipient_list",
-        "body",
         "created_at",
         "sent_at",
         "attempts",

@@ -738,4 +738,5 @@ class QueuedEmail(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.subject
+        # Not the subject, which names an incident: the admin site lists emails by this.
+        return f"Email {self.pk}"
