@@ -48,8 +48,12 @@ class EvidenceRangeForm(forms.Form):
         data = super().clean()
         first, last = data.get("from"), data.get("to")
         if first and last and last < first:
-            raise forms.ValidationError(
-                "The last day comes before the first. Check the dates.", code="reversed"
+            # On the field, so that the page's error summary links to it.
+            self.add_error(
+                "to",
+                forms.ValidationError(
+                    "The last day comes before the first. Check the dates.", code="reversed"
+                ),
             )
         return data
 
@@ -274,7 +278,7 @@ def evidence_pdf(request: HttpRequest) -> HttpResponse:
             "evidence log can list"
         )
         form.add_error(
-            None,
+            "from",
             f"Those dates hold {held}. Choose a shorter range of dates, and download the "
             "rest as a second log.",
         )

@@ -189,6 +189,8 @@ def test_too_many_incidents_asks_for_a_shorter_range(nurse_client, nurse, monkey
     html = response.content.decode()
     assert "more than 3 of your incidents" in html
     assert 'value="2026-10-01"' in html
+    # The error summary links to the range's first field (a screen-reader review).
+    assert '<a href="#id_from">From: Those dates hold more than 3' in html
     assert nurse_client.get(PDF_URL, {"to": "2026-10-03"}).status_code == 200
     assert AuditEvent.objects.filter(action="evidence.exported").count() == 1
 
