@@ -280,20 +280,36 @@
   scriptSelect.addEventListener("change", toggleOwnWords);
   toggleOwnWords();
 
-  // The ladder of approved scripts for the chosen situation.
+  // The ladder of approved scripts for the chosen situation. It is not a live region:
+  // read out whole at each change, every step was heard again. A short sentence in
+  // #ladder-status says what changed instead, and only when that changes.
   const ladder = document.getElementById("ladder");
   const ladderSection = document.getElementById("ladder-section");
+  const ladderStatus = document.getElementById("ladder-status");
   const requestType = form.elements.namedItem("request_type");
+  const channelSelect = form.elements.namedItem("channel");
   let ladderRequest = 0;
-  async function showLadder() {
+  function chosenText(select) {
+    const option = select.selectedOptions[0];
+    return option ? option.textContent.trim() : "";
+  }
+  function announceLadder() {
+    const count = ladder.querySelectorAll("[data-script-version]").length;
+    const scripts = count === 1 ? "1 suggested script" : `${count || "No"} suggested scripts`;
+    const message = `${scripts} for \u201c${chosenText(requestType)}\u201d by ` +
+      `\u201c${chosenText(channelSelect)}\u201d.`;
+    if (ladderStatus.textContent !== message) ladderStatus.textContent = message;
+  }
+  async function showLadder(event) {
     const current = ++ladderRequest;
     if (!requestType.value) {
       ladder.replaceChildren();
       ladderSection.hidden = true;
+      ladderStatus.textContent = "";
       return;
     }
     try {
-      const channel = form.elements.namedItem("channel").value;
+      const channel = channelSelect.value;
       const url = `${form.dataset.suggestionsUrl}${encodeURIComponent(requestType.value)}` +
         `/suggestions/?channel=${encodeURIComponent(channel)}`;
       const response = await fetch(url, { credentials: "same-origin" });
@@ -304,6 +320,8 @@
       fragment.querySelectorAll("script").forEach((node) => node.remove());
       ladder.replaceChildren(fragment);
       ladderSection.hidden = !ladder.querySelector("[data-script-version]");
+      // Drawn for a draft as the page opens: nothing was chosen, so nothing is said.
+      if (event) announceLadder();
     } catch {
       // The drop-down below still lists every script.
     }
@@ -317,7 +335,7 @@
     scriptSelect.focus();
   });
   requestType.addEventListener("change", showLadder);
-  form.elements.namedItem("channel").addEventListener("change", showLadder);
+  channelSelect.addEventListener("change", showLadder);
   if (requestType.value) showLadder();
 
   // Witness rows, up to the form's limit.

@@ -12,6 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from boundaries.models import Role
 from tests.browser.conftest import sign_in
+from tests.browser.test_filing import ward as script  # noqa: F401 (fixture: a script)
 from tests.browser.test_navigation import second_step
 from tests.factories import IncidentFactory, UnitFactory, UserFactory
 
@@ -26,6 +27,37 @@ def ward():
     TOTPDevice.objects.create(user=supervisor, name="Phone", confirmed=True)
     IncidentFactory(reporter=nurse)
     return unit
+
+
+# Each time text is added to or changed in a live region after the page has loaded (what a
+# screen reader reads out), window.announced gets the region's id and its whole text.
+RECORD_ANNOUNCEMENTS = """
+window.announced = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const live = '[aria-live]:not([aria-live="off"]), [role=status], [role=alert], [role=log]';
+  new MutationObserver((records) => {
+    for (const record of records) {
+      const node = record.target;
+      const element = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
+      const region = element && element.closest(live);
+      const text = region && region.textContent.trim();
+      if (text) window.announced.push({id: region.id, text});
+    }
+  }).observe(document.body, {childList: true, characterData: true, subtree: true});
+});
+"""
+
+LIVE_REGION = '[aria-live]:not([aria-live="off"]), [role=status], [role=alert], [role=log]'
+
+
+# The incident form's own news, which comes when it will: the draft saved, the severity.
+AUTOSAVE_REGIONS = {"autosave-status", "severity-preview"}
+
+
+def announced(page, *, ignore: set[str] = AUTOSAVE_REGIONS) -> list[str]:
+    return [
+        entry["text"] for entry in page.evaluate("window.announced") if entry["id"] not in ignore
+    ]
 
 
 def assert_summary_links_to_fields(page, expected: set[str]) -> None:
@@ -75,3 +107,43 @@ def test_refused_evidence_log_dates_take_focus_to_a_summary_linking_to_the_field
     assert_summary_links_to_fields(page, {"id_to"})
     assert page.get_by_label("To").get_attribute("aria-invalid") == "true"
     assert_accessible(page)
+
+
+# --- Live regions ------------------------------------------------------------------------
+
+
+def test_choosing_a_situation_announces_a_sentence_not_the_whole_ladder(
+    page,
+    live_server,
+    script,  # noqa: F811
+    assert_accessible,
+):
+    """The ladder itself was the live region: each choice read every step of it out again
+    (found by a screen-reader review). A sentence says what changed instead."""
+    page.add_init_script(RECORD_ANNOUNCEMENTS)
+    sign_in(page, live_server.url, "nurse")
+    page.goto(f"{live_server.url}/incidents/new/")
+    page.locator("#add-witness").wait_for()  # the form's script has run
+
+    def choose(label: str, value: str) -> str:
+        """Choose, wait for the new ladder, and give the sentence it should bring."""
+        page.evaluate("window.announced = []")
+        with page.expect_response(lambda r: "/suggestions/" in r.url):
+            page.get_by_label(label).select_option(value)
+        page.wait_for_function("() => window.announced.some((e) => e.id === 'ladder-status')")
+        count = page.locator("#ladder [data-script-version]").count()
+        situation = page.locator("#id_request_type option:checked").inner_text().strip()
+        channel = page.locator("#id_channel option:checked").inner_text().strip()
+        scripts = "1 suggested script" if count == 1 else f"{count or 'No'} suggested scripts"
+        return f"{scripts} for \u201c{situation}\u201d by \u201c{channel}\u201d."
+
+    expected = choose("What did they ask for or do?", "social-media")
+    assert expected.startswith("1 suggested script for \u201cFriend or follow request")
+    assert announced(page) == [expected]
+    assert page.get_by_role("button", name="Use these words").first.is_visible()
+    assert page.evaluate(f"document.getElementById('ladder').closest('{LIVE_REGION}')") is None
+    assert_accessible(page)
+
+    expected = choose("How?", "unit-phone")
+    assert announced(page) == [expected]
+    assert script.text not in " ".join(announced(page))
