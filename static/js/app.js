@@ -17,6 +17,17 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 
+  // Messages after a redirect ("Review saved."): a live region is read out when its
+  // content changes, not when the page arrives with it filled. Fill the empty one once
+  // the page has loaded, and hide the copy on show from screen readers (read once).
+  const messages = document.getElementById("messages");
+  const announcer = document.getElementById("messages-announced");
+  if (messages && announcer) {
+    const text = Array.from(messages.children, (item) => item.textContent.trim()).join(" ");
+    messages.setAttribute("aria-hidden", "true");
+    setTimeout(() => { announcer.textContent = text; }, 500);
+  }
+
   // A form sent back with mistakes: take keyboard and screen-reader users to the summary
   // at the top of the page, whatever the page and wherever on it the form is.
   const summary = document.getElementById("error-summary");

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from boundaries.models import Role
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import PHONE, sign_in
 from tests.browser.test_filing import ward as script  # noqa: F401 (fixture: a script)
 from tests.browser.test_navigation import second_step
 from tests.factories import IncidentFactory, UnitFactory, UserFactory
@@ -147,3 +147,48 @@ def test_choosing_a_situation_announces_a_sentence_not_the_whole_ladder(
     expected = choose("How?", "unit-phone")
     assert announced(page) == [expected]
     assert script.text not in " ".join(announced(page))
+
+
+SAVED = "Saved. Your draft is at the top of this page when you come back."
+
+
+def save_a_draft_for_later(page, base_url: str) -> None:
+    sign_in(page, base_url, "nurse")
+    page.goto(f"{base_url}/incidents/new/")
+    page.get_by_label("Where exactly").fill("Bay 3")
+    with page.expect_navigation(url=f"{base_url}/incidents/"):
+        page.get_by_role("button", name="Save and finish later").click()
+    page.wait_for_load_state("load")
+
+
+def test_a_message_after_saving_is_announced_once(
+    page,
+    live_server,
+    script,  # noqa: F811
+    assert_accessible,
+):
+    """The message sat in a live region already filled as the page arrived, which screen
+    readers do not read out (found by a screen-reader review)."""
+    page.add_init_script(RECORD_ANNOUNCEMENTS)
+    save_a_draft_for_later(page, live_server.url)
+    page.wait_for_function("() => window.announced.length > 0")
+    assert announced(page) == [SAVED]
+    assert page.locator(".messages").get_by_text(SAVED).is_visible()
+    # Heard once: the copy on show is hidden from the accessibility tree.
+    assert page.locator("main").aria_snapshot().count(SAVED) == 1
+    assert_accessible(page)
+
+
+def test_without_javascript_the_message_is_still_shown_and_read(
+    browser,
+    live_server,
+    script,  # noqa: F811
+):
+    context = browser.new_context(java_script_enabled=False, viewport=PHONE)
+    page = context.new_page()
+    try:
+        save_a_draft_for_later(page, live_server.url)
+        assert page.locator(".messages").get_by_text(SAVED).is_visible()
+        assert page.locator("main").aria_snapshot().count(SAVED) == 1
+    finally:
+        context.close()
