@@ -192,3 +192,33 @@ def test_without_javascript_the_message_is_still_shown_and_read(
         assert page.locator("main").aria_snapshot().count(SAVED) == 1
     finally:
         context.close()
+
+
+# --- Tables stacked into cards at phone width --------------------------------------------
+
+
+def test_a_stacked_table_shows_each_cells_label_but_reads_it_once(
+    page, live_server, ward, assert_accessible
+):
+    """The label drawn before each cell (its column header, from data-label) was read out
+    as part of the cell, after the header itself (found by a screen-reader review)."""
+    sign_in(page, live_server.url, "nurse")
+    assert page.url == f"{live_server.url}/incidents/"
+    cells = page.locator("table.table-responsive-stack td[data-label]").evaluate_all(
+        """(cells) => cells.map((cell) => ({
+            label: cell.dataset.label,
+            drawn: getComputedStyle(cell, "::before").content,
+            text: cell.textContent.replace(/\\s+/g, " ").trim(),
+        }))"""
+    )
+    assert len(cells) == 6
+    for cell in cells:
+        assert cell["drawn"].startswith(f'"{cell["label"]}"'), cell  # still shown
+    session = page.context.new_cdp_session(page)
+    try:
+        nodes = session.send("Accessibility.getFullAXTree")["nodes"]
+    finally:
+        session.detach()
+    names = [node["name"]["value"] for node in nodes if node["role"]["value"] == "cell"]
+    assert names == [cell["text"] for cell in cells]
+    assert_accessible(page)
