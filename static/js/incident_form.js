@@ -345,10 +345,12 @@
   const total = form.elements.namedItem("witnesses-TOTAL_FORMS");
   const max = Number(form.elements.namedItem("witnesses-MAX_NUM_FORMS").value);
   const limitNote = document.getElementById("witness-limit");
+  // The note is a live region: filled when the last row is added, it is announced.
   function refreshWitnessButton() {
     const full = Number(total.value) >= max;
     addWitness.hidden = full;
-    limitNote.hidden = !full;
+    const note = full ? limitNote.dataset.message : "";
+    if (limitNote.textContent.trim() !== note) limitNote.textContent = note;
   }
   addWitness.addEventListener("click", () => {
     const index = Number(total.value);

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from boundaries.models import Role
+from incidents.models import MAX_WITNESSES
 from tests.browser.conftest import PHONE, sign_in
 from tests.browser.test_filing import ward as script  # noqa: F401 (fixture: a script)
 from tests.browser.test_navigation import second_step
@@ -221,4 +222,27 @@ def test_a_stacked_table_shows_each_cells_label_but_reads_it_once(
         session.detach()
     names = [node["name"]["value"] for node in nodes if node["role"]["value"] == "cell"]
     assert names == [cell["text"] for cell in cells]
+    assert_accessible(page)
+
+
+def test_the_witness_limit_is_announced_when_the_last_row_is_added(
+    page,
+    live_server,
+    script,  # noqa: F811
+    assert_accessible,
+):
+    """The note that no more rows can be added appeared silently as the button went
+    (found by a screen-reader review)."""
+    page.add_init_script(RECORD_ANNOUNCEMENTS)
+    sign_in(page, live_server.url, "nurse")
+    page.goto(f"{live_server.url}/incidents/new/")
+    add = page.get_by_role("button", name="Add a witness")
+    while add.is_visible():
+        assert announced(page) == []
+        add.click()
+    note = "That is the most this form takes. Name anyone else in the description."
+    page.wait_for_function("() => window.announced.some((e) => e.id === 'witness-limit')")
+    assert announced(page) == [note]
+    assert page.get_by_text(note).is_visible()
+    assert page.locator("#incident-form fieldset.witness").count() == MAX_WITNESSES
     assert_accessible(page)
