@@ -332,6 +332,25 @@ class Incident(models.Model):
                 name="incident_not_in_future",
                 violation_error_message="An incident cannot be in the future.",
             ),
+            # The review's lifecycle (services.review_incident): closing sets the closing
+            # time and reopening clears it; taking an incident up records who and when,
+            # and nothing moves it back to "submitted"; feedback names its author, and
+            # cleared feedback names nobody (its time stays: when it was cleared).
+            models.CheckConstraint(
+                condition=Q(status=Status.CLOSED, closed_at__isnull=False)
+                | (~Q(status=Status.CLOSED) & Q(closed_at__isnull=True)),
+                name="incident_closed_when_closed_at",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=Status.SUBMITTED)
+                | Q(reviewed_at__isnull=False, reviewed_by__isnull=False),
+                name="incident_reviewed_unless_submitted",
+            ),
+            models.CheckConstraint(
+                condition=Q(feedback="", feedback_by__isnull=True)
+                | (~Q(feedback="") & Q(feedback_by__isnull=False, feedback_at__isnull=False)),
+                name="incident_feedback_has_author",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -101,6 +101,29 @@ class IncidentFactory(DjangoModelFactory):
     submitted_at = factory.LazyFunction(timezone.now)
     status = Status.SUBMITTED
     review_due_at = factory.LazyAttribute(lambda o: o.submitted_at + timedelta(days=3))
+    # What the review would have recorded, as the database requires (Incident.Meta):
+    # taken up (or given feedback) by a supervisor, closed when closed, feedback with
+    # its author. Pass any of them to say otherwise.
+    reviewed_at = factory.LazyAttribute(
+        lambda o: None if o.status == Status.SUBMITTED else o.submitted_at
+    )
+    reviewed_by = factory.Maybe(
+        factory.LazyAttribute(lambda o: o.status != Status.SUBMITTED or bool(o.feedback)),
+        yes_declaration=factory.SubFactory(
+            "tests.factories.UserFactory",
+            username=factory.Sequence(lambda n: f"reviewer{n}"),
+            role=Role.SUPERVISOR,
+        ),
+        no_declaration=None,
+    )
+    closed_at = factory.LazyAttribute(
+        lambda o: o.reviewed_at if o.status == Status.CLOSED else None
+    )
+    feedback = ""
+    feedback_at = factory.LazyAttribute(
+        lambda o: (o.reviewed_at or o.submitted_at) if o.feedback else None
+    )
+    feedback_by = factory.LazyAttribute(lambda o: o.reviewed_by if o.feedback else None)
 
     @factory.post_generation
     def counted(incident, create, extracted, **kwargs):

@@ -160,9 +160,13 @@ def test_recent_activity_restarts_the_clock(nurse, supervisor, activity):
             created_at=RECENT,
         )
     elif activity == "closed":
-        Incident.objects.filter(pk=incident.pk).update(status=Status.CLOSED, closed_at=RECENT)
+        Incident.objects.filter(pk=incident.pk).update(
+            status=Status.CLOSED, closed_at=RECENT, reviewed_at=RECENT, reviewed_by=supervisor
+        )
     else:
-        Incident.objects.filter(pk=incident.pk).update(feedback="Thanks.", feedback_at=RECENT)
+        Incident.objects.filter(pk=incident.pk).update(
+            feedback="Thanks.", feedback_at=RECENT, feedback_by=supervisor
+        )
 
     assert purge_expired(now=NOW).incidents == 0
     assert Incident.objects.filter(pk=incident.pk).exists()

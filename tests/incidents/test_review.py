@@ -492,7 +492,11 @@ def test_the_migration_credits_existing_feedback_to_its_last_reviewer(supervisor
     from django.apps import apps
 
     migration = import_module("incidents.migrations.0007_feedback_by")
-    given = IncidentFactory(reporter=nurse, feedback="Well handled.", reviewed_by=supervisor)
+    # Feedback without an author is refused by the database now (migration 0015): the
+    # author the migration replaces is someone else here, never nobody.
+    given = IncidentFactory(
+        reporter=nurse, feedback="Well handled.", reviewed_by=supervisor, feedback_by=nurse
+    )
     none = IncidentFactory(reporter=nurse, feedback="", reviewed_by=supervisor)
 
     migration.credit_feedback(apps, None)
