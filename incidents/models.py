@@ -651,6 +651,43 @@ class Alert(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=AlertStatus.values), name="alert_status_valid"
             ),
+            # The lifecycle (services.acknowledge_alert and resolve_alert). A resolved
+            # alert is never reopened: a new match raises a new alert. An acknowledged
+            # alert that a new incident opens again keeps who acknowledged it and when,
+            # so an open alert may carry an acknowledgement.
+            models.CheckConstraint(
+                condition=Q(
+                    status=AlertStatus.RESOLVED,
+                    resolved_at__isnull=False,
+                    resolved_by__isnull=False,
+                )
+                | (
+                    ~Q(status=AlertStatus.RESOLVED)
+                    & Q(resolved_at__isnull=True, resolved_by__isnull=True)
+                ),
+                name="alert_resolved_when_resolved_at",
+            ),
+            models.CheckConstraint(
+                condition=Q(acknowledged_at__isnull=False, acknowledged_by__isnull=False)
+                | (
+                    ~Q(status=AlertStatus.ACKNOWLEDGED)
+                    & Q(acknowledged_at__isnull=True, acknowledged_by__isnull=True)
+                ),
+                name="alert_acknowledged_who_and_when",
+            ),
+            # The figures are counted from the alert's incidents (alerts._refresh_summaries):
+            # a span from the earliest to the latest, no more staff than incidents.
+            models.CheckConstraint(
+                condition=Q(span_start__isnull=True, span_end__isnull=True)
+                | Q(
+                    span_start__isnull=False, span_end__isnull=False, span_start__lte=F("span_end")
+                ),
+                name="alert_span_in_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(staff_count__lte=F("incident_count")),
+                name="alert_staff_within_incidents",
+            ),
         ]
 
     def __str__(self) -> str:

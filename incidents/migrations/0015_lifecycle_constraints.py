@@ -3,11 +3,13 @@
 from django.db import migrations, models
 
 # No data step: every path that writes these columns has kept these rules since the
-# columns were added (review_incident sets them as it does now since it was first
-# written, after migration 0005; 0007 filled feedback_by from reviewed_by, which every
-# review sets; the demo loader and the benchmark's seed.sql write rows that keep them),
-# and incidents cannot be edited in the admin. A row broken by hand makes this migration
-# fail, naming the constraint, rather than be "repaired" with invented times or people.
+# columns were added (review_incident, acknowledge_alert and resolve_alert set them as
+# they do now since they were first written, after migration 0005; the alert figures
+# have always been counted from the alert's incidents; 0007 filled feedback_by from
+# reviewed_by, which every review sets; the demo loader and the benchmark's seed.sql
+# write rows that keep them), and incidents and alerts cannot be edited in the admin.
+# A row broken by hand makes this migration fail, naming the constraint, rather than be
+# "repaired" with invented times or people.
 
 
 class Migration(migrations.Migration):
@@ -17,6 +19,22 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddConstraint(
+            model_name='alert',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('resolved_at__isnull', False), ('resolved_by__isnull', False), ('status', 'resolved')), models.Q(models.Q(('status', 'resolved'), _negated=True), ('resolved_at__isnull', True), ('resolved_by__isnull', True)), _connector='OR'), name='alert_resolved_when_resolved_at'),
+        ),
+        migrations.AddConstraint(
+            model_name='alert',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('acknowledged_at__isnull', False), ('acknowledged_by__isnull', False)), models.Q(models.Q(('status', 'acknowledged'), _negated=True), ('acknowledged_at__isnull', True), ('acknowledged_by__isnull', True)), _connector='OR'), name='alert_acknowledged_who_and_when'),
+        ),
+        migrations.AddConstraint(
+            model_name='alert',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('span_end__isnull', True), ('span_start__isnull', True)), models.Q(('span_end__isnull', False), ('span_start__isnull', False), ('span_start__lte', models.F('span_end'))), _connector='OR'), name='alert_span_in_order'),
+        ),
+        migrations.AddConstraint(
+            model_name='alert',
+            constraint=models.CheckConstraint(condition=models.Q(('staff_count__lte', models.F('incident_count'))), name='alert_staff_within_incidents'),
+        ),
         migrations.AddConstraint(
             model_name='incident',
             constraint=models.CheckConstraint(condition=models.Q(models.Q(('closed_at__isnull', False), ('status', 'closed')), models.Q(models.Q(('status', 'closed'), _negated=True), ('closed_at__isnull', True)), _connector='OR'), name='incident_closed_when_closed_at'),

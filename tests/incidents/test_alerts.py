@@ -299,13 +299,15 @@ def test_concurrent_filings_about_one_patient_raise_one_alert():
     assert Alert.objects.get(rule=AlertRule.REPEAT_PATIENT).incident_count == 6
 
 
-def test_the_database_refuses_two_unresolved_alerts_for_one_pattern(patient):
+def test_the_database_refuses_two_unresolved_alerts_for_one_pattern(patient, supervisor):
     from django.db import IntegrityError, transaction
 
     Alert.objects.create(rule=AlertRule.REPEAT_PATIENT, patient=patient, pattern_key="k")
     with pytest.raises(IntegrityError), transaction.atomic():
         Alert.objects.create(rule=AlertRule.REPEAT_PATIENT, patient=patient, pattern_key="k")
-    Alert.objects.filter(pattern_key="k").update(status=AlertStatus.RESOLVED)
+    Alert.objects.filter(pattern_key="k").update(
+        status=AlertStatus.RESOLVED, resolved_at=timezone.now(), resolved_by=supervisor
+    )
     Alert.objects.create(rule=AlertRule.REPEAT_PATIENT, patient=patient, pattern_key="k")
 
 

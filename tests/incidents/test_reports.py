@@ -22,6 +22,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from boundaries.models import Role
 from incidents import reports
 from incidents.models import (
     Alert,
@@ -38,6 +39,7 @@ from tests.factories import (
     PatientFactory,
     ScriptFactory,
     UnitFactory,
+    UserFactory,
     channel,
     request_type,
 )
@@ -76,6 +78,7 @@ def alert(*, opened_at, incidents, status=AlertStatus.OPEN, resolved_at=None):
         last_matched_at=opened_at,
         status=status,
         resolved_at=resolved_at,
+        resolved_by=UserFactory(role=Role.SUPERVISOR) if resolved_at else None,
     )
     for item in incidents:
         AlertIncident.objects.create(alert=raised, incident=item, unit=item.unit)

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from boundaries import audit
-from boundaries.models import AuditEvent
+from boundaries.models import AuditEvent, Role
 from incidents import retention
 from incidents.models import (
     Addendum,
@@ -29,7 +29,7 @@ from incidents.models import (
 )
 from incidents.retention import purge_expired
 from tests.boundaries.test_settings import run_django
-from tests.factories import IncidentFactory, PatientFactory, WitnessFactory
+from tests.factories import IncidentFactory, PatientFactory, UserFactory, WitnessFactory
 
 # Today, so that rows the factories stamp with the real time are recent ones.
 NOW = datetime.now(UTC)
@@ -62,6 +62,8 @@ def alert_for(patient: Patient, *incidents: Incident, when=EXPIRED) -> Alert:
         patient=patient,
         pattern_key=f"repeat_patient:patient:{patient.pk}",
         status="resolved",
+        resolved_at=when,
+        resolved_by=UserFactory(role=Role.SUPERVISOR),
         opened_at=when,
         last_matched_at=when,
         incident_count=len(incidents),
@@ -196,7 +198,9 @@ def test_an_alert_that_keeps_incidents_describes_only_those(nurse, other_unit_nu
         reporter=nurse, patient=patient, occurred_at=RECENT, submitted_at=RECENT
     )
     alert = alert_for(patient, old, recent)
-    Alert.objects.filter(pk=alert.pk).update(staff_count=2, span_start=old.occurred_at)
+    Alert.objects.filter(pk=alert.pk).update(
+        staff_count=2, span_start=old.occurred_at, span_end=recent.occurred_at
+    )
 
     purge_expired(now=NOW)
 

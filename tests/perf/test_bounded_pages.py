@@ -31,7 +31,9 @@ def test_a_long_timeline_comes_in_pages_of_fifty_oldest_first(supervisor_client,
     assert second.context["page"].next_cursor is None
 
 
-def test_the_timeline_shows_unresolved_alerts_first_and_ten_at_most(supervisor_client, unit):
+def test_the_timeline_shows_unresolved_alerts_first_and_ten_at_most(
+    supervisor_client, supervisor, unit
+):
     reporter = UserFactory(units=[unit])
     patient = PatientFactory()
     incident = IncidentFactory(reporter=reporter, patient=patient)
@@ -42,6 +44,8 @@ def test_the_timeline_shows_unresolved_alerts_first_and_ten_at_most(supervisor_c
             patient=patient,
             pattern_key=f"{AlertRule.HIGH_SEVERITY}:patient:{patient.pk}",
             status=AlertStatus.RESOLVED,
+            resolved_at=timezone.now() - timedelta(days=number),
+            resolved_by=supervisor,
             last_matched_at=timezone.now() - timedelta(days=number + 1),
         )
         AlertIncident.objects.create(alert=alert, incident=incident, unit=unit)
