@@ -374,6 +374,18 @@ class ScriptVersion(models.Model):
                 name="script_version_rejection_explained",
                 violation_error_message="Say why the version was sent back.",
             ),
+            # Words still pending carry no decision (a decision moves them out of
+            # pending, and words sent back are taken up as a new version), and a draft
+            # is not proposed (services.edit_script clears the proposal's time).
+            models.CheckConstraint(
+                condition=~Q(state__in=["draft", "proposed"])
+                | Q(decided_by__isnull=True, decided_at__isnull=True, decision_note=""),
+                name="script_version_pending_undecided",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="draft") | Q(proposed_at__isnull=True),
+                name="script_version_draft_not_proposed",
+            ),
         ]
 
     def __str__(self) -> str:
