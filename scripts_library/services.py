@@ -202,9 +202,19 @@ def subtract_uses(tallies: list[dict]) -> None:
 def recount_uses() -> int:
     """Rebuild every running count from the incidents (after loading incidents in bulk,
     or to repair them); returns how many rows were written. Reads every incident: a
-    maintenance task, never part of a request. The rows are locked first in the
-    (script, unit) order the purge updates them in, so the two never deadlock."""
-    list(ScriptUse.objects.select_for_update().order_by("script", "unit").values_list("pk"))
+    maintenance task, never part of a request.
+
+    The counts are locked first, as a table on PostgreSQL: a filing that counts a
+    script's first use in a unit inserts a row that no row lock could keep out, and the
+    rebuilt rows then collided with it (found by review). The table lock waits for
+    filings and purges that have counted to commit, so the tally below sees their
+    incidents, and holds the next ones until this transaction ends; neither ever holds
+    a lock this waits for while waiting for this (SQLite runs one writer at a time)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"LOCK TABLE {ScriptUse._meta.db_table} IN SHARE ROW EXCLUSIVE MODE"  # nosec B608
+            )
     ScriptUse.objects.all().delete()
     rows = ScriptUse.objects.bulk_create(
         (
