@@ -53,7 +53,7 @@ var/demo-password:
 
 run: $(STAMP) var/demo-password
 	DJANGO_DEBUG=true $(PY) manage.py migrate --no-input
-	DJANGO_DEBUG=true $(PY) manage.py seed_demo --password "$$(cat var/demo-password)"
+	DJANGO_DEBUG=true $(PY) manage.py seed_demo --password="$$(cat var/demo-password)"
 	DJANGO_DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: $(STAMP) $(NODE_STAMP)

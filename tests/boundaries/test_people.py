@@ -96,7 +96,7 @@ def test_anonymous_admin_visitors_sign_in_through_the_two_step_sign_in(client, d
 def test_seed_demo_creates_every_role_and_is_idempotent(db, capsys):
     from django.core.management import call_command
 
-    call_command("seed_demo", password="demo-password-123", months=1)
+    call_command("seed_demo", password="demo-password-123", months=1, without_debug=True)
     first = capsys.readouterr().out
     counts = (User.objects.count(), Unit.objects.count(), Membership.objects.count())
     for username, role in [
@@ -114,7 +114,7 @@ def test_seed_demo_creates_every_role_and_is_idempotent(db, capsys):
     nurse2_units = set(User.objects.get(username="nurse2").units.values_list("code", flat=True))
     assert nurse_units.isdisjoint(nurse2_units)
 
-    call_command("seed_demo", password="demo-password-123", months=1)
+    call_command("seed_demo", password="demo-password-123", months=1, without_debug=True)
     assert (User.objects.count(), Unit.objects.count(), Membership.objects.count()) == counts
     assert User.objects.get(username="nurse").check_password("demo-password-123")
 
@@ -125,7 +125,7 @@ def test_seed_demo_refuses_a_number_of_months_it_cannot_make(db, months):
     from django.core.management import CommandError, call_command
 
     with pytest.raises(CommandError, match="--months must be from 1 to 60"):
-        call_command("seed_demo", password="demo-password-123", months=months)
+        call_command("seed_demo", password="demo-password-123", months=months, without_debug=True)
     assert not User.objects.exists()
 
 

@@ -422,7 +422,7 @@ def test_an_administrator_without_a_second_factor_is_kept_out_of_the_admin_site(
 
 
 def test_the_demo_prints_a_way_in_for_every_role_with_a_second_step(db, capsys):
-    call_command("seed_demo", password="demo-password-123", months=1)
+    call_command("seed_demo", password="demo-password-123", months=1, without_debug=True)
     out = capsys.readouterr().out
     for username in ("supervisor", "supervisor2", "manager", "admin"):
         line = re.search(rf"^  {username} +backup codes: (.+)$", out, re.MULTILINE)
@@ -436,10 +436,10 @@ def test_the_demo_prints_a_way_in_for_every_role_with_a_second_step(db, capsys):
 
 
 def test_running_the_demo_again_changes_only_the_backup_codes(db, capsys):
-    call_command("seed_demo", password="demo-password-123", months=1)
+    call_command("seed_demo", password="demo-password-123", months=1, without_debug=True)
     keys = dict(TOTPDevice.objects.values_list("user__username", "key"))
     first_codes = set(StaticToken.objects.values_list("token", flat=True))
-    call_command("seed_demo", password="demo-password-123", months=1)
+    call_command("seed_demo", password="demo-password-123", months=1, without_debug=True)
     assert dict(TOTPDevice.objects.values_list("user__username", "key")) == keys
     assert set(keys) == {"supervisor", "supervisor2", "manager", "admin"}
     assert not set(StaticToken.objects.values_list("token", flat=True)) & first_codes
@@ -447,7 +447,7 @@ def test_running_the_demo_again_changes_only_the_backup_codes(db, capsys):
 
 def test_the_demo_never_touches_real_accounts(db, capsys):
     UserFactory(username="admin", role=Role.ADMINISTRATOR, is_staff=True, is_superuser=True)
-    call_command("seed_demo", password="demo-password-123", months=1)
+    call_command("seed_demo", password="demo-password-123", months=1, without_debug=True)
     assert not TOTPDevice.objects.filter(user__username="admin").exists()
     assert not StaticDevice.objects.filter(user__username="admin").exists()
 

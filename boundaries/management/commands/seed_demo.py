@@ -1,5 +1,6 @@
 import secrets
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from boundaries.demo import MAIN_DEMO_USERNAMES, seed_organisation, seed_second_factors
@@ -35,8 +36,22 @@ class Command(BaseCommand):
             help=f"How many months of invented incidents to create, 1 to {MAX_MONTHS} "
             "(default 6).",
         )
+        parser.add_argument(
+            "--without-debug",
+            action="store_true",
+            help="Run although DJANGO_DEBUG is off, for a demonstration server set up like "
+            "production. Refused otherwise: on a real deployment the demo's administrator, "
+            "whose password this prints, and its invented incidents, which would count in "
+            "the monthly reports, must never appear.",
+        )
 
-    def handle(self, *args, password=None, months=6, **options):
+    def handle(self, *args, password=None, months=6, without_debug=False, **options):
+        if not settings.DEBUG and not without_debug:
+            raise CommandError(
+                "DJANGO_DEBUG is off, as on a real deployment: the demo is not loaded "
+                "there. Run it with DJANGO_DEBUG=true (make run does), or add "
+                "--without-debug on a demonstration server."
+            )
         if not 1 <= months <= MAX_MONTHS:
             raise CommandError(f"--months must be from 1 to {MAX_MONTHS}.")
         given = password is not None

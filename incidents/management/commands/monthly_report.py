@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import smtplib
+import tempfile
 from pathlib import Path
 
 from django.core.mail import EmailMessage, mailers
@@ -64,7 +66,14 @@ class Command(BaseCommand):
         except MalformedMonth as error:
             raise CommandError(f"--month {month!r}: {error}") from None
         scope_unit = None
-        if unit:
+        if unit is not None:
+            if not unit.strip():
+                # A cron line's --unit "$UNIT" with UNIT unset must not become the whole
+                # organisation's summary, emailed to every manager.
+                raise CommandError(
+                    "--unit is empty: give a unit's code, or leave --unit out for the "
+                    "whole organisation."
+                )
             scope_unit = Unit.objects.filter(code=unit.strip().upper()).first()
             if scope_unit is None:
                 raise CommandError(f"There is no unit with the code {unit!r}.")
@@ -204,7 +213,20 @@ REPORT_FILE_MODE = 0o640
 
 
 def _write_private(path: Path, content: bytes) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, REPORT_FILE_MODE)
-    with os.fdopen(descriptor, "wb") as file:
-        os.fchmod(file.fileno(), REPORT_FILE_MODE)  # an existing file's mode too
-        file.write(content)
+    """Write the report beside ``path`` and move it into place once complete: a write
+    that fails (a full disk) leaves no truncated report under the report's name, and
+    an earlier run's report as it was."""
+    descriptor, partial = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".part"
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            os.fchmod(file.fileno(), REPORT_FILE_MODE)
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from incidents.models import QueuedEmail
 from incidents.notifications import deliver, send_digests
@@ -17,6 +18,18 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         covered = send_digests()
         sent, failed = deliver()
+        waiting = QueuedEmail.objects.to_deliver(now=timezone.now()).count()
         if options["verbosity"]:
-            self.stdout.write(f"Digests sent for {covered} incident(s).")
-            self.stdout.write(f"Emails sent: {sent}; not sent, tried again later: {failed}.")
+            self.stdout.write(f"Digests written for {covered} incident(s).")
+            self.stdout.write(
+                f"Emails sent: {sent}; refused or not handed over: {failed}; "
+                f"waiting for the next run: {waiting}."
+            )
+        if failed:
+            # Non-zero for cron's monitoring: an unreachable mail server stops the run
+            # at its first email, and the rest wait unseen.
+            raise CommandError(
+                f"{failed} email(s) could not be sent and {waiting} wait for the next "
+                "run: the mail server's answer for each is in the log and in the admin "
+                "site (Queued emails)."
+            )
