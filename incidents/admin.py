@@ -43,14 +43,11 @@ class OutboxStateFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [
-            ("sent", "Sent"),
             ("waiting", "Not sent yet (tried again at each run)"),
             ("given_up", "Given up on"),
         ]
 
     def queryset(self, request, queryset):
-        if self.value() == "sent":
-            return queryset.sent()
         if self.value() == "waiting":
             return queryset.waiting()
         if self.value() == "given_up":
@@ -60,13 +57,14 @@ class OutboxStateFilter(admin.SimpleListFilter):
 
 @admin.register(QueuedEmail)
 class QueuedEmailAdmin(admin.ModelAdmin):
-    """The outbox, read-only: to whom the app sent or tried to send an email, and the
-    mail server's last answer. Emails are written by the app only. Their subject and
-    text are not shown: they name incidents (a reference, a unit, "high-severity"), and
-    administrators hold no clinical role; the recipient, the time and the server's
-    answer are what it takes to put a delivery right."""
+    """The outbox, read-only: the emails the mail server has not taken, to whom, and its
+    last answer, which is what it takes to put a delivery right. Emails are written by
+    the app only. What they say is neither shown nor searchable (they name incidents: a
+    reference, a unit, "high-severity"), and administrators hold no clinical role; nor
+    are the emails sent listed, whose recipients would tell who filed a report and when
+    it was reviewed."""
 
-    list_display = ["pk", "recipient_list", "created_at", "sent_at", "attempts", "short_error"]
+    list_display = ["pk", "recipient_list", "created_at", "attempts", "short_error"]
     list_display_links = ["pk", "recipient_list"]
     list_filter = [OutboxStateFilter]
     ordering = ["-pk"]
@@ -74,12 +72,19 @@ class QueuedEmailAdmin(admin.ModelAdmin):
     fields = [
         "recipient_list",
         "created_at",
-        "sent_at",
         "attempts",
         "sending_since",
         "last_error",
     ]
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).filter(sent_at__isnull=True)
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        # The admin lets an address filter on any of the model's fields (?subject__contains=
+        # would find the emails about high-severity incidents): only the state filter.
+        return lookup == OutboxStateFilter.parameter_name
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
