@@ -700,12 +700,27 @@ class AlertPageForm(forms.Form):
         kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
         super().__init__(*args, **kwargs)
 
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        # A page drawn before seen_link existed carries the number of incidents it
+        # showed (``seen_incidents``): checked as before, so that a page left open
+        # across the upgrade cannot resolve an alert a new incident joined unseen.
+        # Only needed while such pages may be open (a session lasts 12 hours at most).
+        legacy = self.data.get("seen_incidents", "")
+        cleaned["seen_incidents"] = (
+            int(legacy)
+            if cleaned.get("seen_link") is None and re.fullmatch(r"[0-9]{1,9}", legacy)
+            else None
+        )
+        return cleaned
+
     @classmethod
     def redrawn(cls, data, *, latest_link: int) -> AlertPageForm:
         """The form sent, to draw again on a page that shows the alert as it is now:
         what was typed, and the newest link the new page shows."""
         data = data.copy()
         data["seen_link"] = str(latest_link)
+        data.pop("seen_incidents", None)
         return cls(data)
 
 

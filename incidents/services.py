@@ -483,18 +483,30 @@ class AlertChanged(Exception):
     """A new incident joined the alert since the page acting on it was drawn."""
 
 
-def _locked_unresolved(alert: Alert, seen_link: int | None) -> Alert:
+def _locked_unresolved(
+    alert: Alert, seen_link: int | None, seen_incidents: int | None = None
+) -> Alert:
     """The alert's current row, locked; InvalidTransition if it is already resolved
     (a colleague may have resolved it since the page was read), AlertChanged if an
     incident joined it after ``seen_link``, the newest of its links the page showed
     (None: not checked). Links are added under the lock taken here, so none is being
-    added meanwhile. Incidents purged since do not count: there is nothing new to see."""
+    added meanwhile. Incidents purged since do not count: there is nothing new to see.
+    ``seen_incidents``: the number of incidents a page drawn before ``seen_link``
+    existed showed, compared instead."""
     alert = Alert.objects.select_for_update().get(pk=alert.pk)
     if alert.status == AlertStatus.RESOLVED:
         raise InvalidTransition("the alert is already resolved")
-    if seen_link is not None and alert.links.added_after(seen_link).exists():
+    if changed_since(alert, seen_link, seen_incidents):
         raise AlertChanged
     return alert
+
+
+def changed_since(alert: Alert, seen_link: int | None, seen_incidents: int | None) -> bool:
+    """Whether an incident joined ``alert`` since a page was drawn that showed links up
+    to ``seen_link`` (or, drawn before that field existed, ``seen_incidents``)."""
+    if seen_link is not None:
+        return alert.links.added_after(seen_link).exists()
+    return seen_incidents is not None and seen_incidents != alert.incident_count
 
 
 @transaction.atomic
@@ -505,9 +517,10 @@ def acknowledge_alert(
     note: str,
     action: str,
     seen_link: int | None = None,
+    seen_incidents: int | None = None,
     request: HttpRequest | None = None,
 ) -> Alert:
-    alert = _locked_unresolved(alert, seen_link)
+    alert = _locked_unresolved(alert, seen_link, seen_incidents)
     # Once only: a second acknowledgement (a colleague's, a stale page's) would replace
     # the first one's note and action, and who acknowledged. A new matching incident
     # opens the alert again, and then it can be acknowledged again.
@@ -530,9 +543,10 @@ def resolve_alert(
     user: User,
     note: str,
     seen_link: int | None = None,
+    seen_incidents: int | None = None,
     request: HttpRequest | None = None,
 ) -> Alert:
-    alert = _locked_unresolved(alert, seen_link)
+    alert = _locked_unresolved(alert, seen_link, seen_incidents)
     alert.status = AlertStatus.RESOLVED
     alert.resolved_by = user
     alert.resolved_at = timezone.now()

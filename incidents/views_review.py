@@ -339,8 +339,9 @@ def _already_handled(request: HttpRequest, alert: Alert) -> HttpResponse:
 def _drawn_before_a_change(form: AlertPageForm, alert: Alert) -> bool:
     """A form sent with mistakes from a page drawn before a new incident joined the
     alert: drawn again as it was, its next sending would count as having seen it."""
-    seen = form.cleaned_data.get("seen_link")
-    return seen is not None and alert.links.added_after(seen).exists()
+    return services.changed_since(
+        alert, form.cleaned_data.get("seen_link"), form.cleaned_data.get("seen_incidents")
+    )
 
 
 def _alert_changed(request: HttpRequest, alert: Alert, form: AlertPageForm) -> HttpResponse:
@@ -377,6 +378,7 @@ def alert_acknowledge(request: HttpRequest, public_id: uuid.UUID) -> HttpRespons
             note=form.cleaned_data["note"],
             action=form.cleaned_data["action"],
             seen_link=form.cleaned_data["seen_link"],
+            seen_incidents=form.cleaned_data["seen_incidents"],
             request=request,
         )
     except services.InvalidTransition:
@@ -405,6 +407,7 @@ def alert_resolve(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             user=request.user,
             note=form.cleaned_data["resolution"],
             seen_link=form.cleaned_data["seen_link"],
+            seen_incidents=form.cleaned_data["seen_incidents"],
             request=request,
         )
     except services.InvalidTransition:

@@ -788,3 +788,31 @@ def test_filing_and_new_thresholds_take_patient_locks_before_the_audit_chain(
     assert raised >= 1
     patients, chain = _lock_order(captured)
     assert patients and chain and max(patients) < min(chain)
+
+
+def test_a_page_drawn_before_the_upgrade_still_refuses_a_stale_resolution(
+    supervisor_client, nurse, other_unit_nurse, patient
+):
+    """Found by review: a page drawn by the release before ``seen_link`` carries the
+    number of incidents it showed (``seen_incidents``); ignored, such a page left open
+    across the upgrade resolved an alert a new incident had joined, unseen."""
+    filed(patient=patient, reporter=nurse, days_ago=20)
+    filed(patient=patient, reporter=nurse, days_ago=10)
+    filed(patient=patient, reporter=other_unit_nurse, days_ago=0)
+    alert = Alert.objects.get(rule=AlertRule.REPEAT_PATIENT)
+    url = alert.get_absolute_url()
+    drawn_before_the_upgrade = {"seen_incidents": "3", "resolution": "Family spoken to."}
+    filed(patient=patient, reporter=nurse)  # the patient comes back: 4 incidents
+    alert.refresh_from_db()
+    assert alert.incident_count == 4
+
+    response = supervisor_client.post(f"{url}resolve/", drawn_before_the_upgrade)
+
+    alert.refresh_from_db()
+    assert (response.status_code, alert.status) == (409, AlertStatus.OPEN)
+    # Drawn again as any stale page is: with the newest link, and without the count.
+    assert 'name="seen_incidents"' not in response.content.decode()
+    resent = {"seen_link": str(alert.links.latest_id()), "resolution": "Family spoken to."}
+    assert supervisor_client.post(f"{url}resolve/", resent).status_code == 302
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.RESOLVED
