@@ -213,6 +213,7 @@ def recount_uses() -> int:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
+                # The model's table name only; no value from outside.
                 f"LOCK TABLE {ScriptUse._meta.db_table} IN SHARE ROW EXCLUSIVE MODE"  # nosec B608
             )
     ScriptUse.objects.all().delete()

@@ -38,6 +38,7 @@ def test_make_run_passes_any_generated_demo_password_to_seed_demo(tmp_path):
     password_file = tmp_path / "demo-password"
     password_file.write_text("-dNqv8bKPPFZ4kLc\n")  # one that make run generated
     arguments = arguments.replace("$$", "$").replace("var/demo-password", str(password_file))
+    # The Makefile's own recipe, expanded by bash as make would: what argparse is given.
     argv = subprocess.run(  # noqa: S603
         ["/bin/bash", "-c", f'printf "%s\\0" {arguments}'],
         capture_output=True,
