@@ -33,14 +33,22 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+    """A whole number from ``minimum`` to ``maximum`` (no upper bound when None): anything
+    else is a configuration error that names the variable and the range."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
+    allowed = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
+        raise ImproperlyConfigured(
+            f"{name} must be a whole number ({allowed}), not {raw!r}."
+        ) from None
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ImproperlyConfigured(f"{name} must be {allowed}, not {raw!r}.")
+    return value
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -144,7 +152,8 @@ if not DATABASE_URL:
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL,
-        conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60),
+        # Up to a day: 0 closes the connection after each request.
+        conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60, minimum=0, maximum=86_400),
         conn_health_checks=True,
     )
 }
@@ -185,9 +194,14 @@ LOGOUT_REDIRECT_URL = "login"
 PASSWORD_RESET_TIMEOUT = 60 * 60  # one hour
 
 # Sessions: an idle limit (default 30 minutes) and an absolute limit (default 12 hours,
-# a long shift). SessionLimitsMiddleware enforces both on the server.
-SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 30))
-SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=env_int("SESSION_ABSOLUTE_HOURS", 12))
+# a long shift). SessionLimitsMiddleware enforces both on the server. Neither may be
+# zero (signed out at once) or longer than a week.
+SESSION_IDLE_TIMEOUT = timedelta(
+    minutes=env_int("SESSION_IDLE_MINUTES", 30, minimum=1, maximum=7 * 24 * 60)
+)
+SESSION_ABSOLUTE_TIMEOUT = timedelta(
+    hours=env_int("SESSION_ABSOLUTE_HOURS", 12, minimum=1, maximum=7 * 24)
+)
 SESSION_COOKIE_AGE = int(SESSION_ABSOLUTE_TIMEOUT.total_seconds())
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -215,8 +229,12 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Sign-in lockout (django-axes): keyed on username and address together, so one person's
 # typos lock only that username from that computer, never the rest of the ward.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+# Zero would lock everyone out, a cool-off of zero or less would never lock anyone out;
+# a limit in the thousands would be no lockout either.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1, maximum=24 * 60)
+)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
@@ -240,7 +258,7 @@ AXES_SENSITIVE_PARAMETERS = [
 AXES_CLIENT_IP_CALLABLE = "boundaries.network.client_address"
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: none, and
 # the header is ignored, so a client cannot choose its own address).
-PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0)
+PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0, minimum=0, maximum=10)
 
 # Security headers.
 SECURE_SSL_REDIRECT = HTTPS
@@ -303,7 +321,7 @@ if _email_host or not DEBUG:
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "OPTIONS": {
                 "host": _email_host or "localhost",
-                "port": env_int("EMAIL_PORT", 587),
+                "port": env_int("EMAIL_PORT", 587, minimum=1, maximum=65_535),
                 "username": os.environ.get("EMAIL_HOST_USER", ""),
                 "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
                 "use_tls": env_bool("EMAIL_USE_TLS", True),
@@ -356,11 +374,12 @@ BOUNDARIES = {
     "PATIENT_REF_SCHEME": os.environ.get("PATIENT_REF_SCHEME", "nhs"),
     "PATIENT_REF_PATTERN": os.environ.get("PATIENT_REF_PATTERN", r"[A-Z]{0,3}[0-9]{5,10}"),
     "PATIENT_REF_EXAMPLE": os.environ.get("PATIENT_REF_EXAMPLE", "for example RX123456"),
-    # Review targets: a supervisor reviews an incident within this many days.
-    "REVIEW_TARGET_DAYS": env_int("REVIEW_TARGET_DAYS", 3),
-    "REVIEW_TARGET_DAYS_HIGH": env_int("REVIEW_TARGET_DAYS_HIGH", 1),
-    # An incident older than this needs a reason for the late report.
-    "LATE_REPORT_DAYS": env_int("LATE_REPORT_DAYS", 30),
+    # Review targets: a supervisor reviews an incident within this many days (at least
+    # one: zero would make every incident overdue when filed; at most a year).
+    "REVIEW_TARGET_DAYS": env_int("REVIEW_TARGET_DAYS", 3, minimum=1, maximum=365),
+    "REVIEW_TARGET_DAYS_HIGH": env_int("REVIEW_TARGET_DAYS_HIGH", 1, minimum=1, maximum=365),
+    # An incident older than this needs a reason for the late report (at most ten years).
+    "LATE_REPORT_DAYS": env_int("LATE_REPORT_DAYS", 30, minimum=1, maximum=3650),
     # Supervisors, managers and administrators always sign in with a second factor;
     # reporters only when this is on (or when they have chosen to set one up).
     "OTP_REQUIRED_FOR_REPORTERS": env_bool("OTP_REQUIRED_FOR_REPORTERS", False),
@@ -373,10 +392,8 @@ BOUNDARIES = {
     # incident is deleted this many years after its last activity (filing, review,
     # feedback, addendum, closing), 8 by default as for adult health records in the NHS
     # Records Management Code; a draft never filed, this many days after its last change.
-    "RETENTION_YEARS": env_int("RETENTION_YEARS", 8),
-    "DRAFT_RETENTION_DAYS": env_int("DRAFT_RETENTION_DAYS", 30),
+    # At least 1: zero would make the next purge delete every record. No upper bound: a
+    # period reaching past year 1 keeps everything (incidents/retention.py).
+    "RETENTION_YEARS": env_int("RETENTION_YEARS", 8, minimum=1),
+    "DRAFT_RETENTION_DAYS": env_int("DRAFT_RETENTION_DAYS", 30, minimum=1),
 }
-for _name in ("RETENTION_YEARS", "DRAFT_RETENTION_DAYS"):
-    # Zero would make the next purge delete every record.
-    if BOUNDARIES[_name] < 1:
-        raise ImproperlyConfigured(f"{_name} must be at least 1.")

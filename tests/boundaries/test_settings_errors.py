@@ -1,0 +1,96 @@
+"""What an operator meets when a setting is wrong or the database is not there: the
+mistake is refused in a line that names the variable or says what to do, not at the end
+of a traceback about something else (from an operator's review of the cron commands)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from boundaries.settings import env_int
+from tests.boundaries.test_settings import run_django
+
+PROD = {
+    "DJANGO_SECRET_KEY": "k3y-" + "a1b2c3d4e5f6g7h8i9j0" * 3,
+    "DJANGO_ALLOWED_HOSTS": "boundaries.example.org",
+    "SITE_URL": "https://boundaries.example.org",
+    "EMAIL_HOST": "smtp.example.org",
+}
+
+
+def last_line(result: subprocess.CompletedProcess) -> str:
+    lines = result.stderr.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+# Whole numbers outside their range: refused at start, naming the variable and range.
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        # Nobody could sign in: the IndexError in boundaries/network.py was a 500 on the
+        # sign-in POST (and with X-Forwarded-For, a client-chosen address).
+        ("DJANGO_PROXY_COUNT", "-1"),
+        # Nobody could sign in: axes answered a correct password with 429 "locked out".
+        ("LOGIN_FAILURE_LIMIT", "0"),
+        # Signed out at the first request after signing in.
+        ("SESSION_ABSOLUTE_HOURS", "0"),
+        ("SESSION_IDLE_MINUTES", "0"),
+        # The lockout never applied.
+        ("LOGIN_COOLOFF_MINUTES", "-5"),
+        # Every incident was overdue when filed.
+        ("REVIEW_TARGET_DAYS", "-1"),
+        ("REVIEW_TARGET_DAYS_HIGH", "0"),
+        # Was "OverflowError: Python int too large to convert to C int", no variable named.
+        ("SESSION_IDLE_MINUTES", "99999999999999"),
+        ("EMAIL_PORT", "70000"),
+    ],
+)
+def test_out_of_range_whole_numbers_are_refused_at_start(name, value):
+    result = run_django("check", **{**PROD, name: value})
+    assert result.returncode != 0, f"{name}={value} was accepted"
+    assert last_line(result).startswith(
+        f"django.core.exceptions.ImproperlyConfigured: {name} must be "
+    )
+
+
+def test_the_refusal_says_what_range_is_allowed(monkeypatch):
+    monkeypatch.setenv("SOME_NUMBER", "-1")
+    with pytest.raises(ImproperlyConfigured) as refused:
+        env_int("SOME_NUMBER", 0, minimum=0, maximum=10)
+    assert str(refused.value) == "SOME_NUMBER must be from 0 to 10, not '-1'."
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("0", "SOME_NUMBER must be at least 1, not '0'."),
+        ("ten", "SOME_NUMBER must be a whole number (at least 1), not 'ten'."),
+        ("9" * 5000, "SOME_NUMBER must be a whole number (at least 1), not '9999"),
+    ],
+)
+def test_a_whole_number_without_a_maximum_is_refused_below_its_minimum(monkeypatch, raw, message):
+    monkeypatch.setenv("SOME_NUMBER", raw)
+    with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
+        env_int("SOME_NUMBER", 5, minimum=1)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("0", 0), ("10", 10), (" 3 ", 3), ("", 4), (None, 4)]
+)
+def test_whole_numbers_inside_their_range_are_accepted(monkeypatch, raw, expected):
+    if raw is None:
+        monkeypatch.delenv("SOME_NUMBER", raising=False)
+    else:
+        monkeypatch.setenv("SOME_NUMBER", raw)
+    assert env_int("SOME_NUMBER", 4, minimum=0, maximum=10) == expected
+
+
+def test_every_default_is_inside_its_own_range():
+    """The defaults pass the same checks as a value from the environment."""
+    result = run_django("check", **PROD)
+    assert result.returncode == 0, result.stderr[-400:]
