@@ -5,6 +5,7 @@ lists them). The defaults make a fresh checkout run on SQLite; production sets
 DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS and DATABASE_URL and leaves DJANGO_DEBUG off.
 """
 
+import logging
 import os
 import re
 from datetime import timedelta
@@ -149,14 +150,21 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if not DATABASE_URL:
     (BASE_DIR / "var").mkdir(exist_ok=True)
     DATABASE_URL = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
-DATABASES = {
-    "default": dj_database_url.parse(
-        DATABASE_URL,
-        # Up to a day: 0 closes the connection after each request.
-        conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60, minimum=0, maximum=86_400),
-        conn_health_checks=True,
-    )
-}
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            # Up to a day: 0 closes the connection after each request.
+            conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60, minimum=0, maximum=86_400),
+            conn_health_checks=True,
+        )
+    }
+except ValueError as error:
+    # Not the address itself: it may carry the database password.
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not a database address such as "
+        f"postgres://user@host:5432/boundaries: {error}"
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
@@ -337,6 +345,12 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # Logging: one JSON object per line on stderr; no request bodies, no patient data.
+_log_level = os.environ.get("DJANGO_LOG_LEVEL", "INFO").strip().upper()
+if _log_level not in logging.getLevelNamesMapping():
+    raise ImproperlyConfigured(
+        "DJANGO_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, "
+        f"not {os.environ['DJANGO_LOG_LEVEL']!r}."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -345,7 +359,7 @@ LOGGING = {
         "stderr": {"class": "logging.StreamHandler", "formatter": "json"},
         "discard": {"class": "logging.NullHandler"},
     },
-    "root": {"handlers": ["stderr"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["stderr"], "level": _log_level},
     "loggers": {
         # Django logs the full path of 4xx requests; paths carry only opaque ids here,
         # but the body of a disallowed-host error is attacker-controlled. Discarded by a

@@ -26,6 +26,45 @@ def last_line(result: subprocess.CompletedProcess) -> str:
     return lines[-1] if lines else ""
 
 
+# Malformed settings: the last line names the variable.
+
+
+@pytest.mark.parametrize(
+    "url", ["nonsense", "postgres//root@127.0.0.1/boundaries", "postgres://root@db:abc/x"]
+)
+def test_a_malformed_database_url_is_refused_naming_the_variable(url):
+    # Was dj_database_url's own error at the end of a traceback ("Scheme '://' is
+    # unknown..." or "This string is not a valid url..."), never naming DATABASE_URL.
+    result = run_django("check", DATABASE_URL=url, **PROD)
+    assert result.returncode != 0
+    assert last_line(result).startswith(
+        "django.core.exceptions.ImproperlyConfigured: DATABASE_URL is not"
+    ), last_line(result)
+
+
+def test_a_malformed_database_url_is_not_repeated_in_the_error():
+    """The address may carry the database password: the error does not echo it."""
+    result = run_django("check", DATABASE_URL="postgres://root:s3cret@db:abc/x", **PROD)
+    assert result.returncode != 0
+    assert "s3cret" not in result.stderr
+
+
+@pytest.mark.parametrize("level", ["debug", "Warning", " ERROR "])
+def test_a_log_level_in_any_case_is_accepted(level):
+    # DJANGO_LOG_LEVEL=debug stopped every command with "ValueError: Unable to
+    # configure root logger".
+    result = run_django("check", DJANGO_LOG_LEVEL=level, **PROD)
+    assert result.returncode == 0, result.stderr[-400:]
+
+
+def test_a_log_level_the_logging_module_does_not_know_is_refused_naming_the_variable():
+    result = run_django("check", DJANGO_LOG_LEVEL="LOUD", **PROD)
+    assert result.returncode != 0
+    assert last_line(result).startswith(
+        "django.core.exceptions.ImproperlyConfigured: DJANGO_LOG_LEVEL must be"
+    ), last_line(result)
+
+
 # Whole numbers outside their range: refused at start, naming the variable and range.
 
 
