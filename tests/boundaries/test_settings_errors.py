@@ -9,7 +9,11 @@ import subprocess
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command, get_commands, load_command_class
+from django.core.management.base import CommandError
+from django.db import OperationalError, ProgrammingError
 
+from boundaries.management.base import DatabaseCommand
 from boundaries.settings import env_int
 from tests.boundaries.test_settings import run_django
 
@@ -133,3 +137,114 @@ def test_every_default_is_inside_its_own_range():
     """The defaults pass the same checks as a value from the environment."""
     result = run_django("check", **PROD)
     assert result.returncode == 0, result.stderr[-400:]
+
+
+# The project's commands: an unreachable or empty database is one line and a failure.
+
+UNREACHABLE = "postgres://root@127.0.0.1:1/boundaries"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["send_incident_digests"],
+        ["purge_expired", "--dry-run"],
+        ["verify_audit"],
+        ["monthly_report", "--output", "/tmp/"],  # noqa: S108 (fails before writing)
+    ],
+)
+def test_an_unreachable_database_is_one_line_not_a_traceback(command):
+    # Was a 75-line traceback ending in psycopg's "Connection refused".
+    result = run_django(*command, DATABASE_URL=UNREACHABLE, DJANGO_DEBUG="true")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, f"{len(result.stderr.splitlines())} lines"
+    assert last_line(result).startswith("CommandError: The database cannot be reached (")
+    assert last_line(result).endswith(": check DATABASE_URL and that the server is running."), (
+        last_line(result)
+    )
+
+
+@pytest.mark.parametrize("command", [["verify_audit"], ["purge_expired", "--dry-run"]])
+def test_a_command_on_a_database_never_migrated_says_to_migrate(tmp_path, command):
+    """The restore procedure runs verify_audit on the new database: pointed at an empty
+    one (a failed restore, a mistyped name) it ended in "no such table" on SQLite (and
+    "cursor ... does not exist" on PostgreSQL) after a traceback."""
+    database = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    result = run_django(*command, DATABASE_URL=database, DJANGO_DEBUG="true")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, last_line(result)
+    assert last_line(result) == (
+        "CommandError: The database is not set up, or not up to date: run manage.py migrate."
+    )
+
+
+def test_verify_audit_on_an_empty_postgresql_database_says_to_migrate():
+    """On PostgreSQL the missing table surfaced as a misleading InvalidCursorName."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL, to make an empty database there")
+    import psycopg2
+
+    database = connection.settings_dict
+    name = f"{database['NAME']}_never_migrated"
+    server = {"host": database["HOST"], "port": database["PORT"], "user": database["USER"]}
+    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{name}"
+    admin = psycopg2.connect(dbname="postgres", **server)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        result = run_django("verify_audit", DATABASE_URL=url, DJANGO_DEBUG="true")
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, last_line(result)
+    assert "run manage.py migrate" in last_line(result), last_line(result)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        name
+        for name, app in get_commands().items()
+        if app in {"boundaries", "incidents", "scripts_library"}
+    ],
+)
+def test_every_command_of_the_project_says_what_is_wrong_with_the_database(name):
+    command = load_command_class(get_commands()[name], name)
+    assert isinstance(command, DatabaseCommand)
+
+
+class Broken(DatabaseCommand):
+    """A command whose query is wrong: a bug, on a database that is set up."""
+
+    error: Exception
+
+    def handle(self, *args, **options):
+        from boundaries.models import Unit
+
+        Unit.objects.count()  # the database answers
+        raise self.error
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "error", [ProgrammingError("syntax error at or near"), OperationalError("no such column")]
+)
+def test_a_database_error_on_a_migrated_database_is_left_as_the_bug_it_is(error):
+    command = Broken()
+    command.error = error
+    with pytest.raises(type(error)):
+        call_command(command)
+
+
+@pytest.mark.django_db
+def test_a_command_error_is_left_as_it_is():
+    command = Broken()
+    command.error = CommandError("There is no unit with the code 'X'.")
+    with pytest.raises(CommandError, match="There is no unit"):
+        call_command(command)

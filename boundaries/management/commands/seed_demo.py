@@ -1,9 +1,10 @@
 import secrets
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from boundaries.demo import MAIN_DEMO_USERNAMES, seed_organisation, seed_second_factors
+from boundaries.management.base import DatabaseCommand
 from boundaries.models import User
 from incidents.demo import seed_incidents
 from scripts_library.services import load_library
@@ -13,7 +14,7 @@ from scripts_library.services import load_library
 MAX_MONTHS = 60
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Create a demo organisation: units, a person for every role (nurse, nurse2, "
         "supervisor, supervisor2, manager, admin), the script library and months of "

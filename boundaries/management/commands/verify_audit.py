@@ -1,11 +1,12 @@
 import re
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from boundaries.audit import verify_chain
+from boundaries.management.base import DatabaseCommand
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Check the audit trail: recompute every event's hash in insertion order and "
         "compare it with the stored one and with the next event's link. Names the first "

@@ -9,15 +9,16 @@ import tempfile
 from pathlib import Path
 
 from django.core.mail import EmailMessage, mailers
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from boundaries import audit
+from boundaries.management.base import DatabaseCommand
 from boundaries.models import Role, Unit, User
 from incidents import reports
 from incidents.reports import MalformedMonth, Month
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Write the monthly summary PDF for a calendar month (local time), for the whole "
         "organisation or one unit: the same document managers download from /reports/. "

@@ -1,6 +1,7 @@
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from boundaries.management.base import DatabaseCommand
 from incidents.retention import EMAIL_RETENTION_DAYS, purge_expired
 
 LABELS = {
@@ -15,7 +16,7 @@ LABELS = {
 }
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Delete what has outlived its retention period. Incidents with no activity "
         "(filing, review, feedback, addendum, closing) for RETENTION_YEARS (default 8) "

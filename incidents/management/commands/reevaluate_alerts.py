@@ -1,9 +1,8 @@
-from django.core.management.base import BaseCommand
-
+from boundaries.management.base import DatabaseCommand
 from incidents.alerts import reevaluate
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Apply the current alert thresholds to recent incidents: raise an alert for every "
         "patient who now matches the repeat-patient or several-staff rule and has no "

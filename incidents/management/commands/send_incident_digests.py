@@ -1,11 +1,12 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
+from boundaries.management.base import DatabaseCommand
 from incidents.models import QueuedEmail
 from incidents.notifications import deliver, send_digests
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Email each unit's supervisors the incidents filed since the last digest, then "
         "send every email the app could not hand to the mail server when it was written "

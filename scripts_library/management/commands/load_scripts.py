@@ -1,10 +1,11 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from boundaries.management.base import DatabaseCommand
 from scripts_library.library import LIBRARY
 from scripts_library.services import LibraryDataError, load_library
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Add the organisation's starting script library: approved words for every "
         "situation (a first response, a line for when they ask again, and one for when it "

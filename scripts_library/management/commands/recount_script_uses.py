@@ -1,9 +1,8 @@
-from django.core.management.base import BaseCommand
-
+from boundaries.management.base import DatabaseCommand
 from scripts_library.services import recount_uses
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Count again, from the incidents, how often each script was used in each unit (the "
         "figures on the library's overview). Filing and the retention purge keep these "
