@@ -252,8 +252,22 @@ def _choices_filter(title: str, field: str, choices) -> type[admin.SimpleListFil
     return ChoicesFilter
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the app writes and nobody edits through the admin (the audit trail, the
+    email outbox): shown, never added, changed or deleted there."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """The whole trail, for administrators: searchable and read-only."""
 
     list_display = [
@@ -291,15 +305,6 @@ class AuditEventAdmin(admin.ModelAdmin):
         "previous_hash",
         "hash",
     ]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     @admin.display(description="action", ordering="action")
     def action_label(self, event: AuditEvent) -> str:

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.text import Truncator
 
+from boundaries.admin import ReadOnlyAdmin
 from incidents import notifications
 from incidents.models import Channel, QueuedEmail, RequestType
 
@@ -56,7 +57,7 @@ class OutboxStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(QueuedEmail)
-class QueuedEmailAdmin(admin.ModelAdmin):
+class QueuedEmailAdmin(ReadOnlyAdmin):
     """The outbox, read-only: the emails the mail server has not taken, to whom, and its
     last answer, which is what it takes to put a delivery right. Emails are written by
     the app only. What they say is neither shown nor searchable (they name incidents: a
@@ -85,15 +86,6 @@ class QueuedEmailAdmin(admin.ModelAdmin):
         # The admin lets an address filter on any of the model's fields (?subject__contains=
         # would find the emails about high-severity incidents): only the state filter.
         return lookup == OutboxStateFilter.parameter_name
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     def has_send_again_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("incidents.change_queuedemail")

@@ -8,27 +8,14 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from incidents.models import RequestType
 from scripts_library import services
-from scripts_library.models import ScriptVersion, Stage, VersionState
-from tests.factories import script_category
+from scripts_library.models import ScriptVersion, VersionState
+from tests.scripts_library.test_services import _words as words
 
 
 def refused(queryset, **changes) -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
         queryset.update(**changes)
-
-
-def words(**overrides) -> dict:
-    return {
-        "title": "Gift: a kind no",
-        "text": "Thank you, that's kind, but I can't accept gifts.",
-        "guidance": "Hand anything left behind to your line manager.",
-        "category": script_category("gifts-favours"),
-        "stage": Stage.FIRST,
-        "request_types": [RequestType.objects.get(code="gifts")],
-        **overrides,
-    }
 
 
 @pytest.mark.parametrize("state", [VersionState.DRAFT, VersionState.PROPOSED])
