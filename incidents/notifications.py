@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from functools import partial
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -87,16 +88,28 @@ def _deliver_at_once(email_ids: list[int]) -> None:
     deliver(ids=email_ids)
 
 
-def deliver(*, ids: list[int] | None = None, limit: int = 500) -> tuple[int, int]:
+class Delivery(NamedTuple):
+    """What one ``deliver`` did: emails sent and not sent; whether it stopped because
+    the mail server could not be reached (the rest wait for the next run), and how many
+    emails it gave up on (their last attempt failed)."""
+
+    sent: int
+    failed: int
+    unreachable: bool = False
+    given_up: int = 0
+
+
+def deliver(*, ids: list[int] | None = None, limit: int = 500) -> Delivery:
     """Hand queued emails (``ids``, or every one waiting) to the mail server over one
     connection, oldest first. Each is claimed first (a conditional UPDATE), so two
     processes never send the same one. Stops at the first failure that is not the
     message's own (the server unreachable, timing out, closing the connection): the
-    rest would wait as long, and is tried at the next run. Returns (sent, not sent)."""
+    rest would wait as long, and is tried at the next run."""
     queued = QueuedEmail.objects.to_deliver(now=timezone.now())
     if ids is not None:
         queued = queued.filter(pk__in=ids)
-    sent = failed = 0
+    sent = failed = given_up = 0
+    unreachable = False
     connection = None
     try:
         for email in queued.order_by("pk")[:limit]:
@@ -111,9 +124,10 @@ def deliver(*, ids: list[int] | None = None, limit: int = 500) -> tuple[int, int
                 )
             except Exception as error:  # recorded on the row; see _message_refused
                 failed += 1
-                _not_sent(email, error)
+                given_up += _not_sent(email, error)
                 if not _message_refused(error):
                     cache.set(RELAY_DOWN_KEY, True, RELAY_DOWN_SECONDS)
+                    unreachable = True
                     break
             else:
                 sent += 1
@@ -123,7 +137,7 @@ def deliver(*, ids: list[int] | None = None, limit: int = 500) -> tuple[int, int
     finally:
         if connection is not None:
             connection.close()
-    return sent, failed
+    return Delivery(sent, failed, unreachable, given_up)
 
 
 def _message_refused(error: Exception) -> bool:
@@ -144,13 +158,15 @@ def _claim(email: QueuedEmail) -> bool:
     return claimed == 1
 
 
-def _not_sent(email: QueuedEmail, error: Exception) -> None:
+def _not_sent(email: QueuedEmail, error: Exception) -> bool:
+    """Record why; True when that was the email's last attempt (given up on)."""
     reason = f"{type(error).__name__}: {error}"[:500]
     QueuedEmail.objects.filter(pk=email.pk).update(sending_since=None, last_error=reason)
     if email.attempts >= QueuedEmail.MAX_ATTEMPTS:
         logger.error(
             "email %s not sent after %s attempts, given up: %s", email.pk, email.attempts, reason
         )
+        return True
     else:
         logger.warning(
             "email %s not sent (attempt %s of %s), tried again later: %s",
@@ -159,6 +175,7 @@ def _not_sent(email: QueuedEmail, error: Exception) -> None:
             QueuedEmail.MAX_ATTEMPTS,
             reason,
         )
+        return False
 
 
 @transaction.atomic

@@ -5,8 +5,10 @@ status, and the demo loader on a production configuration."""
 from __future__ import annotations
 
 import errno
+import os
 import re
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,27 @@ def test_seed_demo_refuses_to_run_with_debug_off(tmp_path):
     # A demonstration server set up like production says so.
     shown = run_django("seed_demo", "--months", "1", "--without-debug", **PROD, **database)
     assert shown.returncode == 0, shown.stderr[-400:]
+
+
+@pytest.mark.django_db
+def test_the_report_follows_a_link_and_writes_to_what_is_not_a_file(tmp_path, unit):
+    """Found by review: written beside the name and renamed, the report replaced a link
+    given as --output with a file of its own (the file linked to stayed old), and would
+    have tried to replace /dev/stdout."""
+    kept = tmp_path / "reports" / "latest.pdf"
+    kept.parent.mkdir()
+    kept.write_bytes(b"old")
+    link = tmp_path / "latest.pdf"
+    link.symlink_to(kept)
+    call_command("monthly_report", output=str(link))
+    assert link.is_symlink() and kept.read_bytes().startswith(b"%PDF")
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()))
+    reader.start()
+    call_command("monthly_report", output=str(pipe))
+    reader.join(10)
+    assert received and received[0].startswith(b"%PDF")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["latest.pdf", "pipe", "reports"]

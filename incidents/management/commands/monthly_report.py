@@ -216,9 +216,16 @@ REPORT_FILE_MODE = 0o640
 def _write_private(path: Path, content: bytes) -> None:
     """Write the report beside ``path`` and move it into place once complete: a write
     that fails (a full disk) leaves no truncated report under the report's name, and
-    an earlier run's report as it was."""
+    an earlier run's report as it was. A link is followed (the file it names is
+    replaced, the link kept); what is not a plain file (/dev/stdout, a pipe) is written
+    to as it is."""
+    target = path.resolve() if path.is_symlink() else path
+    if target.exists() and not target.is_file():
+        with target.open("wb") as stream:
+            stream.write(content)
+        return
     descriptor, partial = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".part"
+        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
     )
     try:
         with os.fdopen(descriptor, "wb") as file:
@@ -226,7 +233,7 @@ def _write_private(path: Path, content: bytes) -> None:
             file.write(content)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(partial, path)
+        os.replace(partial, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(partial)

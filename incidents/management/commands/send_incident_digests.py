@@ -18,19 +18,28 @@ class Command(DatabaseCommand):
 
     def handle(self, *args, **options):
         covered = send_digests()
-        sent, failed = deliver()
+        delivery = deliver()
         waiting = QueuedEmail.objects.to_deliver(now=timezone.now()).count()
         if options["verbosity"]:
             self.stdout.write(f"Digests written for {covered} incident(s).")
             self.stdout.write(
-                f"Emails sent: {sent}; refused or not handed over: {failed}; "
-                f"waiting for the next run: {waiting}."
+                f"Emails sent: {delivery.sent}; refused or not handed over: "
+                f"{delivery.failed}; waiting for the next run: {waiting}."
             )
-        if failed:
-            # Non-zero for cron's monitoring: an unreachable mail server stops the run
-            # at its first email, and the rest wait unseen.
+        # Non-zero for cron's monitoring when a person must act: the mail server could
+        # not be reached (the run stops at its first email, the rest wait unseen), or an
+        # email was given up on. An address refused once is logged and tried again: it
+        # must not fail every run for the two days until it is given up on.
+        problems = []
+        if delivery.unreachable:
+            problems.append(f"the mail server could not be reached; {waiting} email(s) wait")
+        if delivery.given_up:
+            problems.append(
+                f"{delivery.given_up} email(s) given up on after "
+                f"{QueuedEmail.MAX_ATTEMPTS} attempts"
+            )
+        if problems:
             raise CommandError(
-                f"{failed} email(s) could not be sent and {waiting} wait for the next "
-                "run: the mail server's answer for each is in the log and in the admin "
-                "site (Queued emails)."
+                "; ".join(problems).capitalize() + ". The mail server's answer for each is "
+                "in the log and in the admin site (Queued emails)."
             )
