@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect
 
 from tests.factories import TEST_PASSWORD
 
@@ -187,6 +188,18 @@ def sign_in(page, base_url: str, username: str, password: str = TEST_PASSWORD) -
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state("load")
+
+
+def choose_situation(page, request_type: str, channel: str) -> None:
+    """Choose on the report form what was asked for and how, and wait for the script
+    ladder drawn for both. It is fetched after each choice and, as it appears, pushes
+    the rest of the form down: a click aimed below it before then could land elsewhere
+    (a radio button "did not change its state" on a loaded CI machine)."""
+    page.get_by_label("What did they ask for or do?").select_option(request_type)
+    how = page.get_by_label("How?")
+    how.select_option(channel)
+    label = how.evaluate("select => select.selectedOptions[0].textContent.trim()")
+    expect(page.locator("#ladder-status")).to_contain_text(f"by \u201c{label}\u201d")
 
 
 def open_menu(page) -> None:

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from boundaries.models import Role, User
 from incidents.models import Draft, Incident
 from scripts_library.models import Category, Script, ScriptStatus, ScriptVersion, VersionState
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import choose_situation, sign_in
 from tests.factories import IncidentFactory, UnitFactory, UserFactory, request_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,8 +52,7 @@ def test_nurse_files_a_complete_incident_on_a_phone(
     page.get_by_label("Where exactly").fill("Bay 3")
     page.get_by_label("Patient").first.check()
     page.get_by_label("Patient's NHS number").fill("943 476 5919")
-    page.get_by_label("What did they ask for or do?").select_option("social-media")
-    page.get_by_label("How?").select_option("social-media")
+    choose_situation(page, "social-media", "social-media")
     page.get_by_label("What they said or did").fill(
         "Her son sent me a friend request and messaged asking to meet for coffee."
     )
@@ -220,8 +219,7 @@ def test_a_report_sent_after_the_session_ended_stays_on_the_page(
     page.get_by_label("Where exactly").fill("Bay 3")
     page.get_by_label("Patient").first.check()
     page.get_by_label("Patient's NHS number").fill("943 476 5919")
-    page.get_by_label("What did they ask for or do?").select_option("social-media")
-    page.get_by_label("How?").select_option("social-media")
+    choose_situation(page, "social-media", "social-media")
     page.get_by_label("The words you used").select_option(str(ward.pk))
     page.get_by_label("Asked again").check()
     page.get_by_text("Draft saved at").wait_for()

@@ -6,7 +6,7 @@ import pytest
 
 from boundaries.models import Role, Unit
 from incidents.models import Draft, Incident
-from tests.browser.conftest import open_menu, sign_in
+from tests.browser.conftest import choose_situation, open_menu, sign_in
 from tests.browser.test_filing import ward  # noqa: F401  (the fixture: a ward, nurse, script)
 from tests.factories import UserFactory
 
@@ -19,8 +19,7 @@ def start_report(page, base_url: str) -> None:
     page.get_by_label("Where exactly").fill("Bay 3")
     page.get_by_label("Patient").first.check()
     page.get_by_label("Patient's NHS number").fill("943 476 5919")
-    page.get_by_label("What did they ask for or do?").select_option("social-media")
-    page.get_by_label("How?").select_option("social-media")
+    choose_situation(page, "social-media", "social-media")
     page.get_by_label("What they said or did").fill("Sent me a friend request.")
 
 
