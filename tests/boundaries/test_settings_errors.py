@@ -11,7 +11,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command, get_commands, load_command_class
 from django.core.management.base import CommandError
-from django.db import OperationalError, ProgrammingError
+from django.db import OperationalError, ProgrammingError, connection
 
 from boundaries.management.base import DatabaseCommand
 from boundaries.settings import env_int
@@ -178,12 +178,12 @@ def test_a_command_on_a_database_never_migrated_says_to_migrate(tmp_path, comman
     )
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL, to make an empty database there",
+)
 def test_verify_audit_on_an_empty_postgresql_database_says_to_migrate():
     """On PostgreSQL the missing table surfaced as a misleading InvalidCursorName."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL, to make an empty database there")
     import psycopg2
 
     database = connection.settings_dict
