@@ -603,11 +603,7 @@ def test_a_new_incident_is_noticed_though_another_left_the_alert_meanwhile(
     incidents was all the page carried)."""
     url = cross_unit_alert.get_absolute_url()
     drawn = _hidden_inputs(supervisor_client.get(url).content.decode(), f"{url}{path}")
-    oldest = cross_unit_alert.incidents.order_by("occurred_at").first()
-    # As purge_expired does: the link and the incident go, and the alert is recounted.
-    AlertIncident.objects.filter(incident=oldest).delete()
-    oldest.delete()
-    alerts.recount_after_removal([cross_unit_alert.pk])
+    _purge_oldest(cross_unit_alert)
     newcomer = filed(patient=patient, reporter=nurse)
     cross_unit_alert.refresh_from_db()
     assert cross_unit_alert.incident_count == 3
@@ -627,16 +623,22 @@ def test_a_new_incident_is_noticed_though_another_left_the_alert_meanwhile(
     assert cross_unit_alert.status != AlertStatus.OPEN
 
 
+def _purge_oldest(alert) -> None:
+    """As purge_expired does: the alert's oldest incident and its link go, and the alert
+    is recounted."""
+    oldest = alert.incidents.order_by("occurred_at").first()
+    AlertIncident.objects.filter(incident=oldest).delete()
+    oldest.delete()
+    alerts.recount_after_removal([alert.pk])
+
+
 def test_an_incident_leaving_the_alert_alone_does_not_hold_it_up(
     supervisor_client, cross_unit_alert
 ):
     """Nothing new to see: the page's resolution stands."""
     url = cross_unit_alert.get_absolute_url()
     drawn = _hidden_inputs(supervisor_client.get(url).content.decode(), f"{url}resolve/")
-    oldest = cross_unit_alert.incidents.order_by("occurred_at").first()
-    AlertIncident.objects.filter(incident=oldest).delete()
-    oldest.delete()
-    alerts.recount_after_removal([cross_unit_alert.pk])
+    _purge_oldest(cross_unit_alert)
 
     response = supervisor_client.post(
         f"{url}resolve/", {**drawn, "resolution": "Family spoken to."}
