@@ -5,7 +5,6 @@ lists them). The defaults make a fresh checkout run on SQLite; production sets
 DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS and DATABASE_URL and leaves DJANGO_DEBUG off.
 """
 
-import logging
 import os
 import re
 from datetime import timedelta
@@ -19,6 +18,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+# A value quoted in a configuration error is cut to this many characters.
+_SHOWN = 40
+
+
+def _shown(raw: str) -> str:
+    """``raw`` quoted for an error message, shortened when long (a mistyped value can be
+    a pasted page)."""
+    return repr(raw) if len(raw) <= _SHOWN else f"{raw[:_SHOWN]!r}... ({len(raw)} characters)"
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -31,7 +38,7 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
+    raise ImproperlyConfigured(f"{name} must be true or false, not {_shown(raw)}.")
 
 
 def env_int(name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
@@ -45,10 +52,10 @@ def env_int(name: str, default: int, *, minimum: int, maximum: int | None = None
         value = int(raw)
     except ValueError:
         raise ImproperlyConfigured(
-            f"{name} must be a whole number ({allowed}), not {raw!r}."
+            f"{name} must be a whole number ({allowed}), not {_shown(raw)}."
         ) from None
     if value < minimum or (maximum is not None and value > maximum):
-        raise ImproperlyConfigured(f"{name} must be {allowed}, not {raw!r}.")
+        raise ImproperlyConfigured(f"{name} must be {allowed}, not {_shown(raw)}.")
     return value
 
 
@@ -345,11 +352,14 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # Logging: one JSON object per line on stderr; no request bodies, no patient data.
+# The five levels the README names; the logging module also knows NOTSET (which logs
+# everything, like DEBUG) and the aliases WARN and FATAL.
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _log_level = os.environ.get("DJANGO_LOG_LEVEL", "INFO").strip().upper()
-if _log_level not in logging.getLevelNamesMapping():
+if _log_level not in _LOG_LEVELS:
     raise ImproperlyConfigured(
         "DJANGO_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, "
-        f"not {os.environ['DJANGO_LOG_LEVEL']!r}."
+        f"not {_shown(os.environ['DJANGO_LOG_LEVEL'])}."
     )
 LOGGING = {
     "version": 1,

@@ -61,8 +61,11 @@ def test_a_log_level_in_any_case_is_accepted(level):
     assert result.returncode == 0, result.stderr[-400:]
 
 
-def test_a_log_level_the_logging_module_does_not_know_is_refused_naming_the_variable():
-    result = run_django("check", DJANGO_LOG_LEVEL="LOUD", **PROD)
+@pytest.mark.parametrize("level", ["LOUD", "notset", "WARN", "FATAL", "10"])
+def test_a_log_level_other_than_the_five_documented_is_refused_naming_the_variable(level):
+    # NOTSET, WARN and FATAL were accepted: the logging module knows them, the
+    # README names five levels (NOTSET logs everything, as DEBUG does).
+    result = run_django("check", DJANGO_LOG_LEVEL=level, **PROD)
     assert result.returncode != 0
     assert last_line(result).startswith(
         "django.core.exceptions.ImproperlyConfigured: DJANGO_LOG_LEVEL must be"
@@ -120,6 +123,16 @@ def test_a_whole_number_without_a_maximum_is_refused_below_its_minimum(monkeypat
     monkeypatch.setenv("SOME_NUMBER", raw)
     with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
         env_int("SOME_NUMBER", 5, minimum=1)
+
+
+def test_a_long_value_is_shortened_in_the_error(monkeypatch):
+    # A 5,000-digit number was echoed whole, burying the message in the operator's log.
+    monkeypatch.setenv("SOME_NUMBER", "9" * 5000)
+    with pytest.raises(ImproperlyConfigured) as refused:
+        env_int("SOME_NUMBER", 5, minimum=1)
+    assert str(refused.value) == (
+        f"SOME_NUMBER must be a whole number (at least 1), not {'9' * 40!r}... (5000 characters)."
+    )
 
 
 @pytest.mark.parametrize(
