@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,28 @@ def test_the_report_follows_a_link_and_writes_to_what_is_not_a_file(tmp_path, un
     reader.join(10)
     assert received and received[0].startswith(b"%PDF")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["latest.pdf", "pipe", "reports"]
+
+
+@pytest.mark.django_db
+def test_a_killed_runs_partial_file_is_removed_by_the_next_run(tmp_path, unit):
+    """A run killed while writing (SIGKILL, a power cut) left its hidden ``.part`` file
+    for good: nothing removed it. The next run removes one that is an hour old, and
+    leaves alone one that another run may be writing now, and other files."""
+    from incidents.reports import Month
+
+    name = f"boundaries-monthly-{Month.last_completed()}-organisation.pdf"
+    abandoned = tmp_path / f".{name}.k1ll3d.part"
+    abandoned.write_bytes(b"%PDF-1.7 half of a rep")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(abandoned, (hours_ago, hours_ago))
+    being_written = tmp_path / f".{name}.n0w.part"
+    being_written.write_bytes(b"%PDF-1.7 another run")
+    other_report = tmp_path / ".boundaries-monthly-2020-01-organisation.pdf.0ld.part"
+    other_report.write_bytes(b"not this report's")
+    os.utime(other_report, (hours_ago, hours_ago))
+
+    call_command("monthly_report", output=str(tmp_path) + "/")
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [name, being_written.name, other_report.name]
+    )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import smtplib
 import tempfile
+import time
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.mail import EmailMessage, mailers
@@ -213,6 +216,20 @@ def _why(error: OSError) -> str:
 REPORT_FILE_MODE = 0o640
 
 
+# A partial file this old was left by a run that was killed (a write takes seconds).
+ABANDONED_AFTER = timedelta(hours=1)
+
+
+def _remove_abandoned(folder: Path, *, prefix: str) -> None:
+    """Remove partial files of this report that a killed run left behind (SIGKILL or a
+    power cut skip the clean-up below); one being written now by another run is young."""
+    cutoff = time.time() - ABANDONED_AFTER.total_seconds()
+    for leftover in folder.glob(f"{glob.escape(prefix)}*.part"):
+        with contextlib.suppress(FileNotFoundError):
+            if leftover.is_file() and leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+
+
 def _write_private(path: Path, content: bytes) -> None:
     """Write the report beside ``path`` and move it into place once complete: a write
     that fails (a full disk) leaves no truncated report under the report's name, and
@@ -224,9 +241,9 @@ def _write_private(path: Path, content: bytes) -> None:
         with target.open("wb") as stream:
             stream.write(content)
         return
-    descriptor, partial = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-    )
+    prefix = f".{target.name}."
+    _remove_abandoned(target.parent, prefix=prefix)
+    descriptor, partial = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=".part")
     try:
         with os.fdopen(descriptor, "wb") as file:
             os.fchmod(file.fileno(), REPORT_FILE_MODE)
