@@ -182,6 +182,21 @@ def csp_violations(page):
     return found
 
 
+def ward_with_supervisor():
+    """Ward A, with a reporter ``nurse`` and a supervisor ``supervisor`` who has a
+    second factor: returns the unit and the nurse."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from boundaries.models import Role
+    from tests.factories import UnitFactory, UserFactory
+
+    unit = UnitFactory(code="WARD-A", name="Ward A")
+    nurse = UserFactory(username="nurse", role=Role.REPORTER, units=[unit])
+    supervisor = UserFactory(username="supervisor", role=Role.SUPERVISOR, units=[unit])
+    TOTPDevice.objects.create(user=supervisor, name="Phone", confirmed=True)
+    return unit, nurse
+
+
 def sign_in(page, base_url: str, username: str, password: str = TEST_PASSWORD) -> None:
     page.goto(f"{base_url}/accounts/login/")
     page.get_by_label("Username").fill(username)

@@ -5,24 +5,19 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from boundaries.models import Role
 from incidents import alerts
 from incidents.models import Alert, AlertRule, AlertStatus
-from tests.browser.conftest import open_menu, sign_in
+from tests.browser.conftest import open_menu, sign_in, ward_with_supervisor
 from tests.browser.test_navigation import second_step
-from tests.factories import IncidentFactory, PatientFactory, UnitFactory, UserFactory
+from tests.factories import IncidentFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def ward():
-    unit = UnitFactory(code="WARD-A", name="Ward A")
-    nurse = UserFactory(username="nurse", role=Role.REPORTER, units=[unit])
-    supervisor = UserFactory(username="supervisor", role=Role.SUPERVISOR, units=[unit])
-    TOTPDevice.objects.create(user=supervisor, name="Phone", confirmed=True)
+    unit, nurse = ward_with_supervisor()
     patient = PatientFactory(reference="9434765919")
     for days in (30, 12):
         incident = IncidentFactory(

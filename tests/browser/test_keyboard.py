@@ -13,15 +13,13 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
-from boundaries.models import Role
 from incidents.models import Incident, IncidentEvent, PersonResponse, Status
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, ward_with_supervisor
 from tests.browser.test_filing import ward  # noqa: F401 (fixture: a ward, nurse, script)
 from tests.browser.test_navigation import second_step
-from tests.factories import IncidentFactory, UnitFactory, UserFactory
+from tests.factories import IncidentFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -347,10 +345,7 @@ def test_a_nurse_picks_a_script_or_her_own_words_from_the_drop_down(page, live_s
 
 @pytest.fixture
 def queue():
-    unit = UnitFactory(code="WARD-A", name="Ward A")
-    nurse = UserFactory(username="nurse", role=Role.REPORTER, units=[unit])
-    supervisor = UserFactory(username="supervisor", role=Role.SUPERVISOR, units=[unit])
-    TOTPDevice.objects.create(user=supervisor, name="Phone", confirmed=True)
+    _, nurse = ward_with_supervisor()
     return IncidentFactory(reporter=nurse)
 
 

@@ -8,24 +8,19 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from boundaries.models import Role
 from incidents.models import MAX_WITNESSES
-from tests.browser.conftest import PHONE, sign_in
+from tests.browser.conftest import PHONE, sign_in, ward_with_supervisor
 from tests.browser.test_filing import ward as script  # noqa: F401 (fixture: a script)
 from tests.browser.test_navigation import second_step
-from tests.factories import IncidentFactory, UnitFactory, UserFactory
+from tests.factories import IncidentFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def ward():
-    unit = UnitFactory(code="WARD-A", name="Ward A")
-    nurse = UserFactory(username="nurse", role=Role.REPORTER, units=[unit])
-    supervisor = UserFactory(username="supervisor", role=Role.SUPERVISOR, units=[unit])
-    TOTPDevice.objects.create(user=supervisor, name="Phone", confirmed=True)
+    unit, nurse = ward_with_supervisor()
     IncidentFactory(reporter=nurse)
     return unit
 
