@@ -256,20 +256,16 @@ def _evaluate(
     # sent after commit).
     reopened = [a.pk for a in alerts.values() if a.status == AlertStatus.ACKNOWLEDGED]
     joined = [a.pk for a in alerts.values() if a.pk not in reopened]
-    reached = _units_reached(matches, alerts, joined=joined, incident=incident)
     now = timezone.now()
     raised = _raise([m for m in matches if m.key not in alerts], incident, now=now)
     alerts.update({alert.pattern_key: alert for alert in raised})
     # One INSERT for every match's links and one UPDATE for the summaries, however many
     # rules matched: each query is a round trip inside the filing.
-    AlertIncident.objects.bulk_create(
-        [
-            AlertIncident(alert=alerts[match.key], incident_id=row.id, unit_id=row.unit_id)
-            for match in matches
-            for row in match.rows
-        ],
-        ignore_conflicts=True,
+    added = _link(
+        [(alerts[match.key].pk, row.id, row.unit_id) for match in matches for row in match.rows],
+        now=now,
     )
+    reached = _units_reached(added, joined=joined, incident=incident)
     new_ids = {alert.pk for alert in raised}
     _refresh_summaries(
         [alerts[match.key] for match in matches],
@@ -302,31 +298,37 @@ def _evaluate(
     return raised
 
 
-def _units_reached(
-    matches: list[Match], alerts: dict[str, Alert], *, joined: list[int], incident: Incident
-) -> dict[tuple[int, int], list[int]]:
-    """Incidents of other units than the filing's that this filing links to alerts
-    already there for the first time (a late report's neighbour, a window that moved):
-    by (alert, unit). Their units may be new to the alert, and are told after commit.
-    Costs a query only when such rows match."""
-    elsewhere = [
-        (alerts[match.key].pk, row.id, row.unit_id)
-        for match in matches
-        if match.key in alerts and alerts[match.key].pk in joined
-        for row in match.rows
-        if row.unit_id != incident.unit_id
-    ]
-    if not elsewhere:
-        return {}
-    linked = set(
-        AlertIncident.objects.filter(
-            alert_id__in={alert_id for alert_id, _, _ in elsewhere},
-            incident_id__in={incident_id for _, incident_id, _ in elsewhere},
-        ).values_list("alert_id", "incident_id")
+def _link(links: list[tuple[int, int, int]], *, now: datetime) -> list[tuple[int, int, int]]:
+    """Link incidents to alerts, given as (alert, incident, unit), in one INSERT that
+    skips links already there and returns those it added (SQL that PostgreSQL and SQLite
+    both run: ON CONFLICT DO NOTHING with RETURNING, SQLite since 3.35). The ORM's
+    ``bulk_create(ignore_conflicts=True)`` cannot say which rows it added, and finding
+    out cost another round trip."""
+    links = list(dict.fromkeys(links))
+    table = AlertIncident._meta.db_table
+    sql = (
+        # Model names only; every value is a bound parameter.
+        f"INSERT INTO {table} (alert_id, incident_id, unit_id, added_at) "  # noqa: S608  # nosec B608
+        f"VALUES {', '.join(['(%s, %s, %s, %s)'] * len(links))} "
+        "ON CONFLICT (alert_id, incident_id) DO NOTHING "
+        "RETURNING alert_id, incident_id, unit_id"
     )
+    added_at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for link in links for value in (*link, added_at)])
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def _units_reached(
+    added: list[tuple[int, int, int]], *, joined: list[int], incident: Incident
+) -> dict[tuple[int, int], list[int]]:
+    """Incidents of other units than the filing's that this filing linked to alerts
+    already there (a late report's neighbour, a window that moved), by (alert, unit):
+    their units may be new to the alert, and are told after commit. ``added``: the
+    links the filing added, as (alert, incident, unit)."""
     reached: dict[tuple[int, int], list[int]] = {}
-    for alert_id, incident_id, unit_id in elsewhere:
-        if (alert_id, incident_id) not in linked:
+    for alert_id, incident_id, unit_id in added:
+        if alert_id in joined and unit_id != incident.unit_id:
             reached.setdefault((alert_id, unit_id), []).append(incident_id)
     return reached
 

@@ -375,6 +375,35 @@ def test_evaluation_runs_a_constant_number_of_queries(nurse, unit):
     assert queries_for(PatientFactory()) == few
 
 
+def test_joining_an_alert_with_another_units_incident_costs_no_extra_query(
+    nurse, unit, other_unit
+):
+    """Which units a filing brings into an alert for the first time is read from the
+    links its INSERT added: it cost a query of its own (about half the bench's filings
+    about frequent attenders paid it)."""
+
+    def last_filing_queries(unlinked_unit) -> int:
+        patient = PatientFactory()
+        for day in (4, 3, 2):
+            filed = IncidentFactory(
+                patient=patient, reporter=nurse, unit=unit, occurred_at=NOW - timedelta(days=day)
+            )
+            alerts.evaluate_incident(filed, notify=False)
+        # Filed without the rules (as a report the rules have not yet seen): unlinked.
+        IncidentFactory(
+            patient=patient,
+            reporter=nurse,
+            unit=unlinked_unit,
+            occurred_at=NOW - timedelta(days=1, hours=12),
+        )
+        incident = IncidentFactory(patient=patient, reporter=nurse, unit=unit, occurred_at=NOW)
+        with CaptureQueriesContext(connection) as captured:
+            alerts.evaluate_incident(incident, notify=False)
+        return len(captured)
+
+    assert last_filing_queries(other_unit) == last_filing_queries(unit)
+
+
 # --- Pages --------------------------------------------------------------------------------
 
 
