@@ -362,8 +362,13 @@ class Incident(models.Model):
     @property
     def reference(self) -> str:
         """The reference people quote on the phone, e.g. BND-2026-00123: the year of
-        filing and the row's number, so it never needs a counter of its own."""
-        year = self.submitted_at.year if self.submitted_at else ""
+        filing on the local clock and the row's number, so it never needs a counter of
+        its own."""
+        year = (
+            timezone.localtime(self.submitted_at, timezone.get_default_timezone()).year
+            if self.submitted_at
+            else ""
+        )
         return f"BND-{year}-{self.pk:05d}"
 
     @property

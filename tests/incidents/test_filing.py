@@ -121,6 +121,15 @@ def test_the_review_is_due_on_the_local_clock_across_a_clock_change(filed_at, du
     assert timezone.localtime(got, zone).replace(tzinfo=None) == due
 
 
+def test_the_reference_carries_the_local_year_of_filing(settings):
+    # Found by a review helper: the year came from the UTC time, so a report filed on
+    # the morning of New Year's Day east of UTC carried the year before.
+    settings.TIME_ZONE = "Australia/Sydney"
+    # 09:00 on 1 January 2027 in Sydney (UTC+11), still 31 December 2026 in UTC.
+    incident = Incident(pk=7, submitted_at=datetime(2026, 12, 31, 22, 0, tzinfo=UTC))
+    assert incident.reference == "BND-2027-00007"
+
+
 @pytest.mark.parametrize("times", [2, 3])
 def test_sending_the_same_form_again_files_one_incident(nurse_client, unit, times):
     data = incident_post(unit)
