@@ -210,6 +210,23 @@ def test_the_two_0130s_of_the_night_the_clocks_go_back_look_different(nurse_clie
     assert b"01:30 GMT (UTC+00:00)" in nurse_client.get(f"/incidents/{gmt.pk}/").content
 
 
+def test_a_report_filed_in_the_repeated_hour_does_not_look_filed_before_it_happened(
+    nurse_client, nurse
+):
+    # Found by a review helper: "When" named the zone and "Filed" did not, so a report
+    # of 01:40 BST filed at 01:10 GMT (half an hour later) read as filed before it.
+    from datetime import UTC, datetime
+
+    incident = IncidentFactory(
+        reporter=nurse,
+        occurred_at=datetime(2026, 10, 25, 0, 40, tzinfo=UTC),
+        submitted_at=datetime(2026, 10, 25, 1, 10, tzinfo=UTC),
+    )
+    page = nurse_client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "Sunday 25 October 2026, 01:40 BST (UTC+01:00)" in page
+    assert "Sunday 25 October 2026, 01:10 GMT (UTC+00:00)" in page
+
+
 def test_a_cursor_over_a_related_column_is_checked_against_that_column(nurse, rf):
     """Keys may follow relations, as the rows' values do: the check follows them too."""
     from incidents.models import Incident
