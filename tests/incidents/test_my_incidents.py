@@ -227,6 +227,22 @@ def test_a_report_filed_in_the_repeated_hour_does_not_look_filed_before_it_happe
     assert "Sunday 25 October 2026, 01:10 GMT (UTC+00:00)" in page
 
 
+def test_a_review_past_its_due_time_is_not_promised_to_the_reporter(nurse_client, nurse):
+    # Found by a review helper: the page said "will review it by 28 October, 10:00" long
+    # after that day, with no year to show it had passed.
+    from datetime import UTC, datetime
+
+    incident = IncidentFactory(
+        reporter=nurse,
+        occurred_at=datetime(2025, 10, 24, 9, 0, tzinfo=UTC),
+        submitted_at=datetime(2025, 10, 25, 9, 0, tzinfo=UTC),
+        review_due_at=datetime(2025, 10, 28, 10, 0, tzinfo=UTC),
+    )
+    page = nurse_client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "will review it by" not in page
+    assert "It was due for review by 28 October 2025, 10:00." in page
+
+
 def test_a_cursor_over_a_related_column_is_checked_against_that_column(nurse, rf):
     """Keys may follow relations, as the rows' values do: the check follows them too."""
     from incidents.models import Incident
