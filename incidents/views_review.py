@@ -134,7 +134,7 @@ def _queue_rows(incidents: list[Incident], *, now) -> str:
             {
                 "url": detail(incident.pk),
                 "reference": incident.reference,
-                "when": rows.day_month_time(incident.occurred_at),
+                "when": rows.day_month_year_time(incident.occurred_at),
                 "unit": incident.unit_code,
                 "what": incident.request_type_name,
                 "severity": incident.severity,

@@ -44,6 +44,16 @@ def test_queue_shows_unreviewed_first_and_marks_overdue(supervisor_client, nurse
     assert b"Overdue" in page.content
 
 
+def test_the_queue_gives_the_year_an_incident_happened(supervisor_client, nurse):
+    # Found by a review helper: a late report of something 13 months ago was listed as
+    # "3 Nov, 14:05", which reads as this year's.
+    from datetime import UTC, datetime
+
+    IncidentFactory(reporter=nurse, occurred_at=datetime(2025, 11, 3, 14, 5, tzinfo=UTC))
+    page = supervisor_client.get("/review/").content.decode()
+    assert '<td data-label="When">3 Nov 2025, 14:05</td>' in page
+
+
 def test_queue_is_limited_to_the_supervisors_units(supervisor_client, nurse, other_unit_nurse):
     mine = IncidentFactory(reporter=nurse)
     theirs = IncidentFactory(reporter=other_unit_nurse)
