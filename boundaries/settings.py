@@ -7,6 +7,7 @@ DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS and DATABASE_URL and leaves DJANGO_DEBUG
 
 import os
 import re
+import zoneinfo
 from datetime import timedelta
 from pathlib import Path
 
@@ -301,7 +302,16 @@ SECURE_CSP = {
 
 # Internationalisation and time.
 LANGUAGE_CODE = "en-gb"
-TIME_ZONE = os.environ.get("TIME_ZONE", "Europe/London")
+# Empty is the default, as for the other settings. A name the time zone database does
+# not hold stops the app here: Django's own check lets a folder of it ("Europe") through,
+# and the first page that shows a time would fail instead.
+TIME_ZONE = os.environ.get("TIME_ZONE", "").strip() or "Europe/London"
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (ValueError, KeyError, OSError):
+    raise ImproperlyConfigured(
+        f"TIME_ZONE must be the name of a time zone such as Europe/London, not {TIME_ZONE!r}."
+    ) from None
 USE_I18N = True
 USE_TZ = True
 

@@ -72,6 +72,38 @@ def test_a_log_level_other_than_the_five_documented_is_refused_naming_the_variab
     ), last_line(result)
 
 
+def local_zone(zone: str) -> subprocess.CompletedProcess:
+    """What the app reads the local clock as, with TIME_ZONE set to ``zone``."""
+    return run_django(
+        "shell",
+        "-c",
+        "from django.utils import timezone; print(timezone.localtime().tzinfo)",
+        TIME_ZONE=zone,
+        **PROD,
+    )
+
+
+@pytest.mark.parametrize("zone", ["Europe", "Europe/Lndon", "../etc/passwd"])
+def test_a_time_zone_the_app_cannot_use_is_refused_naming_the_variable(zone):
+    # Found by a review helper: a folder of the zone database ("Europe") passed Django's
+    # start-up check and then failed every page that shows a time (IsADirectoryError);
+    # a misspelt name stopped at start, but as a traceback's "Incorrect timezone".
+    result = local_zone(zone)
+    assert result.returncode != 0
+    assert last_line(result) == (
+        "django.core.exceptions.ImproperlyConfigured: TIME_ZONE must be the name of a time "
+        f"zone such as Europe/London, not {zone!r}."
+    ), last_line(result)
+
+
+@pytest.mark.parametrize(("zone", "expected"), [("", "Europe/London"), (" UTC ", "UTC")])
+def test_an_empty_time_zone_is_the_default_and_spaces_are_ignored(zone, expected):
+    # An empty TIME_ZONE (a blank line in an environment file) failed every page that
+    # shows a time: "ZoneInfo keys must be normalized relative paths".
+    result = local_zone(zone)
+    assert result.stdout.strip().splitlines()[-1] == expected, result.stderr[-400:]
+
+
 # Whole numbers outside their range: refused at start, naming the variable and range.
 
 
