@@ -310,7 +310,8 @@ try:
     zoneinfo.ZoneInfo(TIME_ZONE)
 except (ValueError, KeyError, OSError):
     raise ImproperlyConfigured(
-        f"TIME_ZONE must be the name of a time zone such as Europe/London, not {TIME_ZONE!r}."
+        "TIME_ZONE must be the name of a time zone such as Europe/London, "
+        f"not {_shown(TIME_ZONE)}."
     ) from None
 USE_I18N = True
 USE_TZ = True
