@@ -738,6 +738,11 @@ class ResolveAlertForm(AlertPageForm):
 
 
 class ThresholdsForm(forms.ModelForm):
+    # When the thresholds shown were last changed (ISO text): a page drawn before
+    # another change is not saved over it unseen. Not required, so that a page drawn
+    # before this field existed still sends.
+    seen = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+
     class Meta:
         model = AlertThresholds
         fields = ["repeat_count", "repeat_days", "staff_count", "staff_days"]
@@ -747,6 +752,14 @@ class ThresholdsForm(forms.ModelForm):
             "staff_count": "Different staff reporting one patient",
             "staff_days": "within (days)",
         }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.updated_at is not None:
+            self.fields["seen"].initial = self.instance.updated_at.isoformat()
+
+    def clean_seen(self) -> str | None:
+        return self.cleaned_data["seen"] or None
 
     def clean(self) -> dict:
         data = super().clean()

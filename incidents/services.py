@@ -556,6 +556,10 @@ def resolve_alert(
     return alert
 
 
+class ThresholdsChanged(Exception):
+    """The thresholds were changed since the page sending new ones was drawn."""
+
+
 @transaction.atomic
 def change_thresholds(
     *,
@@ -564,17 +568,34 @@ def change_thresholds(
     repeat_days: int,
     staff_count: int,
     staff_days: int,
+    seen: str | None = None,
     request: HttpRequest | None = None,
 ) -> int:
     """Save new thresholds and apply them to recent incidents at once. Returns how many
-    alerts the new thresholds raised."""
+    alerts the new thresholds raised.
+
+    ``seen``: when the thresholds the manager's page showed were last changed
+    (``updated_at`` as ISO text; None: not checked). A page drawn before another change
+    is refused (ThresholdsChanged): it would put that change back unseen. Unless it
+    asks for the numbers saved already (the same form sent twice): nothing to do."""
     from incidents import alerts
 
-    thresholds = AlertThresholds.current()
-    thresholds.repeat_count = repeat_count
-    thresholds.repeat_days = repeat_days
-    thresholds.staff_count = staff_count
-    thresholds.staff_days = staff_days
+    AlertThresholds.current()  # the row exists, to be locked
+    # Locked: two managers saving at once are served one after the other, the second
+    # judged against the first's change.
+    thresholds = AlertThresholds.objects.select_for_update().get(pk=1)
+    numbers = {
+        "repeat_count": repeat_count,
+        "repeat_days": repeat_days,
+        "staff_count": staff_count,
+        "staff_days": staff_days,
+    }
+    if seen is not None and seen != thresholds.updated_at.isoformat():
+        if all(getattr(thresholds, name) == value for name, value in numbers.items()):
+            return 0
+        raise ThresholdsChanged
+    for name, value in numbers.items():
+        setattr(thresholds, name, value)
     thresholds.updated_by = user
     thresholds.save()
     # The audit chain's lock is taken last, as filing takes it: applying the thresholds

@@ -517,12 +517,36 @@ def alert_thresholds(request: HttpRequest) -> HttpResponse:
     thresholds = AlertThresholds.current()
     form = ThresholdsForm(request.POST or None, instance=thresholds)
     if request.method == "POST" and form.is_valid():
-        raised = services.change_thresholds(
-            user=request.user, request=request, **form.cleaned_data
-        )
+        try:
+            raised = services.change_thresholds(
+                user=request.user, request=request, **form.cleaned_data
+            )
+        except services.ThresholdsChanged:
+            return _thresholds_changed(request, form)
         messages.success(
             request,
             f"Thresholds saved and applied to recent incidents: {raised} new alert(s) raised.",
         )
         return redirect("incidents:alert_thresholds")
     return render(request, "incidents/alert_thresholds.html", {"form": form})
+
+
+def _thresholds_changed(request: HttpRequest, form: ThresholdsForm) -> HttpResponse:
+    # Saved meanwhile from another tab or by another manager: say what they are now, and
+    # keep the numbers typed, on a page that may now send them over the latest change.
+    current = AlertThresholds.current()
+    # Worded before the form is checked: checking it copies the numbers typed into it.
+    message = (
+        "The thresholds were changed (in another tab, or by another manager) after you "
+        f"opened this page, so nothing was saved. They are now: {current.repeat_count} "
+        f"incidents about one patient within {current.repeat_days} days, and "
+        f"{current.staff_count} different staff reporting one patient within "
+        f"{current.staff_days} days. Your numbers are kept below: save them again to "
+        "apply them."
+    )
+    data = form.data.copy()
+    data["seen"] = current.updated_at.isoformat()
+    redrawn = ThresholdsForm(data, instance=current)
+    redrawn.is_valid()
+    redrawn.add_error(None, message)
+    return render(request, "incidents/alert_thresholds.html", {"form": redrawn}, status=409)

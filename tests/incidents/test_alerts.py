@@ -847,3 +847,49 @@ def test_a_page_drawn_before_the_upgrade_still_refuses_a_stale_resolution(
     assert supervisor_client.post(f"{url}resolve/", resent).status_code == 302
     alert.refresh_from_db()
     assert alert.status == AlertStatus.RESOLVED
+
+
+def thresholds_post(page, **values) -> dict:
+    """What the thresholds page sends: the numbers it shows, changed by ``values``."""
+    form = page.context["form"]
+    data = {name: form[name].value() for name in form.fields}
+    return {**data, **{name: str(value) for name, value in values.items()}}
+
+
+def test_a_thresholds_page_opened_before_another_managers_change_saves_nothing(
+    manager_client, manager
+):
+    """Found by review: a second tab (or a colleague's page) drawn before a change sent
+    back every number it showed, and silently put the other change back as it was."""
+    stale = manager_client.get("/alerts/thresholds/")
+    services.change_thresholds(
+        user=manager, repeat_count=4, repeat_days=60, staff_count=2, staff_days=30
+    )
+
+    response = manager_client.post("/alerts/thresholds/", thresholds_post(stale, staff_count=3))
+
+    assert response.status_code == 409
+    assert b"were changed (in another tab, or by another manager) after you" in response.content
+    assert b"4 incidents about one patient within 60 days" in response.content
+    assert response.context["form"]["staff_count"].value() == "3"
+    current = AlertThresholds.current()
+    assert (current.repeat_count, current.repeat_days, current.staff_count) == (4, 60, 2)
+    assert AuditEvent.objects.filter(action="alerts.thresholds_changed").count() == 1
+    # Sent again from the page as drawn now, the change is saved.
+    again = manager_client.post("/alerts/thresholds/", thresholds_post(response))
+    assert again.status_code == 302
+    assert AlertThresholds.current().staff_count == 3
+
+
+def test_thresholds_sent_twice_save_once(manager_client):
+    """A double click: the second sending finds its own change already saved."""
+    page = manager_client.get("/alerts/thresholds/")
+    data = thresholds_post(page, repeat_count=5)
+    assert manager_client.post("/alerts/thresholds/", data).status_code == 302
+
+    response = manager_client.post("/alerts/thresholds/", data, follow=True)
+
+    assert response.status_code == 200
+    assert b"Thresholds saved" in response.content
+    assert AlertThresholds.current().repeat_count == 5
+    assert AuditEvent.objects.filter(action="alerts.thresholds_changed").count() == 1
