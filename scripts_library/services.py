@@ -7,6 +7,8 @@ checked here (one approved and one pending version per script, no self-approval)
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -356,6 +358,43 @@ def draft_script(
     return script
 
 
+def edit_base(script: Script) -> ScriptVersion:
+    """The version the next edit starts from: the pending one, or else the newest."""
+    return script.versions.pending().first() or script.versions.order_by("-number").first()
+
+
+def _words(title, text, guidance, category_id, stage, request_type_ids, channel_ids) -> list:
+    return [
+        title,
+        text,
+        guidance,
+        category_id,
+        stage,
+        sorted(request_type_ids),
+        sorted(channel_ids),
+    ]
+
+
+def _words_of(version: ScriptVersion) -> list:
+    return _words(
+        version.title,
+        version.text,
+        version.guidance,
+        version.category_id,
+        version.stage,
+        version.request_types.values_list("pk", flat=True),
+        version.channels.values_list("pk", flat=True),
+    )
+
+
+def edit_mark(version: ScriptVersion) -> str:
+    """What an edit page drawn from ``version`` (``edit_base``) carries, for
+    ``edit_script``'s ``seen``: it changes with the version's words, placement and
+    state, and when another version takes its place."""
+    drawn = [version.pk, version.state, *_words_of(version)]
+    return hashlib.sha256(json.dumps(drawn).encode()).hexdigest()[:32]
+
+
 @transaction.atomic
 def edit_script(
     *,
@@ -368,15 +407,44 @@ def edit_script(
     stage: str,
     request_types: Sequence[RequestType],
     channels: Sequence[Channel] = (),
+    seen: str | None = None,
     request: HttpRequest | None = None,
 ) -> ScriptVersion:
     """Write the script's next wording as a draft. An approved version is never changed:
     it stays offered until the new one is approved. A draft or proposal already pending
     is revised in place (a proposal goes back to draft), and the editor becomes its
-    author, since they now answer for the words."""
+    author, since they now answer for the words.
+
+    ``seen``: the ``edit_mark`` of the version the editor's page was drawn from (None:
+    not checked). Words written on a page drawn before a colleague's draft, a proposal
+    or a decision are refused (ValidationError, code "changed"), unless they are the
+    editor's own draft as it stands (the same form sent twice): nothing to do."""
     _require(may_draft(editor), "You do not have permission to edit scripts.")
     script = _locked(script)
     version = script.versions.pending().first()
+    if seen is not None and seen != edit_mark(version or edit_base(script)):
+        asked = _words(
+            title,
+            text,
+            guidance,
+            category.pk,
+            stage,
+            [situation.pk for situation in request_types],
+            [channel.pk for channel in channels],
+        )
+        if (
+            version is not None
+            and (version.state, version.author_id) == (VersionState.DRAFT, editor.pk)
+            and _words_of(version) == asked
+        ):
+            return version
+        raise ValidationError(
+            "These words were changed after you opened this page, so yours were not "
+            "saved: someone saved a draft, proposed it, or a manager decided on it. The "
+            "words as they are now are shown below; yours are kept in the form, to save "
+            "again if they should replace them.",
+            code="changed",
+        )
     earlier_writers = []
     if version is None:
         latest = script.versions.order_by("-number").first()

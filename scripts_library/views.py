@@ -294,16 +294,34 @@ def create(request: HttpRequest) -> HttpResponse:
 def edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Write the next version. Reporters keep the approved words until it is approved."""
     script = _manageable_script(request, pk)
-    latest = script.versions.pending().first() or script.versions.order_by("-number").first()
+    latest = services.edit_base(script)
     form = ScriptForm(request.POST or None, initial=ScriptForm.initial_from(latest))
+    # The words the page was drawn from: kept while it is sent back with mistakes, so
+    # that correcting them does not pass it off as having seen a colleague's draft.
+    seen = request.POST.get("seen", "")[:64] or None
+    changed = False
     if request.method == "POST" and form.is_valid():
-        services.edit_script(
-            editor=request.user, script=script, request=request, **form.cleaned_data
-        )
-        messages.success(request, "Draft saved. Propose it for approval when it is ready.")
-        return redirect("scripts_library:manage_detail", script.pk)
-    context = {"form": form, "script": script, "pending": latest.is_pending}
-    return render(request, "scripts_library/script_form.html", context)
+        try:
+            services.edit_script(
+                editor=request.user, script=script, seen=seen, request=request, **form.cleaned_data
+            )
+        except ValidationError as error:
+            # Drawn again with the words as they are now, what was typed kept.
+            form.add_error(None, error)
+            latest, seen, changed = services.edit_base(script), None, True
+        else:
+            messages.success(request, "Draft saved. Propose it for approval when it is ready.")
+            return redirect("scripts_library:manage_detail", script.pk)
+    context = {
+        "form": form,
+        "script": script,
+        "pending": latest.is_pending,
+        "seen": seen or services.edit_mark(latest),
+        "changed_to": latest if changed else None,
+    }
+    return render(
+        request, "scripts_library/script_form.html", context, status=409 if changed else 200
+    )
 
 
 def _decide(request: HttpRequest, action: Callable[[], object], success: str) -> None:

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from boundaries.models import Role
 from incidents.models import Channel, Incident, RequestType
+from scripts_library import services
 from scripts_library.models import Script, ScriptVersion
 from scripts_library.services import draft_script, propose_version
 from tests.conftest import client_for
@@ -30,16 +31,21 @@ def _form(**overrides) -> dict:
     return {**data, **overrides}
 
 
+def _words(**overrides) -> dict:
+    """A version's words and placement, as the services take them."""
+    return {
+        "title": "Gift: a kind no",
+        "text": "Thanks, but no.",
+        "guidance": "",
+        "category": script_category("gifts-favours"),
+        "stage": "first",
+        "request_types": [RequestType.objects.get(code="gifts")],
+        **overrides,
+    }
+
+
 def _proposed_by(author) -> ScriptVersion:
-    script = draft_script(
-        author=author,
-        title="Gift: a kind no",
-        text="Thanks, but no.",
-        guidance="",
-        category=script_category("gifts-favours"),
-        stage="first",
-        request_types=[RequestType.objects.get(code="gifts")],
-    )
+    script = draft_script(author=author, **_words())
     return propose_version(proposer=author, version=script.versions.get())
 
 
@@ -153,6 +159,81 @@ def test_editing_an_approved_script_starts_from_its_words_and_makes_a_new_versio
     script.refresh_from_db()
     assert script.current_version.text == "Old words."
     assert list(script.versions.values_list("number", "state")) == [(2, "draft"), (1, "approved")]
+
+
+def _as_drawn(client, script, **words) -> dict:
+    """An edit as the edit page sends it: with the mark of the words the page showed."""
+    page = client.get(f"/scripts/manage/{script.pk}/edit/").content.decode()
+    seen = re.findall(r'name="seen" value="([^"]+)"', page)
+    return {**_form(**words), **({"seen": seen[0]} if seen else {})}
+
+
+def test_an_edit_page_drawn_before_a_colleagues_draft_does_not_overwrite_it(
+    supervisor, supervisor_client, unit
+):
+    """Found by review: two writers opened the edit page; the second to save replaced the
+    first one's draft with words drawn from before it, unseen, and became its author."""
+    script = ScriptFactory(request_types=["gifts"], version__text="Old words.")
+    colleague = UserFactory(role=Role.SUPERVISOR, units=[unit])
+    colleague.groups.add(*supervisor.groups.all())
+    colleague_client = client_for(colleague)
+    stale = _as_drawn(supervisor_client, script, text="My words.")
+    colleague_client.post(
+        f"/scripts/manage/{script.pk}/edit/",
+        _as_drawn(colleague_client, script, text="Their words."),
+    )
+
+    response = supervisor_client.post(f"/scripts/manage/{script.pk}/edit/", stale)
+
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "changed after you opened this page, so yours were not saved" in page
+    assert "Their words." in page  # the words as they are now
+    assert "My words.</textarea>" in page  # and what was typed, kept
+    draft = script.versions.get(number=2)
+    assert (draft.text, draft.author) == ("Their words.", colleague)
+    # Sent again from the page as drawn now, it is saved.
+    again = re.search(r'name="seen" value="([^"]+)"', page).group(1)
+    response = supervisor_client.post(
+        f"/scripts/manage/{script.pk}/edit/", {**stale, "seen": again}
+    )
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert (draft.text, draft.author) == ("My words.", supervisor)
+
+
+def test_an_edit_sent_twice_saves_once(supervisor_client):
+    """A double click: the second sending finds its own words saved, not a colleague's."""
+    script = ScriptFactory(request_types=["gifts"], version__text="Old words.")
+    data = _as_drawn(supervisor_client, script, text="New words.")
+    assert supervisor_client.post(f"/scripts/manage/{script.pk}/edit/", data).status_code == 302
+
+    response = supervisor_client.post(f"/scripts/manage/{script.pk}/edit/", data)
+
+    assert response.status_code == 302
+    assert list(script.versions.values_list("number", "text")) == [
+        (2, "New words."),
+        (1, "Old words."),
+    ]
+
+
+def test_an_edit_sent_with_mistakes_from_a_stale_page_stays_refused(
+    supervisor, supervisor_client, unit
+):
+    """Drawn again with its mistakes, the page still carries the words it was drawn from:
+    correcting the mistake does not make it look as if it had seen a colleague's draft."""
+    script = ScriptFactory(request_types=["gifts"], version__text="Old words.")
+    stale = _as_drawn(supervisor_client, script, text="My words.")
+    services.edit_script(editor=supervisor, script=script, **_words(text="Their words."))
+
+    with_mistake = supervisor_client.post(
+        f"/scripts/manage/{script.pk}/edit/", {**stale, "title": ""}
+    )
+    response = supervisor_client.post(f"/scripts/manage/{script.pk}/edit/", stale)
+
+    assert stale["seen"] in with_mistake.content.decode()
+    assert response.status_code == 409
+    assert script.versions.get(number=2).text == "Their words."
 
 
 def test_supervisor_proposes_a_draft(supervisor_client, supervisor):
