@@ -1,5 +1,7 @@
 """Units, people, roles and the admin site."""
 
+import re
+
 import pytest
 from django.db import IntegrityError
 
@@ -205,3 +207,57 @@ def test_swapping_the_units_of_two_rows_gets_a_message_not_a_server_error(
 
     assert response.status_code == 200
     assert "This person is already in that unit." in response.content.decode()
+
+
+def _as_drawn(client, person, rows=(), **changes) -> dict:
+    """The admin's change form for ``person`` as a page drawn now sends it: with the mark
+    of what the page showed, and ``changes``."""
+    page = client.get(f"/admin/boundaries/user/{person.pk}/change/").content.decode()
+    seen = re.findall(r'name="seen" value="([^"]+)"', page)
+    data = {
+        **_person_form(person, rows),
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "email": person.email,
+        **changes,
+    }
+    return {**data, **({"seen": seen[0]} if seen else {})}
+
+
+def test_an_admin_page_drawn_before_a_colleague_deactivated_someone_saves_nothing(
+    administrator_client, nurse
+):
+    """Found by review: a colleague's change page, open since before the person was
+    deactivated, sent back "active" with a new last name and let them in again."""
+    stale = _as_drawn(administrator_client, nurse, last_name="Penhallow")
+    nurse.is_active = False
+    nurse.save()  # a colleague, in the admin meanwhile
+
+    response = administrator_client.post(f"/admin/boundaries/user/{nurse.pk}/change/", stale)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Someone else changed this person after you opened this page" in page
+    assert "Active (saved now: no)" in page
+    assert 'value="Penhallow"' in page  # what was typed, kept
+    nurse.refresh_from_db()
+    assert not nurse.is_active
+    assert nurse.last_name != "Penhallow"
+    # Sent again from the page as drawn now, it is saved as it stands.
+    again = re.search(r'name="seen" value="([^"]+)"', page).group(1)
+    response = administrator_client.post(
+        f"/admin/boundaries/user/{nurse.pk}/change/", {**stale, "seen": again}
+    )
+    assert response.status_code == 302
+    nurse.refresh_from_db()
+    assert (nurse.is_active, nurse.last_name) == (True, "Penhallow")
+
+
+def test_an_admin_change_sent_twice_is_saved_not_refused(administrator_client, nurse):
+    data = _as_drawn(administrator_client, nurse, role="supervisor")
+    first = administrator_client.post(f"/admin/boundaries/user/{nurse.pk}/change/", data)
+    second = administrator_client.post(f"/admin/boundaries/user/{nurse.pk}/change/", data)
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    nurse.refresh_from_db()
+    assert nurse.role == "supervisor"
