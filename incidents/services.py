@@ -359,7 +359,8 @@ def review_incident(
     """Record a supervisor's review: status, follow-up actions, the internal note and
     the feedback the reporter sees. Refuses a save based on an outdated version of the
     incident (ReviewConflict) and any status change the workflow does not allow
-    (InvalidTransition); both leave the incident untouched."""
+    (InvalidTransition); both leave the incident untouched. Raises
+    ``Incident.DoesNotExist`` if the incident went (the retention purge)."""
     with transaction.atomic():
         current = Incident.objects.select_for_update().get(pk=incident.pk)
         if current.version != expected_version:
@@ -492,7 +493,8 @@ def _locked_unresolved(
     (None: not checked). Links are added under the lock taken here, so none is being
     added meanwhile. Incidents purged since do not count: there is nothing new to see.
     ``seen_incidents``: the number of incidents a page drawn before ``seen_link``
-    existed showed, compared instead."""
+    existed showed, compared instead. ``Alert.DoesNotExist`` if the alert went (the
+    retention purge)."""
     alert = Alert.objects.select_for_update().get(pk=alert.pk)
     if alert.status == AlertStatus.RESOLVED:
         raise InvalidTransition("the alert is already resolved")

@@ -179,6 +179,8 @@ def incident_review(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except services.ReviewConflict:
         return _review_conflict(request, incident, form)
+    except Incident.DoesNotExist:
+        raise Http404 from None  # the retention purge removed it meanwhile
     except services.InvalidTransition:
         form.add_error("status", "That status change is not allowed from here.")
         return render_detail(request, incident, review_form=form, status=200)
@@ -385,6 +387,8 @@ def alert_acknowledge(request: HttpRequest, public_id: uuid.UUID) -> HttpRespons
         return _already_handled(request, alert)
     except services.AlertChanged:
         return _alert_changed(request, alert, form)
+    except Alert.DoesNotExist:
+        raise Http404 from None  # the retention purge removed it meanwhile
     messages.success(request, "Alert acknowledged.")
     return redirect(alert)
 
@@ -414,6 +418,8 @@ def alert_resolve(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         return _already_handled(request, alert)
     except services.AlertChanged:
         return _alert_changed(request, alert, form)
+    except Alert.DoesNotExist:
+        raise Http404 from None  # the retention purge removed it meanwhile
     messages.success(request, "Alert resolved. A new matching incident will raise a new alert.")
     return redirect(alert)
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from incidents import retention, services
 from incidents.models import Addendum, Incident, IncidentEvent, Patient, Status
 from incidents.retention import purge_expired
+from tests.conftest import client_for
 from tests.factories import (
     IncidentFactory,
     PatientFactory,
@@ -25,7 +26,7 @@ from tests.factories import (
     channel,
     request_type,
 )
-from tests.incidents.test_retention import EXPIRED, old_incident
+from tests.incidents.test_retention import EXPIRED, alert_for, old_incident
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -215,3 +216,66 @@ def test_filing_about_a_patient_the_purge_is_removing_is_filed_not_an_error(monk
     assert errors == [], "the filing failed"
     assert Incident.objects.filter(patient__reference=patient.reference).count() == 1
     assert Patient.objects.filter(reference=patient.reference).exists()
+
+
+def purge_pausing(monkeypatch):
+    """The purge, pausing once its batch is deleted and before it commits; returns the
+    purge, the event it sets then and the one it waits for."""
+    deleted, go_on = threading.Event(), threading.Event()
+    subtract_uses = retention.library.subtract_uses
+
+    def subtract_then_wait(tallies):
+        subtract_uses(tallies)
+        deleted.set()
+        go_on.wait(10)
+
+    monkeypatch.setattr(retention.library, "subtract_uses", subtract_then_wait)
+    return purge_expired, deleted, go_on
+
+
+def posted(client, path: str, data: dict, responses: list):
+    """A request from a page drawn before the purge, sent in a thread of its own."""
+    return lambda: responses.append(client.post(path, data))
+
+
+def test_a_review_sent_while_the_purge_deletes_the_incident_is_told_it_went(monkeypatch):
+    """Found by review: the review waited for the purge's lock on the incident, then
+    found no row to review: a server error."""
+    unit = UnitFactory(code="WARD-S")
+    nurse = UserFactory(units=[unit])
+    supervisor = UserFactory(units=[unit], role="supervisor")
+    incident = old_incident(reporter=nurse, unit=unit, status=Status.UNDER_REVIEW)
+    purge, deleted, go_on = purge_pausing(monkeypatch)
+    responses: list = []
+    data = {"version": str(incident.version), "status": Status.CLOSED, "feedback": "Thanks."}
+
+    errors = then_second(
+        purge,
+        posted(client_for(supervisor), f"/incidents/{incident.pk}/review/", data, responses),
+        paused=deleted,
+        go_on=go_on,
+    )
+
+    assert errors == []
+    assert [response.status_code for response in responses] == [404]
+
+
+def test_an_alert_decided_while_the_purge_deletes_it_is_told_it_went(monkeypatch):
+    """As a review: the decision waited for the purge's lock on the alert, then found no
+    row to decide on."""
+    unit = UnitFactory(code="WARD-T")
+    nurse = UserFactory(units=[unit])
+    supervisor = UserFactory(units=[unit], role="supervisor")
+    patient = PatientFactory()
+    alert = alert_for(patient, old_incident(reporter=nurse, unit=unit, patient=patient))
+    purge, deleted, go_on = purge_pausing(monkeypatch)
+    responses: list = []
+    path = f"{alert.get_absolute_url()}resolve/"
+    data = {"resolution": "Spoke to him.", "seen_link": str(alert.links.latest_id())}
+
+    errors = then_second(
+        purge, posted(client_for(supervisor), path, data, responses), paused=deleted, go_on=go_on
+    )
+
+    assert errors == []
+    assert [response.status_code for response in responses] == [404]
