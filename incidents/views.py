@@ -118,19 +118,27 @@ def incident_new(request: HttpRequest) -> HttpResponse:
 @role_required(*STAFF_ROLES)
 @require_GET
 def draft_edit(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
-    filed = Incident.objects.reported_by(request.user).filter(submission_token=draft_id).first()
-    if filed is not None:
-        # The report this draft became (the form's page goes here when the browser
-        # brings it back after it was sent: sending it again would file it twice).
-        messages.info(
-            request,
-            f"This report was sent already, as {filed.reference}. To report another "
-            "incident, start a new report.",
-        )
-        return redirect("incidents:filed", pk=filed.pk)
+    # The form's page comes here when the browser brings it back after it was sent:
+    # sending it again would file it twice.
+    if sent := _sent_already(request, draft_id):
+        return sent
     draft = _get_draft_for_user(request, draft_id)
     form, formset = drafts.forms_for(request.user, data=draft.data)
     return _render_form(request, form, formset, token=draft.pk, draft=draft)
+
+
+def _sent_already(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse | None:
+    """The report a draft became, if it was sent (from another tab, say): where to go
+    instead of acting on the draft."""
+    filed = Incident.objects.reported_by(request.user).filter(submission_token=draft_id).first()
+    if filed is None:
+        return None
+    messages.info(
+        request,
+        f"This report was sent already, as {filed.reference}. To report another "
+        "incident, start a new report.",
+    )
+    return redirect("incidents:filed", pk=filed.pk)
 
 
 # Who a report form was drawn for (signed, in the form), so that what one person typed
@@ -373,6 +381,9 @@ def _preview_severity(data: dict[str, list[str]]) -> str:
 @role_required(*STAFF_ROLES)
 @require_POST
 def draft_delete(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
+    # Deleted from a list drawn before the report was sent from another tab.
+    if sent := _sent_already(request, draft_id):
+        return sent
     _get_draft_for_user(request, draft_id).delete()
     messages.info(request, "Draft deleted.")
     return redirect("incidents:list")

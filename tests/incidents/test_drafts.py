@@ -232,6 +232,23 @@ def test_deleting_a_draft(nurse_client, unit):
     assert not Draft.objects.exists()
 
 
+def test_deleting_a_draft_sent_meanwhile_from_another_tab_says_where_it_went(nurse_client, unit):
+    """Found by review: "My incidents", drawn while the report was a draft, offered to
+    delete it after another tab sent it; deleting answered "Page not found"."""
+    data = incident_post(unit)
+    autosave(nurse_client, data)
+    nurse_client.post("/incidents/new/", data)
+    incident = Incident.objects.get()
+
+    response = nurse_client.post(
+        f"/incidents/drafts/{data['submission_token']}/delete/", follow=True
+    )
+
+    assert response.redirect_chain == [(f"/incidents/{incident.pk}/filed/", 302)]
+    assert f"This report was sent already, as {incident.reference}" in response.content.decode()
+    assert Incident.objects.filter(pk=incident.pk).exists()
+
+
 def test_draft_pages_refuse_the_wrong_method(nurse_client, unit):
     token = uuid.uuid4()
     assert nurse_client.get(f"/incidents/drafts/{token}/autosave/").status_code == 405
