@@ -382,8 +382,9 @@ def _words_of(version: ScriptVersion) -> list:
         version.guidance,
         version.category_id,
         version.stage,
-        version.request_types.values_list("pk", flat=True),
-        version.channels.values_list("pk", flat=True),
+        # Through .all(): a page that prefetched them asks no more.
+        [situation.pk for situation in version.request_types.all()],
+        [channel.pk for channel in version.channels.all()],
     )
 
 
@@ -467,12 +468,27 @@ def edit_script(
 
 @transaction.atomic
 def propose_version(
-    *, proposer: User, version: ScriptVersion, request: HttpRequest | None = None
+    *,
+    proposer: User,
+    version: ScriptVersion,
+    seen: str | None = None,
+    request: HttpRequest | None = None,
 ) -> ScriptVersion:
-    """Put a draft forward for a manager's approval."""
+    """Put a draft forward for a manager's approval. ``seen``: the ``edit_mark`` of the
+    draft as the proposer's page showed it (None: not checked); words changed since are
+    not proposed unread. Proposed already meanwhile (the same form sent twice, or by a
+    co-writer), there is nothing to do."""
     _require(may_draft(proposer), "You do not have permission to propose scripts.")
     script = _locked(version.script)
     version = script.versions.get(pk=version.pk)
+    if seen is not None and seen != edit_mark(version):
+        if version.state == VersionState.PROPOSED:
+            return version
+        raise ValidationError(
+            "These words were changed after you opened the page, so they were not "
+            "proposed. Read them again below before you propose them.",
+            code="changed",
+        )
     if version.state != VersionState.DRAFT:
         raise ValidationError("Only a draft can be proposed.", code="not_draft")
     version.state, version.proposed_at = VersionState.PROPOSED, timezone.now()

@@ -254,6 +254,8 @@ def _render_manage_detail(
         # Named by its words' title, even with none approved or pending (sent back).
         "latest": max(versions, key=lambda version: version.number, default=None),
         "wrote_pending": wrote_pending,
+        # What the proposal form carries: the draft's words as this page shows them.
+        "pending_mark": services.edit_mark(pending) if pending is not None else "",
         "may_approve": may_approve(request.user),
         "may_draft": may_draft(request.user),
         "reject_form": reject_form or RejectForm(),
@@ -341,7 +343,12 @@ def propose(request: HttpRequest, pk: int) -> HttpResponse:
     version = _manageable_version(request, pk)
     _decide(
         request,
-        lambda: services.propose_version(proposer=request.user, version=version, request=request),
+        lambda: services.propose_version(
+            proposer=request.user,
+            version=version,
+            seen=request.POST.get("seen", "")[:64] or None,
+            request=request,
+        ),
         "Proposed. A manager who approves scripts will review it.",
     )
     return redirect("scripts_library:manage_detail", version.script_id)

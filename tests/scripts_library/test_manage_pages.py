@@ -251,6 +251,49 @@ def test_supervisor_proposes_a_draft(supervisor_client, supervisor):
     assert "Approve" not in page
 
 
+def _propose_as_drawn(client, version) -> dict:
+    """A proposal as the script's page sends it: with the mark of the words it showed."""
+    page = client.get(f"/scripts/manage/{version.script_id}/").content.decode()
+    seen = re.findall(r'name="seen" value="([^"]+)"', page)
+    return {"seen": seen[0]} if seen else {}
+
+
+def test_words_changed_since_the_page_was_read_are_not_proposed(
+    supervisor, supervisor_client, unit
+):
+    """Found by review: a co-writer rewrote the draft while the page offering "Propose"
+    was open; proposing put forward words its proposer had not read."""
+    script = draft_script(author=supervisor, **_words(text="First words."))
+    version = script.versions.get()
+    read = _propose_as_drawn(supervisor_client, version)
+    services.edit_script(editor=supervisor, script=script, **_words(text="Rewritten words."))
+
+    response = supervisor_client.post(
+        f"/scripts/manage/versions/{version.pk}/propose/", read, follow=True
+    )
+
+    version.refresh_from_db()
+    assert version.state == "draft"
+    page = response.content.decode()
+    assert "changed after you opened the page" in page
+    assert "Rewritten words." in page
+
+
+def test_a_proposal_sent_twice_is_proposed_once_without_an_error(supervisor, supervisor_client):
+    script = draft_script(author=supervisor, **_words())
+    version = script.versions.get()
+    read = _propose_as_drawn(supervisor_client, version)
+    supervisor_client.post(f"/scripts/manage/versions/{version.pk}/propose/", read)
+
+    response = supervisor_client.post(
+        f"/scripts/manage/versions/{version.pk}/propose/", read, follow=True
+    )
+
+    version.refresh_from_db()
+    assert version.state == "proposed"
+    assert "Only a draft can be proposed" not in response.content.decode()
+
+
 # --- Deciding ------------------------------------------------------------------------------
 
 
