@@ -251,6 +251,14 @@ def test_supervisor_proposes_a_draft(supervisor_client, supervisor):
     assert "Approve" not in page
 
 
+def _sent_from_page(client, version, action: str, data: dict) -> tuple[str, str]:
+    """A proposal or decision sent from a page: the version's state after it, and the
+    page the sender is shown."""
+    response = client.post(f"/scripts/manage/versions/{version.pk}/{action}/", data, follow=True)
+    version.refresh_from_db()
+    return version.state, response.content.decode()
+
+
 def _propose_as_drawn(client, version) -> dict:
     """A proposal as the script's page sends it: with the mark of the words it showed."""
     page = client.get(f"/scripts/manage/{version.script_id}/").content.decode()
@@ -268,13 +276,9 @@ def test_words_changed_since_the_page_was_read_are_not_proposed(
     read = _propose_as_drawn(supervisor_client, version)
     services.edit_script(editor=supervisor, script=script, **_words(text="Rewritten words."))
 
-    response = supervisor_client.post(
-        f"/scripts/manage/versions/{version.pk}/propose/", read, follow=True
-    )
+    state, page = _sent_from_page(supervisor_client, version, "propose", read)
 
-    version.refresh_from_db()
-    assert version.state == "draft"
-    page = response.content.decode()
+    assert state == "draft"
     assert "changed after you opened the page" in page
     assert "Rewritten words." in page
 
@@ -285,13 +289,10 @@ def test_a_proposal_sent_twice_is_proposed_once_without_an_error(supervisor, sup
     read = _propose_as_drawn(supervisor_client, version)
     supervisor_client.post(f"/scripts/manage/versions/{version.pk}/propose/", read)
 
-    response = supervisor_client.post(
-        f"/scripts/manage/versions/{version.pk}/propose/", read, follow=True
-    )
+    state, page = _sent_from_page(supervisor_client, version, "propose", read)
 
-    version.refresh_from_db()
-    assert version.state == "proposed"
-    assert "Only a draft can be proposed" not in response.content.decode()
+    assert state == "proposed"
+    assert "Only a draft can be proposed" not in page
 
 
 # --- Deciding ------------------------------------------------------------------------------
@@ -357,13 +358,9 @@ def test_words_changed_since_the_page_was_read_are_not_decided_on(
     )
     supervisor_client.post(f"/scripts/manage/versions/{version.pk}/propose/")
 
-    response = manager_client.post(
-        f"/scripts/manage/versions/{version.pk}/{action}/", read, follow=True
-    )
+    state, page = _sent_from_page(manager_client, version, action, read)
 
-    version.refresh_from_db()
-    assert version.state == "proposed"
-    page = response.content.decode()
+    assert state == "proposed"
     assert "changed and proposed again after you opened the page" in page
     if action == "send-back":
         # The note typed is still in its box (found by a review helper: it was lost).
