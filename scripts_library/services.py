@@ -499,6 +499,20 @@ def propose_version(
     return version
 
 
+def _made_already(
+    approver: User, version: ScriptVersion, seen: str | None, *, decision: VersionState
+) -> bool:
+    """The same decision, by the same approver, on the proposal their page showed: the
+    form was sent twice (a double click), and there is nothing more to do."""
+    return (
+        seen is not None
+        and version.state == decision
+        and version.decided_by_id == approver.pk
+        and version.proposed_at is not None
+        and seen == version.proposed_at.isoformat()
+    )
+
+
 def _check_decision(approver: User, version: ScriptVersion, seen: str | None) -> None:
     """``seen`` is the proposal the approver's page showed (its ``proposed_at`` as ISO
     text; None when no page is involved): words changed and proposed again since then
@@ -529,10 +543,13 @@ def approve_version(
     request: HttpRequest | None = None,
 ) -> ScriptVersion:
     """Approve a proposed version: it becomes the words and placement reporters are
-    offered, and the version it replaces is kept as superseded."""
+    offered, and the version it replaces is kept as superseded. The same approval sent
+    twice (a double click) does nothing the second time."""
     _require(may_approve(approver), "Only a manager who approves scripts can approve one.")
     script = _locked(version.script)
     version = script.versions.get(pk=version.pk)
+    if _made_already(approver, version, seen, decision=VersionState.APPROVED):
+        return version
     _check_decision(approver, version, seen)
     # Before the new approval: the database allows one approved version per script.
     script.versions.filter(state=VersionState.APPROVED).update(state=VersionState.SUPERSEDED)
@@ -560,10 +577,13 @@ def reject_version(
     request: HttpRequest | None = None,
 ) -> ScriptVersion:
     """Send a proposed version back to its author with a note saying why. Whatever was
-    approved before stays offered."""
+    approved before stays offered. Sent back twice by the same page (a double click),
+    the second does nothing."""
     _require(may_approve(approver), "Only a manager who approves scripts can send one back.")
     script = _locked(version.script)
     version = script.versions.get(pk=version.pk)
+    if _made_already(approver, version, seen, decision=VersionState.REJECTED):
+        return version
     _check_decision(approver, version, seen)
     if not note.strip():
         raise ValidationError("Say why you are sending it back.", code="note_required")

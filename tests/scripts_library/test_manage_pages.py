@@ -367,6 +367,43 @@ def test_words_changed_since_the_page_was_read_are_not_decided_on(
         assert "Warmer, please.</textarea>" in page
 
 
+@pytest.mark.parametrize(
+    ("action", "decided"), [("approve", "approved"), ("send-back", "rejected")]
+)
+def test_a_decision_sent_twice_is_made_once_without_an_error(
+    supervisor, manager, manager_client, action, decided
+):
+    """A double click on Approve (or Send back) showed the success and then "This version
+    is not awaiting approval any more." (found by review)."""
+    from boundaries.models import AuditEvent
+
+    version = _proposed_by(supervisor)
+    read = _as_read(manager_client, version, note="Warmer, please.")
+    manager_client.post(f"/scripts/manage/versions/{version.pk}/{action}/", read)
+    events = AuditEvent.objects.count()
+
+    state, page = _sent_from_page(manager_client, version, action, read)
+
+    assert state == decided
+    assert "not awaiting approval" not in page
+    assert AuditEvent.objects.count() == events
+
+
+def test_another_approvers_decision_meanwhile_is_still_said(
+    supervisor, manager_client, second_manager
+):
+    """Only the same approver's own decision is taken as a double click: one made by
+    someone else while the page was open is news."""
+    version = _proposed_by(supervisor)
+    read = _as_read(manager_client, version)
+    services.approve_version(approver=second_manager, version=version)
+
+    state, page = _sent_from_page(manager_client, version, "approve", read)
+
+    assert state == "approved"
+    assert "not awaiting approval any more" in page
+
+
 def test_sending_back_without_a_note_shows_the_message_by_the_field(supervisor, manager_client):
     version = _proposed_by(supervisor)
 
