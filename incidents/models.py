@@ -777,6 +777,17 @@ class QueuedEmail(models.Model):
     HAND_OVER_LIMIT = timedelta(minutes=10)
 
     recipients = models.JSONField(default=list)
+    # Null only for an email written before emails named their person (migration 0016
+    # found nobody with its address) or whose person was deleted.
+    # SET_NULL, not PROTECT: the outbox is a copy kept for 30 days, which should not be
+    # what stops a person's record from being removed (people are deactivated anyway).
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     subject = models.CharField(max_length=255)
     body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)

@@ -51,18 +51,19 @@ def supervisors_of(unit_id: int) -> list[User]:
 
 
 def _send(
-    *, template: str, subject: str, recipients: list[str], context: dict, at_once: bool = True
+    *, template: str, subject: str, recipients: list[User], context: dict, at_once: bool = True
 ) -> bool:
-    """Queue the email, one message per recipient (nobody sees who else was told, and an
+    """Queue the email, one message per person (nobody sees who else was told, and an
     address the server refuses holds up nobody else), in the caller's transaction; they
     are handed to the mail server after the commit (``at_once``), or by the next
     ``deliver``. False when there is nobody to send it to."""
     if not recipients:
         return False
     body = render_to_string(template, {**context, "site_url": settings.SITE_URL})
+    people = {person.pk: person for person in recipients}.values()
     emails = QueuedEmail.objects.bulk_create(
-        QueuedEmail(recipients=[address], subject=subject, body=body)
-        for address in dict.fromkeys(recipients)
+        QueuedEmail(recipient=person, recipients=[person.email], subject=subject, body=body)
+        for person in people
     )
     if at_once:
         _deliver_after_commit([email.pk for email in emails])
@@ -208,17 +209,17 @@ def managers() -> list[User]:
     return list(User.objects.filter(role=Role.MANAGER, is_active=True).exclude(email=""))
 
 
-def _others(people: list[User], left_out: set[int]) -> list[str]:
-    return [user.email for user in people if user.pk not in left_out]
+def _others(people: list[User], left_out: set[int]) -> list[User]:
+    return [user for user in people if user.pk not in left_out]
 
 
-def _told_about(incident: Incident) -> list[str]:
+def _told_about(incident: Incident) -> list[User]:
     """Who hears about one incident: the unit's supervisors other than its reporter
     (nobody is told of their own report), or, when that leaves nobody, the managers."""
     return _told_about_units([incident.unit_id], left_out={incident.reporter_id})
 
 
-def _told_about_units(unit_ids: list[int], *, left_out: set[int]) -> list[str]:
+def _told_about_units(unit_ids: list[int], *, left_out: set[int]) -> list[User]:
     """Who hears of news touching these units: each unit's supervisors, other than
     ``left_out``; and the managers as well when one of the units leaves nobody (no
     supervisor, or a closed unit), since they review its reports. An alert spanning a
@@ -232,17 +233,17 @@ def _told_about_units(unit_ids: list[int], *, left_out: set[int]) -> list[str]:
         )
         .exclude(user__email="")
         .exclude(user_id__in=left_out)
+        .select_related("user")
         .order_by("user_id")
-        .values_list("unit_id", "user__email")
     )
     covered: set[int] = set()
-    recipients: dict[str, None] = {}
-    for unit_id, email in memberships:
-        covered.add(unit_id)
-        recipients[email] = None
+    recipients: dict[int, User] = {}
+    for membership in memberships:
+        covered.add(membership.unit_id)
+        recipients[membership.user_id] = membership.user
     if covered != set(unit_ids):
-        recipients.update(dict.fromkeys(_others(managers(), left_out)))
-    return list(recipients)
+        recipients.update((person.pk, person) for person in _others(managers(), left_out))
+    return list(recipients.values())
 
 
 def new_incident_at_once(incident_id: int) -> None:
@@ -282,7 +283,7 @@ def send_digests() -> int:
         .select_for_update(of=("self",), skip_locked=True)
         .order_by("unit_id", "submitted_at")
     )
-    groups: dict[tuple[int, tuple[str, ...]], list[Incident]] = {}
+    groups: dict[tuple[int, tuple[User, ...]], list[Incident]] = {}
     supervisors: dict[int, list[User]] = {}
     everyone_managing: list[User] | None = None
     for incident in pending[:2000]:
@@ -404,7 +405,7 @@ def incident_updated(incident_id: int, *, new_feedback: bool = False) -> None:
     _send(
         template="incidents/email/incident_updated.txt",
         subject=f"Boundaries: an update on your report {incident.reference}",
-        recipients=[incident.reporter.email],
+        recipients=[incident.reporter],
         context={"incident": incident, "new_feedback": new_feedback and incident.feedback},
     )
 

@@ -16,6 +16,7 @@ from incidents.models import (
     OtherParty,
     Patient,
     PersonResponse,
+    QueuedEmail,
     RequestType,
     Severity,
     Status,
@@ -145,6 +146,19 @@ class WitnessFactory(DjangoModelFactory):
     incident = factory.SubFactory(IncidentFactory)
     name = "Dee Rosevear"
     role = "staff"
+
+
+class QueuedEmailFactory(DjangoModelFactory):
+    """An email in the outbox, to a person of its own; ``recipient__email=...`` sets
+    their address."""
+
+    class Meta:
+        model = QueuedEmail
+
+    recipient = factory.SubFactory(UserFactory)
+    recipients = factory.LazyAttribute(lambda email: [email.recipient.email])
+    subject = factory.Sequence(lambda n: f"Boundaries: email {n}")
+    body = "A link."
 
 
 # --- Script library ----------------------------------------------------------------------

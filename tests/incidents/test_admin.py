@@ -12,7 +12,7 @@ from boundaries import audit
 from boundaries.models import AuditEvent, Role
 from incidents.models import QueuedEmail, RequestType
 from tests.conftest import client_for
-from tests.factories import UserFactory
+from tests.factories import QueuedEmailFactory, UserFactory
 
 OUTBOX = "/admin/incidents/queuedemail/"
 
@@ -47,8 +47,8 @@ def test_incidents_are_not_in_the_admin(administrator_client):
 
 
 def outbox_email(number: int = 1, **fields) -> QueuedEmail:
-    return QueuedEmail.objects.create(
-        recipients=[f"supervisor{number}@example.org"],
+    return QueuedEmailFactory(
+        recipient__email=f"supervisor{number}@example.org",
         subject=f"Boundaries: an update on your report BND-2026-{number:05d}",
         body=f"Read it here:\nhttps://boundaries.example.org/incidents/{number}/",
         **fields,

@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from incidents.models import Incident, QueuedEmail, Severity
-from tests.factories import IncidentFactory, PatientFactory, UserFactory
+from tests.factories import IncidentFactory, PatientFactory, QueuedEmailFactory, UserFactory
 from tests.incidents.conftest import incident_post
 
 
@@ -419,6 +419,41 @@ def test_feedback_email_lost_while_the_relay_was_down_reaches_the_reporter_later
     assert "Thank you" not in mail.outbox[0].body
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_names_each_waiting_emails_person_by_its_address():
+    """Emails written before the outbox named people: the person with the address (an
+    active one before a deactivated one sharing it); an address nobody has now, nobody."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("incidents", "0015_lifecycle_constraints")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old_email = executor.loader.project_state(before).apps.get_model(
+            "incidents", "QueuedEmail"
+        )
+        left = UserFactory(email="shared@example.invalid", is_active=False)
+        staying = UserFactory(email="shared@example.invalid")
+        supervisor = UserFactory(email="sup@example.invalid")
+        pks = {
+            address: old_email.objects.create(
+                recipients=[address], subject="Boundaries: one", body="A link."
+            ).pk
+            for address in ("shared@example.invalid", "sup@example.invalid", "old@example.invalid")
+        }
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+    named = dict(QueuedEmail.objects.values_list("pk", "recipient"))
+    assert named == {
+        pks["shared@example.invalid"]: staying.pk,
+        pks["sup@example.invalid"]: supervisor.pk,
+        pks["old@example.invalid"]: None,
+    }
+    assert left.pk not in named.values()
+
+
 def test_an_unreachable_relay_does_not_hold_a_filing_past_the_workers_timeout(
     nurse, nurse_client, unit, supervisor, django_capture_on_commit_callbacks, settings
 ):
@@ -522,8 +557,8 @@ def test_the_cron_command_fails_when_a_person_must_act_not_at_every_refusal(db, 
     a queued email stops it). It fails the run that gives an email up, and any run that
     cannot reach the mail server."""
     settings.MAILERS = {"default": {"BACKEND": f"{__name__}.RefusesOneAddress"}}
-    refused = QueuedEmail.objects.create(
-        recipients=[RefusesOneAddress.refused], subject="Boundaries: one", body="A link."
+    refused = QueuedEmailFactory(
+        recipient__email=RefusesOneAddress.refused, subject="Boundaries: one"
     )
     call_command("send_incident_digests", verbosity=0)  # refused once: tried again later
     QueuedEmail.objects.filter(pk=refused.pk).update(attempts=QueuedEmail.MAX_ATTEMPTS - 1)
@@ -538,12 +573,10 @@ def test_an_email_the_server_keeps_refusing_is_given_up_on_and_does_not_hold_the
     from incidents import notifications
 
     settings.MAILERS = {"default": {"BACKEND": f"{__name__}.RefusesOneAddress"}}
-    refused = QueuedEmail.objects.create(
-        recipients=[RefusesOneAddress.refused], subject="Boundaries: one", body="A link."
+    refused = QueuedEmailFactory(
+        recipient__email=RefusesOneAddress.refused, subject="Boundaries: one"
     )
-    QueuedEmail.objects.create(
-        recipients=["kept@example.invalid"], subject="Boundaries: two", body="A link."
-    )
+    QueuedEmailFactory(recipient__email="kept@example.invalid", subject="Boundaries: two")
 
     assert notifications.deliver() == notifications.Delivery(sent=1, failed=1)
     assert [message.subject for message in mail.outbox] == ["Boundaries: two"]
@@ -587,12 +620,8 @@ def test_an_email_the_backend_cannot_encode_does_not_hold_the_others(db, setting
     and never reached the emails after it (found by review)."""
 
     settings.MAILERS = {"default": {"BACKEND": f"{__name__}.CannotEncodeOne"}}
-    odd = QueuedEmail.objects.create(
-        recipients=[CannotEncodeOne.odd], subject="Boundaries: one", body="A link."
-    )
-    QueuedEmail.objects.create(
-        recipients=["kept@example.invalid"], subject="Boundaries: two", body="A link."
-    )
+    odd = QueuedEmailFactory(recipient__email=CannotEncodeOne.odd, subject="Boundaries: one")
+    QueuedEmailFactory(recipient__email="kept@example.invalid", subject="Boundaries: two")
 
     # Refused once: logged and tried again, not a failed run (it is given up on later).
     call_command("send_incident_digests", verbosity=0)
@@ -612,8 +641,8 @@ def test_a_421_stops_the_run_as_a_lost_connection_does(db, settings):
     ClosesWithA421.attempts = []
     settings.MAILERS = {"default": {"BACKEND": f"{__name__}.ClosesWithA421"}}
     for number in range(3):
-        QueuedEmail.objects.create(
-            recipients=["kept@example.invalid"], subject=f"Boundaries: {number}", body="A link."
+        QueuedEmailFactory(
+            recipient__email="kept@example.invalid", subject=f"Boundaries: {number}"
         )
 
     assert notifications.deliver() == notifications.Delivery(sent=0, failed=1, unreachable=True)
