@@ -67,6 +67,7 @@ class QueuedEmailAdmin(ReadOnlyAdmin):
 
     list_display = ["pk", "recipient_list", "created_at", "attempts", "short_error"]
     list_display_links = ["pk", "recipient_list"]
+    list_select_related = ["recipient"]
     list_filter = [OutboxStateFilter]
     ordering = ["-pk"]
     actions = ["send_again"]
@@ -96,6 +97,10 @@ class QueuedEmailAdmin(ReadOnlyAdmin):
 
     @admin.display(description="recipients")
     def recipient_list(self, email: QueuedEmail) -> str:
+        # Where the next attempt goes: the person's address as it is now (corrected,
+        # perhaps, since the email was written), else the address last tried.
+        if email.recipient is not None and email.recipient.email:
+            return email.recipient.email
         return ", ".join(email.recipients)
 
     @admin.action(description="Send again (emails given up on)", permissions=["send_again"])

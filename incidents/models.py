@@ -769,7 +769,9 @@ class QueuedEmail(models.Model):
     """An email the app sends (news of an incident, an alert or feedback), written in
     the transaction of the change it tells of, and handed to the mail server after the
     commit; what the server did not take is retried by ``send_incident_digests``. The
-    text is what was sent: a link and a reference, never a patient reference."""
+    text is what was sent: a link and a reference, never a patient reference. It goes
+    to ``recipient`` at their address as it is when it is sent (``recipients`` keeps
+    the address last tried), and to nobody once they are no longer active."""
 
     # Tried by the request, then by every run of the cron command (hourly: two days).
     MAX_ATTEMPTS = 48
@@ -778,7 +780,7 @@ class QueuedEmail(models.Model):
 
     recipients = models.JSONField(default=list)
     # Null only for an email written before emails named their person (migration 0016
-    # found nobody with its address) or whose person was deleted.
+    # found nobody with its address) or whose person was deleted: either is not sent.
     # SET_NULL, not PROTECT: the outbox is a copy kept for 30 days, which should not be
     # what stops a person's record from being removed (people are deactivated anyway).
     recipient = models.ForeignKey(

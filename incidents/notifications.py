@@ -7,7 +7,8 @@ server that is down loses nothing. Once the transaction commits, the request han
 email to the server. If the server cannot be reached, this process leaves every email to
 the cron command for a minute (``RELAY_DOWN_SECONDS``): an unreachable server costs a
 request one connection's timeout, however many emails it queued. The cron command
-``send_incident_digests`` sends what is left (``deliver``)."""
+``send_incident_digests`` sends what is left (``deliver``). Each email names its person,
+and goes to their address as it is when it is sent: to nobody once they have left."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def _send(
     """Queue the email, one message per person (nobody sees who else was told, and an
     address the server refuses holds up nobody else), in the caller's transaction; they
     are handed to the mail server after the commit (``at_once``), or by the next
-    ``deliver``. False when there is nobody to send it to."""
+    ``deliver``, at each person's address as it is then. False when there is nobody to
+    send it to."""
     if not recipients:
         return False
     body = render_to_string(template, {**context, "site_url": settings.SITE_URL})
@@ -91,13 +93,15 @@ def _deliver_at_once(email_ids: list[int]) -> None:
 
 class Delivery(NamedTuple):
     """What one ``deliver`` did: emails sent and not sent; whether it stopped because
-    the mail server could not be reached (the rest wait for the next run), and how many
-    emails it gave up on (their last attempt failed)."""
+    the mail server could not be reached (the rest wait for the next run), how many
+    emails it gave up on (their last attempt failed), and how many it did not send
+    because their person is no longer active or has no address (given up on at once)."""
 
     sent: int
     failed: int
     unreachable: bool = False
     given_up: int = 0
+    no_recipient: int = 0
 
 
 def deliver(*, ids: list[int] | None = None, limit: int = 500) -> Delivery:
@@ -105,23 +109,31 @@ def deliver(*, ids: list[int] | None = None, limit: int = 500) -> Delivery:
     connection, oldest first. Each is claimed first (a conditional UPDATE), so two
     processes never send the same one. Stops at the first failure that is not the
     message's own (the server unreachable, timing out, closing the connection): the
-    rest would wait as long, and is tried at the next run."""
-    queued = QueuedEmail.objects.to_deliver(now=timezone.now())
+    rest would wait as long, and is tried at the next run. Each goes to its person's
+    address as it is now (``_address_now``)."""
+    queued = QueuedEmail.objects.to_deliver(now=timezone.now()).select_related("recipient")
     if ids is not None:
         queued = queued.filter(pk__in=ids)
-    sent = failed = given_up = 0
+    sent = failed = given_up = no_recipient = 0
     unreachable = False
     connection = None
     try:
         for email in queued.order_by("pk")[:limit]:
             if not _claim(email):
                 continue
+            address, why_not = _address_now(email)
+            if not address:
+                no_recipient += 1
+                _give_up(email, why_not)
+                continue
+            if email.recipients != [address]:
+                QueuedEmail.objects.filter(pk=email.pk).update(recipients=[address])
             try:
                 if connection is None:
                     connection = mailers.default
                     connection.open()
                 connection.send_messages(
-                    [EmailMessage(email.subject, email.body, None, email.recipients)]
+                    [EmailMessage(email.subject, email.body, None, [address])]
                 )
             except Exception as error:  # recorded on the row; see _message_refused
                 failed += 1
@@ -138,7 +150,31 @@ def deliver(*, ids: list[int] | None = None, limit: int = 500) -> Delivery:
     finally:
         if connection is not None:
             connection.close()
-    return Delivery(sent, failed, unreachable, given_up)
+    return Delivery(sent, failed, unreachable, given_up, no_recipient)
+
+
+def _address_now(email: QueuedEmail) -> tuple[str, str]:
+    """Where ``email`` goes now: its person's address as it is today, which may have
+    been corrected since the email was written; or no address, and why."""
+    person = email.recipient
+    if person is None:
+        # Written before the outbox named people, to an address nobody has now; or
+        # the person's record was removed.
+        return "", "Not sent: no person on record for it."
+    if not person.is_active:
+        return "", "Not sent: the person is no longer active."
+    if not person.email:
+        return "", "Not sent: the person has no email address."
+    return person.email, ""
+
+
+def _give_up(email: QueuedEmail, reason: str) -> None:
+    """Given up on at once: no later run would find an address either. Send again
+    (admin) tries it afresh, once the person's record is put right."""
+    QueuedEmail.objects.filter(pk=email.pk).update(
+        sending_since=None, last_error=reason, attempts=QueuedEmail.MAX_ATTEMPTS
+    )
+    logger.warning("email %s not sent, given up: %s", email.pk, reason)
 
 
 def _message_refused(error: Exception) -> bool:

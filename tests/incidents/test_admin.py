@@ -4,6 +4,8 @@ They read the email outbox, and can have an email given up on tried again."""
 from datetime import timedelta
 
 from django.contrib.auth.models import Permission
+from django.core import mail
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -176,6 +178,27 @@ def test_an_email_given_up_on_is_tried_again_at_the_next_run_and_recorded(
         str(refused.pk),
     )
     assert audit.verify_chain().ok
+
+
+def test_an_email_sent_again_goes_to_the_address_its_person_has_now(administrator_client):
+    """Given up on at a wrong address, the address corrected, sent again: it once went to
+    the wrong address again."""
+    refused = given_up(1)
+    person = refused.recipient
+    person.email = "supervisor1.corrected@example.org"
+    person.save()
+
+    listed = administrator_client.get(OUTBOX).content.decode()
+    assert "supervisor1.corrected@example.org" in listed
+    administrator_client.post(
+        OUTBOX, {"action": "send_again", "_selected_action": [refused.pk]}, follow=True
+    )
+    call_command("send_incident_digests", verbosity=0)
+
+    assert [message.to for message in mail.outbox] == [["supervisor1.corrected@example.org"]]
+    refused.refresh_from_db()
+    assert refused.sent_at is not None
+    assert refused.recipients == ["supervisor1.corrected@example.org"]
 
 
 def test_the_outbox_runs_the_same_queries_for_1_or_20_emails(administrator_client):

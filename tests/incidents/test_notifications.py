@@ -419,11 +419,73 @@ def test_feedback_email_lost_while_the_relay_was_down_reaches_the_reporter_later
     assert "Thank you" not in mail.outbox[0].body
 
 
+def test_an_email_waiting_in_the_outbox_goes_to_the_address_its_person_has_now(
+    nurse_client, unit, supervisor, django_capture_on_commit_callbacks, settings
+):
+    """An address corrected while the relay was down: the retry used the address the
+    email was written with."""
+    relay_down(settings)
+    with django_capture_on_commit_callbacks(execute=True):
+        nurse_client.post("/incidents/new/", incident_post(unit, request_type="stalking"))
+    written_to = supervisor.email
+    supervisor.email = "corrected@example.invalid"
+    supervisor.save()
+
+    relay_back(settings)
+    call_command("send_incident_digests", verbosity=0)
+
+    assert len(mail.outbox) == 2
+    assert all(message.to == ["corrected@example.invalid"] for message in mail.outbox)
+    for email in QueuedEmail.objects.all():
+        assert (email.recipient, email.recipients) == (supervisor, ["corrected@example.invalid"])
+    assert written_to not in str([message.to for message in mail.outbox])
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ("deactivated", "Not sent: the person is no longer active."),
+        ("address removed", "Not sent: the person has no email address."),
+        ("record deleted", "Not sent: no person on record for it."),
+    ],
+)
+def test_an_email_for_a_person_no_longer_reachable_is_given_up_on_at_once(
+    db, caplog, change, reason
+):
+    """It went to the address it was written with, deactivated or not; the run that
+    finds it so must neither fail (nobody has to act) nor try it again at every run."""
+    waiting = QueuedEmailFactory()
+    kept = QueuedEmailFactory()
+    person = waiting.recipient
+    if change == "deactivated":
+        person.is_active = False
+        person.save()
+    elif change == "address removed":
+        person.email = ""
+        person.save()
+    else:
+        person.delete()
+
+    call_command("send_incident_digests", verbosity=0)
+
+    assert [message.to for message in mail.outbox] == [[kept.recipient.email]]
+    waiting.refresh_from_db()
+    assert (waiting.sent_at, waiting.sending_since) == (None, None)
+    assert waiting.last_error == reason
+    assert list(QueuedEmail.objects.given_up()) == [waiting]
+    assert f"email {waiting.pk} not sent, given up: {reason}" in caplog.text
+    call_command("send_incident_digests", verbosity=0)
+    assert len(mail.outbox) == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_names_each_waiting_emails_person_by_its_address():
     """Emails written before the outbox named people: the person with the address (an
-    active one before a deactivated one sharing it); an address nobody has now, nobody."""
+    active one before a deactivated one sharing it); an address nobody has now, nobody,
+    and such an email is given up on rather than sent there."""
     from django.db.migrations.executor import MigrationExecutor
+
+    from incidents import notifications
 
     before = [("incidents", "0015_lifecycle_constraints")]
     executor = MigrationExecutor(connection)
@@ -452,6 +514,11 @@ def test_the_migration_names_each_waiting_emails_person_by_its_address():
         pks["old@example.invalid"]: None,
     }
     assert left.pk not in named.values()
+    assert notifications.deliver() == notifications.Delivery(sent=2, failed=0, no_recipient=1)
+    assert sorted(message.to[0] for message in mail.outbox) == [
+        "shared@example.invalid",
+        "sup@example.invalid",
+    ]
 
 
 def test_an_unreachable_relay_does_not_hold_a_filing_past_the_workers_timeout(
@@ -588,7 +655,7 @@ def test_an_email_the_server_keeps_refusing_is_given_up_on_and_does_not_hold_the
     QueuedEmail.objects.filter(pk=refused.pk).update(attempts=QueuedEmail.MAX_ATTEMPTS - 1)
     assert notifications.deliver() == notifications.Delivery(sent=0, failed=1, given_up=1)
     assert "given up" in caplog.text
-    assert notifications.deliver() == (0, 0, False, 0)  # not tried again
+    assert notifications.deliver() == notifications.Delivery(sent=0, failed=0)  # not tried again
     assert len(mail.outbox) == 1
 
 

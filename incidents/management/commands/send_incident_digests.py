@@ -24,12 +24,14 @@ class Command(DatabaseCommand):
             self.stdout.write(f"Digests written for {covered} incident(s).")
             self.stdout.write(
                 f"Emails sent: {delivery.sent}; refused or not handed over: "
-                f"{delivery.failed}; waiting for the next run: {waiting}."
+                f"{delivery.failed}; not sent, their person no longer active or without an "
+                f"address: {delivery.no_recipient}; waiting for the next run: {waiting}."
             )
         # Non-zero for cron's monitoring when a person must act: the mail server could
         # not be reached (the run stops at its first email, the rest wait unseen), or an
         # email was given up on. An address refused once is logged and tried again: it
-        # must not fail every run for the two days until it is given up on.
+        # must not fail every run for the two days until it is given up on. An email to
+        # someone deactivated since is not sent, and needs nobody.
         problems = []
         if delivery.unreachable:
             problems.append(f"the mail server could not be reached; {waiting} email(s) wait")
