@@ -40,6 +40,7 @@ from django.db.models import (
 )
 from django.db.models.functions import RowNumber, TruncHour
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from boundaries.models import Unit
 from boundaries.pdf import render_pdf
@@ -211,6 +212,19 @@ def monthly_filename(month: Month, scope: Scope) -> str:
     return f"boundaries-monthly-{month}-{scope.slug}.pdf"
 
 
+def monthly_title(month: Month, scope: Scope) -> str:
+    return f"Boundaries monthly summary: {month.label}, {scope.label}"
+
+
+def report_query(month: Month, scope: Scope) -> str:
+    """The query string that names a month and a scope on the report pages: the month,
+    and a unit's code (never anything about a patient)."""
+    params = {"month": str(month)}
+    if scope.unit is not None:
+        params["unit"] = scope.unit.code
+    return urlencode(params)
+
+
 def incidents_filename(month: Month, scope: Scope) -> str:
     return f"boundaries-incidents-{month}-{scope.slug}.csv"
 
@@ -345,7 +359,7 @@ class MonthlySummary:
 
     @property
     def title(self) -> str:
-        return f"Boundaries monthly summary: {self.month.label}, {self.scope.label}"
+        return monthly_title(self.month, self.scope)
 
     @property
     def generated_at_text(self) -> str:

@@ -17,7 +17,6 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_cache_control
-from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from boundaries import audit
@@ -121,13 +120,6 @@ def _scope_for_download(request: HttpRequest) -> Scope:
     return Scope(None)
 
 
-def _query(month: Month, scope: Scope, **extra: str) -> str:
-    params = {"month": str(month)}
-    if scope.unit is not None:
-        params["unit"] = scope.unit.code
-    return urlencode({**params, **extra})
-
-
 def _page_scope(request: HttpRequest, units: list[Unit]) -> Scope:
     """The page's scope: the unit asked for (404 unless visible), else the organisation
     for managers and a supervisor's first unit."""
@@ -150,13 +142,13 @@ def _summary_context(request: HttpRequest, month: Month, scope: Scope) -> dict:
     return {
         "summary": summary,
         "figures": summary.figures,
-        "pdf_url": f"{reverse('incidents:report_pdf')}?{_query(month, scope)}",
-        "csv_url": f"{reverse('incidents:report_csv')}?{_query(month, scope)}",
+        "pdf_url": f"{reverse('incidents:report_pdf')}?{reports.report_query(month, scope)}",
+        "csv_url": f"{reverse('incidents:report_csv')}?{reports.report_query(month, scope)}",
         # None before the first month reports cover (its page would be a 400).
-        "previous_url": f"?{_query(preceding, scope)}"
+        "previous_url": f"?{reports.report_query(preceding, scope)}"
         if preceding.year >= reports.EARLIEST_YEAR
         else "",
-        "next_url": f"?{_query(following, scope)}"
+        "next_url": f"?{reports.report_query(following, scope)}"
         if following <= Month.containing(timezone.now())
         else "",
     }
