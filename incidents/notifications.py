@@ -103,6 +103,29 @@ class Delivery(NamedTuple):
     given_up: int = 0
     no_recipient: int = 0
 
+    def trouble(self, *, waiting: int) -> str:
+        """What a person must act on, for a cron command to fail with: the mail server
+        could not be reached (``waiting`` emails wait), or emails were given up on after
+        the last attempt. Empty otherwise: an address refused once is tried again at the
+        next run (failing every hourly run for the two days until it is given up on would
+        bury the rest), and an email to someone who has left needs nobody."""
+        problems = []
+        if self.unreachable:
+            problems.append(
+                f"the mail server could not be reached; {waiting} email(s) wait for the "
+                "next run of send_incident_digests"
+            )
+        if self.given_up:
+            problems.append(
+                f"{self.given_up} email(s) given up on after {QueuedEmail.MAX_ATTEMPTS} attempts"
+            )
+        if not problems:
+            return ""
+        return (
+            "; ".join(problems).capitalize() + ". The mail server's answer for each is in "
+            "the log and in the admin site (Queued emails)."
+        )
+
 
 def deliver(*, ids: list[int] | None = None, limit: int = 500) -> Delivery:
     """Hand queued emails (``ids``, or every one waiting) to the mail server over one

@@ -27,21 +27,7 @@ class Command(DatabaseCommand):
                 f"{delivery.failed}; not sent, their person no longer active or without an "
                 f"address: {delivery.no_recipient}; waiting for the next run: {waiting}."
             )
-        # Non-zero for cron's monitoring when a person must act: the mail server could
-        # not be reached (the run stops at its first email, the rest wait unseen), or an
-        # email was given up on. An address refused once is logged and tried again: it
-        # must not fail every run for the two days until it is given up on. An email to
-        # someone deactivated since is not sent, and needs nobody.
-        problems = []
-        if delivery.unreachable:
-            problems.append(f"the mail server could not be reached; {waiting} email(s) wait")
-        if delivery.given_up:
-            problems.append(
-                f"{delivery.given_up} email(s) given up on after "
-                f"{QueuedEmail.MAX_ATTEMPTS} attempts"
-            )
-        if problems:
-            raise CommandError(
-                "; ".join(problems).capitalize() + ". The mail server's answer for each is "
-                "in the log and in the admin site (Queued emails)."
-            )
+        # Non-zero for cron's monitoring when a person must act (``Delivery.trouble``).
+        trouble = delivery.trouble(waiting=waiting)
+        if trouble:
+            raise CommandError(trouble)
