@@ -24,10 +24,12 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.http import HttpRequest
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from boundaries import audit
-from boundaries.models import Membership, Role, User
+from boundaries.models import Membership, Role, Unit, User
+from incidents import reports
 from incidents.models import Incident, QueuedEmail
 
 logger = logging.getLogger(__name__)
@@ -53,14 +55,14 @@ def supervisors_of(unit_id: int) -> list[User]:
 
 def _send(
     *, template: str, subject: str, recipients: list[User], context: dict, at_once: bool = True
-) -> bool:
+) -> list[QueuedEmail]:
     """Queue the email, one message per person (nobody sees who else was told, and an
     address the server refuses holds up nobody else), in the caller's transaction; they
     are handed to the mail server after the commit (``at_once``), or by the next
-    ``deliver``, at each person's address as it is then. False when there is nobody to
-    send it to."""
+    ``deliver``, at each person's address as it is then. Returns the emails queued: none
+    when there is nobody to send it to."""
     if not recipients:
-        return False
+        return []
     body = render_to_string(template, {**context, "site_url": settings.SITE_URL})
     people = {person.pk: person for person in recipients}.values()
     emails = QueuedEmail.objects.bulk_create(
@@ -69,7 +71,7 @@ def _send(
     )
     if at_once:
         _deliver_after_commit([email.pk for email in emails])
-    return True
+    return emails
 
 
 # After the mail server could not be reached, requests leave their emails to the cron
@@ -481,3 +483,35 @@ def addendum_added(incident_id: int) -> None:
         recipients=recipients,
         context={"incident": incident},
     )
+
+
+def monthly_summary_readers(unit: Unit | None) -> list[User]:
+    """Who is sent the monthly summary: a unit's supervisors; the managers for the whole
+    organisation, and for a closed unit (its supervisors no longer see its reports)."""
+    if unit is None or not unit.is_active:
+        return managers()
+    return supervisors_of(unit.pk)
+
+
+@transaction.atomic
+def monthly_summary_ready(
+    *, month: reports.Month, unit: Unit | None, recipients: list[User]
+) -> list[int]:
+    """Queue an email to each of ``recipients`` with a link to the month's summary, for
+    the caller to ``deliver``; returns the emails' ids. The link, not the PDF: the
+    report stays behind the sign-in, the outbox keeps no copy of it, and each reader's
+    PDF is drawn when they open it, leaving out what was done about their own reports
+    (as every download does)."""
+    scope = reports.Scope(unit)
+    emails = _send(
+        template="incidents/email/monthly_summary.txt",
+        subject=reports.monthly_title(month, scope),
+        recipients=recipients,
+        context={
+            "month": month,
+            "scope": scope,
+            "path": f"{reverse('incidents:reports')}?{reports.report_query(month, scope)}",
+        },
+        at_once=False,  # the caller delivers them, and tells the operator how it went
+    )
+    return [email.pk for email in emails]

@@ -18,10 +18,11 @@ from pypdf import PdfReader
 
 from boundaries import pdf
 from boundaries.models import AuditEvent, Role
-from incidents.models import Patient
+from incidents.models import Patient, QueuedEmail
 from incidents.reports import Month
 from tests.conftest import client_for
 from tests.factories import IncidentFactory, UnitFactory, UserFactory
+from tests.incidents.test_notifications import relay_back, relay_down
 from tests.incidents.test_reports import build_october, incident, utc
 
 PDF_URL = "/reports/monthly.pdf"
@@ -356,26 +357,33 @@ def test_the_report_file_is_readable_by_its_owner_and_group_only(db, tmp_path):
     assert path.read_bytes().startswith(b"%PDF")
 
 
-def test_the_command_emails_a_units_report_to_its_supervisors_only(
-    october, supervisor, other_unit_supervisor, manager, tmp_path
+def test_the_command_emails_a_link_to_a_units_report_to_its_supervisors_only(
+    october, supervisor, other_unit_supervisor, manager, settings
 ):
     UserFactory(role=Role.SUPERVISOR, units=[supervisor.units.first()], is_active=False)
-    output = tmp_path / "ward-a.pdf"
-    call_command(
-        "monthly_report", "--month", "2026-10", "--unit", "WARD-A", "--output", str(output),
-        "--email",
-    )  # fmt: skip
+    out = io.StringIO()
+    call_command("monthly_report", "--month", "2026-10", "--unit", "WARD-A", "--email", stdout=out)
+
     assert [message.to for message in mail.outbox] == [[supervisor.email]]
     message = mail.outbox[0]
     assert message.subject == "Boundaries monthly summary: October 2026, Ward A"
-    (name, content, mimetype) = message.attachments[0]
-    assert (name, mimetype) == ("boundaries-monthly-2026-10-WARD-A.pdf", "application/pdf")
-    assert content == output.read_bytes()
+    assert f"{settings.SITE_URL}/reports/?month=2026-10&unit=WARD-A\n" in message.body
+    # The report stays behind the sign-in; the email says no figure and names no patient.
+    assert message.attachments == []
+    assert not re.search(r"\d{6}", message.body)
+    assert "Emailed a link to the summary to 1 person." in out.getvalue()
+    # Through the outbox, like every email of the app: written, then sent, to a person.
+    (queued,) = QueuedEmail.objects.all()
+    assert (queued.recipient, queued.attempts) == (supervisor, 1)
+    assert queued.sent_at is not None
+    # A link is not an export: the reader's download is, recorded when it happens.
+    assert not AuditEvent.objects.filter(action="report.exported").exists()
 
 
-def test_an_emailed_copy_leaves_out_what_was_done_about_its_readers_own_reports(supervisor, unit):
-    # Found by a review helper: the command mailed one copy to every supervisor, which
-    # counted what colleagues did about each one's own reports.
+def test_the_emailed_link_opens_the_readers_own_summary(supervisor, unit, settings):
+    """Each reader's PDF leaves out what was done about their own reports (found by a
+    review helper when the command mailed one copy to every supervisor): the link
+    opens the page drawn for whoever follows it."""
     from incidents.models import Status
     from tests.incidents.test_exports import filed
 
@@ -386,14 +394,17 @@ def test_an_emailed_copy_leaves_out_what_was_done_about_its_readers_own_reports(
 
     def text_for(person) -> str:
         (message,) = [m for m in mail.outbox if m.to == [person.email]]
-        return squeezed(pdf_text(message.attachments[0][1]))
+        link = re.search(rf"{re.escape(settings.SITE_URL)}(/reports/\S+)", message.body)[1]
+        client = client_for(person)
+        page = client.get(link)
+        assert page.status_code == 200
+        return squeezed(pdf_text(client.get(page.context["pdf_url"]).content))
 
     own = text_for(supervisor)
     assert "Behaviouralflagonthepatientrecordrecommended0" in own
     assert "yourownreportsarenotcountedhere" in own
-    shared = text_for(colleague)
-    assert "Behaviouralflagonthepatientrecordrecommended1" in shared
-    assert "notcountedhere" not in shared
+    # The colleague's counts what was done about the supervisor's report.
+    assert "Behaviouralflagonthepatientrecordrecommended1" in text_for(colleague)
 
 
 def test_the_command_emails_the_organisations_report_to_each_active_manager(
@@ -547,35 +558,48 @@ class RefusesOneAddress(LocmemBackend):
         return len(messages)
 
 
-def test_a_refused_address_does_not_stop_the_summary_reaching_the_others(
-    db, manager, settings, caplog
-):
-    """Found by review: one refused address stopped the batch, those before it had the
-    PDF with nothing in the audit trail, and those after it had nothing."""
+def test_a_refused_address_waits_in_the_outbox_and_is_sent_by_the_next_run(db, manager, settings):
+    """The email the relay refused once was lost: the operator was told to send the
+    summary another way. Now it is kept and tried again, as every email of the app is,
+    without holding up the others or failing the run."""
     settings.MAILERS = {"default": {"BACKEND": f"{__name__}.RefusesOneAddress"}}
-    UserFactory(role=Role.MANAGER, email="mfull@example.invalid", units=[UnitFactory()])
+    full = UserFactory(role=Role.MANAGER, email=RefusesOneAddress.refused, units=[UnitFactory()])
     UserFactory(role=Role.MANAGER, email="zed@example.invalid", units=[UnitFactory()])
     out = io.StringIO()
 
-    with pytest.raises(CommandError) as refused:
-        call_command("monthly_report", "--month", "2026-10", "--email", stdout=out)
+    call_command("monthly_report", "--month", "2026-10", "--email", stdout=out)
 
     assert sorted(message.to[0] for message in mail.outbox) == [
         "manager@example.invalid",
         "zed@example.invalid",
     ]
-    assert "Emailed the summary to 2 people" in out.getvalue()
-    assert "1 could not be sent: mfull@example.invalid (refused: 552 Mailbox full)" in str(
-        refused.value
+    assert "Emailed a link to the summary to 2 people." in out.getvalue()
+    assert "1 email(s) refused by the mail server wait in the outbox" in out.getvalue()
+    waiting = QueuedEmail.objects.waiting().get()
+    assert (waiting.recipient, waiting.attempts) == (full, 1)
+    assert "552" in waiting.last_error
+
+    relay_back(settings)
+    call_command("send_incident_digests", verbosity=0)
+    assert mail.outbox[-1].to == [RefusesOneAddress.refused]
+    assert (
+        mail.outbox[-1].subject == "Boundaries monthly summary: October 2026, Whole organisation"
     )
-    assert AuditEvent.objects.filter(action="report.exported").count() == 1
+    assert not QueuedEmail.objects.waiting().exists()
 
 
-def test_a_summary_nobody_could_be_sent_is_not_recorded_as_exported(db, manager, settings):
-    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.RefusesOneAddress"}}
-    manager.email = RefusesOneAddress.refused
-    manager.save()
-    with pytest.raises(CommandError, match="could not be sent"):
+def test_an_unreachable_relay_fails_the_command_and_loses_no_email(db, manager, settings):
+    relay_down(settings)
+    UserFactory(role=Role.MANAGER, email="zed@example.invalid", units=[UnitFactory()])
+
+    with pytest.raises(CommandError, match=r"could not be reached; 2 email\(s\) wait"):
         call_command("monthly_report", "--month", "2026-10", "--email", stdout=io.StringIO())
+
     assert mail.outbox == []
-    assert not AuditEvent.objects.filter(action="report.exported").exists()
+    assert QueuedEmail.objects.waiting().count() == 2
+    relay_back(settings)
+    call_command("send_incident_digests", verbosity=0)
+    assert sorted(message.to[0] for message in mail.outbox) == [
+        "manager@example.invalid",
+        "zed@example.invalid",
+    ]

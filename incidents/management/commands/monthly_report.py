@@ -1,23 +1,23 @@
-"""Generate the monthly summary PDF from cron, and optionally email it."""
+"""Generate the monthly summary PDF from cron, and optionally email a link to it."""
 
 from __future__ import annotations
 
 import contextlib
 import glob
 import os
-import smtplib
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from django.core.mail import EmailMessage, mailers
 from django.core.management.base import CommandError, CommandParser
+from django.utils import timezone
 
 from boundaries import audit
 from boundaries.management.base import DatabaseCommand
-from boundaries.models import Role, Unit, User
-from incidents import reports
+from boundaries.models import Unit, User
+from incidents import notifications, reports
+from incidents.models import QueuedEmail
 from incidents.reports import MalformedMonth, Month
 
 
@@ -25,8 +25,10 @@ class Command(DatabaseCommand):
     help = (
         "Write the monthly summary PDF for a calendar month (local time), for the whole "
         "organisation or one unit: the same document managers download from /reports/. "
-        "With --email, send it to every active manager (organisation, or a closed unit) "
-        "or to the unit's supervisors. Example for cron on the 1st of each month: "
+        "With --email, email every active manager (organisation, or a closed unit) or "
+        "the unit's supervisors a link to the month's summary in the app (the PDF stays "
+        "behind the sign-in), through the outbox: an email the mail server does not take "
+        "is sent by send_incident_digests. Example for cron on the 1st of each month: "
         "manage.py monthly_report --output /var/lib/boundaries/reports/ --email"
     )
 
@@ -51,7 +53,7 @@ class Command(DatabaseCommand):
         parser.add_argument(
             "--email",
             action="store_true",
-            help="Email the PDF to the managers, or to the unit's supervisors.",
+            help="Email a link to the summary to the managers, or to the unit's supervisors.",
         )
 
     def handle(
@@ -85,44 +87,26 @@ class Command(DatabaseCommand):
         folder = self._folder(output) if output else None
         recipients = self._recipients(scope_unit) if email else []
 
-        summary = reports.monthly_summary(
-            month=chosen, unit=scope_unit, generated_by=reports.SCHEDULED_JOB
-        )
-        pdf = reports.render_monthly_summary(summary)
-
-        # Recorded once something has gone out, and even if a later step fails.
-        delivered = False
-        try:
-            if output:
-                path = folder / summary.filename if folder else Path(output)
-                try:
-                    _write_private(path, pdf)
-                except OSError as error:
-                    raise CommandError(f"Could not write {path}: {error.strerror}.") from None
-                delivered = True
-                self.stdout.write(f"Wrote {path} ({len(pdf):,} bytes).")
-            if email:
-                not_sent = self._email(summary, pdf, recipients)
-                sent = len(recipients) - len(not_sent)
-                if sent:
-                    delivered = True
-                    self.stdout.write(
-                        f"Emailed the summary to {sent} {'person' if sent == 1 else 'people'}."
-                    )
-                if not_sent:
-                    reasons = "; ".join(f"{address} ({why})" for address, why in not_sent.items())
-                    raise CommandError(
-                        f"The summary went to {sent} of {len(recipients)}; {len(not_sent)} "
-                        f"could not be sent: {reasons}. Send it to them another way: running "
-                        "the command again emails everyone again."
-                    )
-        finally:
-            if delivered:
-                audit.record(
-                    action=audit.Action.REPORT_EXPORTED,
-                    unit=scope_unit,
-                    about=("month", str(chosen)),
-                )
+        if output:
+            summary = reports.monthly_summary(
+                month=chosen, unit=scope_unit, generated_by=reports.SCHEDULED_JOB
+            )
+            pdf = reports.render_monthly_summary(summary)
+            path = folder / summary.filename if folder else Path(output)
+            try:
+                _write_private(path, pdf)
+            except OSError as error:
+                raise CommandError(f"Could not write {path}: {error.strerror}.") from None
+            audit.record(
+                action=audit.Action.REPORT_EXPORTED,
+                unit=scope_unit,
+                about=("month", str(chosen)),
+            )
+            self.stdout.write(f"Wrote {path} ({len(pdf):,} bytes).")
+        if email:
+            # An email carries a link, not the report: opening it is the export, recorded
+            # with the reader's download.
+            self._email(chosen, scope_unit, recipients)
 
     @staticmethod
     def _folder(output: str) -> Path | None:
@@ -139,76 +123,30 @@ class Command(DatabaseCommand):
 
     @staticmethod
     def _recipients(unit: Unit | None) -> list[User]:
-        people = User.objects.filter(is_active=True).exclude(email="")
-        if unit is None or not unit.is_active:
-            # A closed unit's supervisors no longer see its reports: its managers do.
-            people = people.filter(role=Role.MANAGER)
-        else:
-            people = people.filter(role=Role.SUPERVISOR, memberships__unit=unit)
-        recipients = list(people.distinct().order_by("email"))
+        recipients = notifications.monthly_summary_readers(unit)
         if not recipients:
             raise CommandError("Nobody to email: no active person with an email address.")
         return recipients
 
-    def _email(
-        self, summary: reports.MonthlySummary, pdf: bytes, recipients: list[User]
-    ) -> dict[str, str]:
-        """Send each person their message, over one connection; one the mail server
-        refuses does not stop the others. Returns the addresses not sent to, with why."""
-        body = (
-            f"The Boundaries monthly summary for {summary.month.label} "
-            f"({summary.scope.label}) is attached.\n\n"
-            "It holds figures only, with patients pseudonymised. Keep it on the "
-            "organisation's systems.\n"
-        )
-        # Someone who reported incidents in the month gets their own copy, which leaves
-        # what supervisors did about those reports out of the review actions (as the
-        # downloaded one does); everyone else gets the shared one.
-        reporters = set(
-            summary.scope.incidents()
-            .in_period(summary.month.start, summary.month.end)
-            .filter(reporter__in=recipients)
-            .values_list("reporter_id", flat=True)
-        )
-        messages = []
-        for person in recipients:
-            document = pdf
-            if person.pk in reporters:
-                document = reports.render_monthly_summary(
-                    reports.monthly_summary(
-                        month=summary.month,
-                        unit=summary.scope.unit,
-                        generated_by=reports.SCHEDULED_JOB,
-                        reader_id=person.pk,
-                    )
-                )
-            # One message per person: nobody sees who else receives it.
-            message = EmailMessage(subject=summary.title, body=body, to=[person.email])
-            message.attach(summary.filename, document, "application/pdf")
-            messages.append(message)
-        not_sent: dict[str, str] = {}
-        connection = mailers.default
-        try:
-            try:
-                connection.open()
-            except OSError as error:
-                return {message.to[0]: _why(error) for message in messages}
-            for message in messages:
-                try:
-                    connection.send_messages([message])
-                except OSError as error:  # smtplib's errors are OSErrors too
-                    not_sent[message.to[0]] = _why(error)
-        finally:
-            connection.close()
-        return not_sent
-
-
-def _why(error: OSError) -> str:
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return "refused: " + ", ".join(
-            f"{code} {reply.decode(errors='replace')}" for code, reply in error.recipients.values()
-        )
-    return f"{type(error).__name__}: {error}"
+    def _email(self, month: Month, unit: Unit | None, recipients: list[User]) -> None:
+        """Queue each person's email and hand them to the mail server. What it does not
+        take waits in the outbox for send_incident_digests; the exit status fails, as
+        that command's does, when a person must act."""
+        ids = notifications.monthly_summary_ready(month=month, unit=unit, recipients=recipients)
+        delivery = notifications.deliver(ids=ids)
+        if delivery.sent:
+            people = "person" if delivery.sent == 1 else "people"
+            self.stdout.write(f"Emailed a link to the summary to {delivery.sent} {people}.")
+        waiting = QueuedEmail.objects.to_deliver(now=timezone.now()).filter(pk__in=ids).count()
+        trouble = delivery.trouble(waiting=waiting)
+        if trouble:
+            raise CommandError(trouble)
+        if waiting:
+            self.stdout.write(
+                f"{waiting} email(s) refused by the mail server wait in the outbox: "
+                "send_incident_digests tries them again at each run (its answer is in the "
+                "log and in the admin site, Queued emails)."
+            )
 
 
 # The report's file: read and written by its owner (the app's account), read by its
