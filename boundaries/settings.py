@@ -18,7 +18,7 @@ from django.utils.csp import CSP
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 # A value quoted in a configuration error is cut to this many characters.
 _SHOWN = 40
 
@@ -30,9 +30,11 @@ def _shown(raw: str) -> str:
 
 
 def env_bool(name: str, default: bool) -> bool:
-    """A strict boolean: anything other than the usual spellings is a configuration error."""
+    """A strict boolean: anything other than the usual spellings is a configuration error.
+    Empty is the default, as for the other settings (a blank ``DJANGO_HTTPS=`` line in an
+    environment file turned HTTPS off)."""
     raw = os.environ.get(name)
-    if raw is None:
+    if raw is None or raw.strip() == "":
         return default
     value = raw.strip().lower()
     if value in _TRUE:
@@ -366,7 +368,7 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # The five levels the README names; the logging module also knows NOTSET (which logs
 # everything, like DEBUG) and the aliases WARN and FATAL.
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-_log_level = os.environ.get("DJANGO_LOG_LEVEL", "INFO").strip().upper()
+_log_level = os.environ.get("DJANGO_LOG_LEVEL", "").strip().upper() or "INFO"
 if _log_level not in _LOG_LEVELS:
     raise ImproperlyConfigured(
         "DJANGO_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, "

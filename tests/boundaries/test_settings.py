@@ -36,6 +36,30 @@ def test_debug_flag_accepts_the_usual_spellings(monkeypatch, raw, expected):
     assert env_bool("SOME_FLAG", not expected) is expected
 
 
+@pytest.mark.parametrize("raw", ["", "  "])
+@pytest.mark.parametrize("default", [True, False])
+def test_an_empty_flag_is_its_default(monkeypatch, raw, default):
+    """Found by review: empty read as false, so a blank ``DJANGO_HTTPS=`` line in an
+    environment file turned off the HTTPS redirect, secure cookies and HSTS."""
+    monkeypatch.setenv("SOME_FLAG", raw)
+    assert env_bool("SOME_FLAG", default) is default
+
+
+def test_a_blank_https_line_keeps_https_on_in_production():
+    shown = run_django(
+        "shell",
+        "-c",
+        "from django.conf import settings; "
+        "print(settings.SECURE_SSL_REDIRECT, settings.SESSION_COOKIE_SECURE)",
+        DJANGO_HTTPS="",
+        DJANGO_LOG_LEVEL="",
+        DJANGO_SECRET_KEY="k3y-" + "a1b2c3d4e5f6g7h8i9j0" * 3,
+        DJANGO_ALLOWED_HOSTS="boundaries.example.org",
+    )
+    assert shown.returncode == 0, shown.stderr[-400:]
+    assert shown.stdout.strip().splitlines()[-1] == "True True"
+
+
 def test_debug_flag_refuses_anything_else(monkeypatch):
     monkeypatch.setenv("SOME_FLAG", "maybe")
     with pytest.raises(ImproperlyConfigured, match="must be true or false"):

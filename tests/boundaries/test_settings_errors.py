@@ -53,7 +53,7 @@ def test_a_malformed_database_url_is_not_repeated_in_the_error():
     assert "s3cret" not in result.stderr
 
 
-@pytest.mark.parametrize("level", ["debug", "Warning", " ERROR "])
+@pytest.mark.parametrize("level", ["debug", "Warning", " ERROR ", ""])
 def test_a_log_level_in_any_case_is_accepted(level):
     # DJANGO_LOG_LEVEL=debug stopped every command with "ValueError: Unable to
     # configure root logger".
