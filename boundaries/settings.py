@@ -62,9 +62,17 @@ def env_int(name: str, default: int, *, minimum: int, maximum: int | None = None
     return value
 
 
+def env_str(name: str, default: str) -> str:
+    """A text setting; unset or blank is the default."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
-    if raw is None:
+    if raw is None or raw.strip() == "":
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
 
@@ -238,7 +246,7 @@ if HTTPS:
 
 # Two-factor sign-in (django-otp): codes from an authenticator app, and single-use
 # backup codes. Wrong codes slow down: each failure doubles the wait (1 s, 2 s, 4 s...).
-OTP_TOTP_ISSUER = os.environ.get("OTP_ISSUER", "Boundaries")
+OTP_TOTP_ISSUER = env_str("OTP_ISSUER", "Boundaries")
 OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
 # The admin site never shows a person's secret key or QR code.
@@ -307,7 +315,7 @@ LANGUAGE_CODE = "en-gb"
 # Empty is the default, as for the other settings. A name the time zone database does
 # not hold stops the app here: Django's own check lets a folder of it ("Europe") through,
 # and the first page that shows a time would fail instead.
-TIME_ZONE = os.environ.get("TIME_ZONE", "").strip() or "Europe/London"
+TIME_ZONE = env_str("TIME_ZONE", "Europe/London").strip()
 try:
     zoneinfo.ZoneInfo(TIME_ZONE)
 except (ValueError, KeyError, OSError):
@@ -321,7 +329,7 @@ USE_TZ = True
 # Static files: the project's own under static/, Bootstrap from its installed package.
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -359,10 +367,10 @@ if _email_host or not DEBUG:
     }
 else:
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Boundaries <boundaries@localhost>")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Boundaries <boundaries@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The address people follow from an email back to the app.
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # Logging: one JSON object per line on stderr; no request bodies, no patient data.
 # The five levels the README names; the logging module also knows NOTSET (which logs
@@ -395,22 +403,24 @@ LOGGING = {
 }
 
 # Product settings.
-if os.environ.get("PATIENT_REF_SCHEME", "nhs") not in {"nhs", "hospital"}:
+_patient_ref_scheme = env_str("PATIENT_REF_SCHEME", "nhs")
+if _patient_ref_scheme not in {"nhs", "hospital"}:
     raise ImproperlyConfigured("PATIENT_REF_SCHEME must be nhs or hospital.")
+_patient_ref_pattern = env_str("PATIENT_REF_PATTERN", r"[A-Z]{0,3}[0-9]{5,10}")
 try:
-    re.compile(os.environ.get("PATIENT_REF_PATTERN", ""))
+    re.compile(_patient_ref_pattern)
 except re.error as error:
     raise ImproperlyConfigured(
         f"PATIENT_REF_PATTERN is not a regular expression: {error}."
     ) from None
 BOUNDARIES = {
-    "ORGANISATION_NAME": os.environ.get("ORGANISATION_NAME", "Boundaries demo trust"),
+    "ORGANISATION_NAME": env_str("ORGANISATION_NAME", "Boundaries demo trust"),
     "EMAIL_RELAY_CONFIGURED": bool(_email_host),
     # How patients are identified: "nhs" (NHS number with its check digit) or "hospital"
     # (a local number that matches PATIENT_REF_PATTERN once spaces and hyphens are gone).
-    "PATIENT_REF_SCHEME": os.environ.get("PATIENT_REF_SCHEME", "nhs"),
-    "PATIENT_REF_PATTERN": os.environ.get("PATIENT_REF_PATTERN", r"[A-Z]{0,3}[0-9]{5,10}"),
-    "PATIENT_REF_EXAMPLE": os.environ.get("PATIENT_REF_EXAMPLE", "for example RX123456"),
+    "PATIENT_REF_SCHEME": _patient_ref_scheme,
+    "PATIENT_REF_PATTERN": _patient_ref_pattern,
+    "PATIENT_REF_EXAMPLE": env_str("PATIENT_REF_EXAMPLE", "for example RX123456"),
     # Review targets: a supervisor reviews an incident within this many days (at least
     # one: zero would make every incident overdue when filed; at most a year).
     "REVIEW_TARGET_DAYS": env_int("REVIEW_TARGET_DAYS", 3, minimum=1, maximum=365),
@@ -420,7 +430,7 @@ BOUNDARIES = {
     # Supervisors, managers and administrators always sign in with a second factor;
     # reporters only when this is on (or when they have chosen to set one up).
     "OTP_REQUIRED_FOR_REPORTERS": env_bool("OTP_REQUIRED_FOR_REPORTERS", False),
-    "EAP_CONTACT": os.environ.get(
+    "EAP_CONTACT": env_str(
         "EAP_CONTACT",
         "Employee Assistance Programme: free and confidential, 24 hours a day. "
         "Ask your supervisor or the staff intranet for the number.",

@@ -60,6 +60,49 @@ def test_a_blank_https_line_keeps_https_on_in_production():
     assert shown.stdout.strip().splitlines()[-1] == "True True"
 
 
+def test_blank_text_settings_take_their_defaults():
+    """A blank line in an environment file is the variable unset: found by review, a
+    blank SITE_URL made every emailed link relative, a blank DJANGO_STATIC_ROOT sent
+    collectstatic into the working folder, and a blank PATIENT_REF_PATTERN refused every
+    hospital number."""
+    blank = [
+        "SITE_URL",
+        "DJANGO_STATIC_ROOT",
+        "DEFAULT_FROM_EMAIL",
+        "OTP_ISSUER",
+        "ORGANISATION_NAME",
+        "PATIENT_REF_SCHEME",
+        "PATIENT_REF_PATTERN",
+        "PATIENT_REF_EXAMPLE",
+        "EAP_CONTACT",
+        "TIME_ZONE",
+        "DJANGO_ALLOWED_HOSTS",
+    ]
+    show = (
+        "from django.conf import settings as s; b = s.BOUNDARIES; print(repr(["
+        "s.SITE_URL, s.STATIC_ROOT.name, s.DEFAULT_FROM_EMAIL, s.OTP_TOTP_ISSUER, "
+        "b['ORGANISATION_NAME'], b['PATIENT_REF_SCHEME'], b['PATIENT_REF_PATTERN'], "
+        "b['PATIENT_REF_EXAMPLE'], bool(b['EAP_CONTACT']), s.TIME_ZONE, s.ALLOWED_HOSTS]))"
+    )
+    shown = run_django("shell", "-c", show, DJANGO_DEBUG="true", **dict.fromkeys(blank, " "))
+    assert shown.returncode == 0, shown.stderr[-400:]
+    assert shown.stdout.strip().splitlines()[-1] == repr(
+        [
+            "http://127.0.0.1:8000",
+            "staticfiles",
+            "Boundaries <boundaries@localhost>",
+            "Boundaries",
+            "Boundaries demo trust",
+            "nhs",
+            "[A-Z]{0,3}[0-9]{5,10}",
+            "for example RX123456",
+            True,
+            "Europe/London",
+            ["localhost", "127.0.0.1", "[::1]"],
+        ]
+    )
+
+
 def test_debug_flag_refuses_anything_else(monkeypatch):
     monkeypatch.setenv("SOME_FLAG", "maybe")
     with pytest.raises(ImproperlyConfigured, match="must be true or false"):
