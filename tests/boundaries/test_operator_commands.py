@@ -195,3 +195,31 @@ def test_a_killed_runs_partial_file_is_removed_by_the_next_run(tmp_path, unit):
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
         [name, being_written.name, other_report.name]
     )
+
+
+@pytest.mark.django_db
+def test_a_partial_file_that_cannot_be_removed_does_not_fail_the_report(
+    tmp_path, monkeypatch, unit
+):
+    """Found by review: removing an old partial that is not ours to remove (another
+    account's, in a shared folder) stopped every run with "Could not write ...:
+    Operation not permitted", naming the report's own path."""
+    from incidents.reports import Month
+
+    name = f"boundaries-monthly-{Month.last_completed()}-organisation.pdf"
+    stuck = tmp_path / f".{name}.0th3r.part"
+    stuck.write_bytes(b"another account's")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(stuck, (hours_ago, hours_ago))
+    real_unlink = Path.unlink
+
+    def refused(path, *args, **kwargs):
+        if path == stuck:
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(path))
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    call_command("monthly_report", output=str(tmp_path) + "/")
+
+    assert (tmp_path / name).read_bytes().startswith(b"%PDF")
+    assert stuck.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import logging
 import os
 import tempfile
 import time
@@ -19,6 +20,8 @@ from boundaries.models import Unit, User
 from incidents import notifications, reports
 from incidents.models import QueuedEmail
 from incidents.reports import MalformedMonth, Month
+
+logger = logging.getLogger(__name__)
 
 
 class Command(DatabaseCommand):
@@ -160,12 +163,18 @@ ABANDONED_AFTER = timedelta(hours=1)
 
 def _remove_abandoned(folder: Path, *, prefix: str) -> None:
     """Remove partial files of this report that a killed run left behind (SIGKILL or a
-    power cut skip the clean-up below); one being written now by another run is young."""
+    power cut skip the clean-up below); one being written now by another run is young.
+    Tidying only: one that cannot be removed (another account's) is logged and left,
+    and never fails the report."""
     cutoff = time.time() - ABANDONED_AFTER.total_seconds()
     for leftover in folder.glob(f"{glob.escape(prefix)}*.part"):
-        with contextlib.suppress(FileNotFoundError):
+        try:
             if leftover.is_file() and leftover.stat().st_mtime < cutoff:
                 leftover.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            logger.warning("could not remove an abandoned partial report: %s", error)
 
 
 def _write_private(path: Path, content: bytes) -> None:
@@ -180,7 +189,6 @@ def _write_private(path: Path, content: bytes) -> None:
             stream.write(content)
         return
     prefix = f".{target.name}."
-    _remove_abandoned(target.parent, prefix=prefix)
     descriptor, partial = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=".part")
     try:
         with os.fdopen(descriptor, "wb") as file:
@@ -193,3 +201,4 @@ def _write_private(path: Path, content: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(partial)
         raise
+    _remove_abandoned(target.parent, prefix=prefix)
