@@ -477,10 +477,16 @@ def propose_version(
     """Put a draft forward for a manager's approval. ``seen``: the ``edit_mark`` of the
     draft as the proposer's page showed it (None: not checked); words changed since are
     not proposed unread. Proposed already meanwhile (the same form sent twice, or by a
-    co-writer), there is nothing to do."""
+    co-writer), there is nothing to do; decided on meanwhile, the proposer is told."""
     _require(may_draft(proposer), "You do not have permission to propose scripts.")
     script = _locked(version.script)
     version = script.versions.get(pk=version.pk)
+    if seen is not None and version.state not in (VersionState.DRAFT, VersionState.PROPOSED):
+        raise ValidationError(
+            "A manager decided on these words after you opened the page, so there is "
+            "nothing to propose: the page shows what happened to them.",
+            code="decided",
+        )
     if seen is not None and seen != edit_mark(version):
         if version.state == VersionState.PROPOSED:
             return version

@@ -295,6 +295,22 @@ def test_a_proposal_sent_twice_is_proposed_once_without_an_error(supervisor, sup
     assert "Only a draft can be proposed" not in page
 
 
+def test_proposing_words_decided_on_meanwhile_says_so(supervisor, supervisor_client, manager):
+    """Found by review: approved by a manager while the page was open, Propose said the
+    words "were changed after you opened the page", which they were not."""
+    script = draft_script(author=supervisor, **_words())
+    version = script.versions.get()
+    read = _propose_as_drawn(supervisor_client, version)
+    propose_version(proposer=supervisor, version=version)
+    services.approve_version(approver=manager, version=version)
+
+    state, page = _sent_from_page(supervisor_client, version, "propose", read)
+
+    assert state == "approved"
+    assert "A manager decided on these words after you opened the page" in page
+    assert "changed after you opened the page" not in page
+
+
 # --- Deciding ------------------------------------------------------------------------------
 
 
