@@ -572,9 +572,9 @@ def change_thresholds(
     staff_days: int,
     seen: str | None = None,
     request: HttpRequest | None = None,
-) -> int:
+) -> int | None:
     """Save new thresholds and apply them to recent incidents at once. Returns how many
-    alerts the new thresholds raised.
+    alerts the new thresholds raised (None: saved already, nothing done).
 
     ``seen``: when the thresholds the manager's page showed were last changed
     (``updated_at`` as ISO text; None: not checked). A page drawn before another change
@@ -594,7 +594,7 @@ def change_thresholds(
     }
     if seen is not None and seen != thresholds.updated_at.isoformat():
         if all(getattr(thresholds, name) == value for name, value in numbers.items()):
-            return 0
+            return None
         raise ThresholdsChanged
     for name, value in numbers.items():
         setattr(thresholds, name, value)

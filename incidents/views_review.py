@@ -531,7 +531,12 @@ def alert_thresholds(request: HttpRequest) -> HttpResponse:
             return _thresholds_changed(request, form)
         messages.success(
             request,
-            f"Thresholds saved and applied to recent incidents: {raised} new alert(s) raised.",
+            # Sent twice (a double click), the second finds them saved: the first
+            # answer's count is the one that holds.
+            "Thresholds saved."
+            if raised is None
+            else f"Thresholds saved and applied to recent incidents: {raised} new alert(s) "
+            "raised.",
         )
         return redirect("incidents:alert_thresholds")
     return render(request, "incidents/alert_thresholds.html", {"form": form})
