@@ -62,6 +62,7 @@ class Action(models.TextChoices):
     SCRIPT_REJECTED = "script.rejected", "Script sent back"
     SCRIPT_RETIRED = "script.retired", "Script retired"
     REPORT_EXPORTED = "report.exported", "Report exported"
+    REPORT_EMAILED = "report.emailed", "Report's link emailed"
     CSV_EXPORTED = "csv.exported", "CSV exported"
     CSV_DETAILS_EXPORTED = "csv.details_exported", "CSV with patient details exported"
     EVIDENCE_EXPORTED = "evidence.exported", "Evidence log exported"

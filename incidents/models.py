@@ -781,11 +781,14 @@ class QueuedEmail(models.Model):
     recipients = models.JSONField(default=list)
     # Null only for an email written before emails named their person (migration 0016
     # found nobody with its address) or whose person was deleted: either is not sent.
-    # SET_NULL, not PROTECT: the outbox is a copy kept for 30 days, which should not be
-    # what stops a person's record from being removed (people are deactivated anyway).
+    # The person it is for, whose address it goes to at each attempt. None: written
+    # before emails named people (migration 0016), or by an app server not yet upgraded;
+    # such an email goes to ``recipients`` as written. Removing a person removes the
+    # emails waiting for them (the outbox is a copy kept for 30 days; people are
+    # deactivated anyway).
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="+",

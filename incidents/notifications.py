@@ -64,7 +64,11 @@ def _send(
     if not recipients:
         return []
     body = render_to_string(template, {**context, "site_url": settings.SITE_URL})
-    people = {person.pk: person for person in recipients}.values()
+    # One email per address: two people sharing one (a ward's mailbox) get one copy.
+    by_address: dict[str, User] = {}
+    for person in recipients:
+        by_address.setdefault(person.email.lower(), person)
+    people = by_address.values()
     emails = QueuedEmail.objects.bulk_create(
         QueuedEmail(recipient=person, recipients=[person.email], subject=subject, body=body)
         for person in people
@@ -135,8 +139,8 @@ def deliver(*, ids: list[int] | None = None, limit: int = 500) -> Delivery:
     processes never send the same one. Stops at the first failure that is not the
     message's own (the server unreachable, timing out, closing the connection): the
     rest would wait as long, and is tried at the next run. Each goes to its person's
-    address as it is now (``_address_now``)."""
-    queued = QueuedEmail.objects.to_deliver(now=timezone.now()).select_related("recipient")
+    address as it is now (``_addresses_now``)."""
+    queued = QueuedEmail.objects.to_deliver(now=timezone.now())
     if ids is not None:
         queued = queued.filter(pk__in=ids)
     sent = failed = given_up = no_recipient = 0
@@ -146,19 +150,19 @@ def deliver(*, ids: list[int] | None = None, limit: int = 500) -> Delivery:
         for email in queued.order_by("pk")[:limit]:
             if not _claim(email):
                 continue
-            address, why_not = _address_now(email)
-            if not address:
+            addresses, why_not = _addresses_now(email)
+            if not addresses:
                 no_recipient += 1
                 _give_up(email, why_not)
                 continue
-            if email.recipients != [address]:
-                QueuedEmail.objects.filter(pk=email.pk).update(recipients=[address])
+            if email.recipients != addresses:
+                QueuedEmail.objects.filter(pk=email.pk).update(recipients=addresses)
             try:
                 if connection is None:
                     connection = mailers.default
                     connection.open()
                 connection.send_messages(
-                    [EmailMessage(email.subject, email.body, None, [address])]
+                    [EmailMessage(email.subject, email.body, None, addresses)]
                 )
             except Exception as error:  # recorded on the row; see _message_refused
                 failed += 1
@@ -178,19 +182,25 @@ def deliver(*, ids: list[int] | None = None, limit: int = 500) -> Delivery:
     return Delivery(sent, failed, unreachable, given_up, no_recipient)
 
 
-def _address_now(email: QueuedEmail) -> tuple[str, str]:
-    """Where ``email`` goes now: its person's address as it is today, which may have
-    been corrected since the email was written; or no address, and why."""
-    person = email.recipient
-    if person is None:
-        # Written before the outbox named people, to an address nobody has now; or
-        # the person's record was removed.
-        return "", "Not sent: no person on record for it."
-    if not person.is_active:
-        return "", "Not sent: the person is no longer active."
-    if not person.email:
-        return "", "Not sent: the person has no email address."
-    return person.email, ""
+def _addresses_now(email: QueuedEmail) -> tuple[list[str], str]:
+    """Where ``email`` goes now, read once it is claimed (a person deactivated while a
+    run is under way is not emailed later in that run): its person's address as it is
+    now, which may have been corrected since the email was written; the addresses it was
+    written to when it names nobody (written before emails named people, or by an app
+    server not yet upgraded); or none, and why."""
+    if email.recipient_id is None:
+        if email.recipients:
+            return list(email.recipients), ""
+        return [], "Not sent: it has no address."
+    person = User.objects.filter(pk=email.recipient_id).values_list("email", "is_active").first()
+    if person is None:  # removed just now (their emails go with them)
+        return [], "Not sent: the person's record was removed."
+    address, active = person
+    if not active:
+        return [], "Not sent: the person is no longer active."
+    if not address:
+        return [], "Not sent: the person has no email address."
+    return [address], ""
 
 
 def _give_up(email: QueuedEmail, reason: str) -> None:

@@ -6,25 +6,46 @@ from django.db import migrations, models
 
 
 def name_recipients(apps, schema_editor):
-    """Each email in the outbox has one address (one email per person since 0013): name
-    the person who has that address now, an active one first. An email whose address
-    nobody has any more (changed since it was written) keeps no person, and is not sent:
-    the delivery gives it up with that reason rather than mail an address left behind."""
+    """Name the person of each email not yet sent (those sent are done with). An email
+    written to several people at once (before one email per person) becomes one email
+    each. A person is named only when exactly one has that address, in any case; an
+    address shared by several, or nobody's now, names nobody, and the email goes to the
+    address as written, as it would have before."""
+    from django.db.models.functions import Lower
+
     QueuedEmail = apps.get_model("incidents", "QueuedEmail")
     User = apps.get_model(*settings.AUTH_USER_MODEL.split("."))
+    waiting = QueuedEmail.objects.filter(sent_at__isnull=True)
+    # One being handed over by an app server not yet stopped is left whole.
+    for email in list(waiting.filter(sending_since__isnull=True)):
+        addresses = email.recipients if isinstance(email.recipients, list) else []
+        if len(addresses) > 1:
+            QueuedEmail.objects.bulk_create(
+                QueuedEmail(
+                    recipients=[address],
+                    subject=email.subject,
+                    body=email.body,
+                    created_at=email.created_at,
+                    attempts=email.attempts,
+                    last_error=email.last_error,
+                )
+                for address in addresses
+            )
+            email.delete()
     by_address: dict[str, list[int]] = {}
-    for pk, recipients in QueuedEmail.objects.values_list("pk", "recipients").iterator():
-        if isinstance(recipients, list) and len(recipients) == 1:
-            by_address.setdefault(recipients[0], []).append(pk)
-    people: dict[str, int] = {}
+    for pk, recipients in waiting.values_list("pk", "recipients"):
+        if isinstance(recipients, list) and len(recipients) == 1 and recipients[0]:
+            by_address.setdefault(recipients[0].lower(), []).append(pk)
+    owners: dict[str, list[int]] = {}
     for address, person in (
-        User.objects.filter(email__in=list(by_address))
-        .order_by("-is_active", "pk")
-        .values_list("email", "pk")
+        User.objects.annotate(address=Lower("email"))
+        .filter(address__in=list(by_address))
+        .values_list("address", "pk")
     ):
-        people.setdefault(address, person)
-    for address, person in people.items():
-        QueuedEmail.objects.filter(pk__in=by_address[address]).update(recipient_id=person)
+        owners.setdefault(address, []).append(person)
+    for address, people in owners.items():
+        if len(people) == 1:
+            QueuedEmail.objects.filter(pk__in=by_address[address]).update(recipient_id=people[0])
 
 
 class Migration(migrations.Migration):
@@ -38,7 +59,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='queuedemail',
             name='recipient',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
         migrations.RunPython(name_recipients, migrations.RunPython.noop),
     ]

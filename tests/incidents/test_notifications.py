@@ -10,9 +10,11 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from boundaries.models import Role, User
+from incidents import notifications
 from incidents.models import Incident, QueuedEmail, Severity
 from tests.factories import IncidentFactory, PatientFactory, QueuedEmailFactory, UserFactory
 from tests.incidents.conftest import incident_post
@@ -446,7 +448,6 @@ def test_an_email_waiting_in_the_outbox_goes_to_the_address_its_person_has_now(
     [
         ("deactivated", "Not sent: the person is no longer active."),
         ("address removed", "Not sent: the person has no email address."),
-        ("record deleted", "Not sent: no person on record for it."),
     ],
 )
 def test_an_email_for_a_person_no_longer_reachable_is_given_up_on_at_once(
@@ -459,12 +460,9 @@ def test_an_email_for_a_person_no_longer_reachable_is_given_up_on_at_once(
     person = waiting.recipient
     if change == "deactivated":
         person.is_active = False
-        person.save()
-    elif change == "address removed":
-        person.email = ""
-        person.save()
     else:
-        person.delete()
+        person.email = ""
+    person.save()
 
     call_command("send_incident_digests", verbosity=0)
 
@@ -478,14 +476,53 @@ def test_an_email_for_a_person_no_longer_reachable_is_given_up_on_at_once(
     assert len(mail.outbox) == 1
 
 
+def test_removing_a_person_removes_the_emails_waiting_for_them(db):
+    waiting = QueuedEmailFactory()
+    kept = QueuedEmailFactory()
+    waiting.recipient.delete()
+
+    call_command("send_incident_digests", verbosity=0)
+
+    assert [message.to for message in mail.outbox] == [[kept.recipient.email]]
+    assert not QueuedEmail.objects.filter(pk=waiting.pk).exists()
+
+
+def test_a_person_deactivated_while_a_run_is_under_way_is_not_emailed(db, settings):
+    """Found by review: a run read every email's person once, at its start, and a person
+    deactivated while it sent the ones before was still emailed at their old address."""
+    first, second = QueuedEmailFactory(), QueuedEmailFactory()
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.DeactivatesAsItSends"}}
+    DeactivatesAsItSends.person_id = second.recipient_id
+
+    assert notifications.deliver() == notifications.Delivery(sent=1, failed=0, no_recipient=1)
+    assert [message.to for message in mail.outbox] == [[first.recipient.email]]
+
+
+def test_people_sharing_an_address_get_one_email(db, unit):
+    """Found by review: one email per person sent two copies to a ward's shared mailbox."""
+    first = UserFactory(role=Role.SUPERVISOR, units=[unit], email="ward-a@example.invalid")
+    second = UserFactory(role=Role.SUPERVISOR, units=[unit], email="Ward-A@example.invalid")
+    queued = notifications._send(
+        template="incidents/email/monthly_summary.txt",
+        subject="Boundaries: shared",
+        recipients=[first, second],
+        context={"month": "2026-10", "scope": "Ward A", "path": "/reports/"},
+        at_once=False,
+    )
+    assert [(email.recipient, email.recipients) for email in queued] == [
+        (first, ["ward-a@example.invalid"])
+    ]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_names_each_waiting_emails_person_by_its_address():
-    """Emails written before the outbox named people: the person with the address (an
-    active one before a deactivated one sharing it); an address nobody has now, nobody,
-    and such an email is given up on rather than sent there."""
+    """Emails written before the outbox named people: the one person with the address,
+    in any case; an address two people share, or nobody has now, names nobody, and the
+    email goes to that address as written (found by review: given up on, such emails
+    were lost without a word). An email written to several people at once becomes one
+    each; one already sent is left as it was."""
     from django.db.migrations.executor import MigrationExecutor
-
-    from incidents import notifications
+    from django.utils import timezone
 
     before = [("incidents", "0015_lifecycle_constraints")]
     executor = MigrationExecutor(connection)
@@ -494,30 +531,47 @@ def test_the_migration_names_each_waiting_emails_person_by_its_address():
         old_email = executor.loader.project_state(before).apps.get_model(
             "incidents", "QueuedEmail"
         )
-        left = UserFactory(email="shared@example.invalid", is_active=False)
-        staying = UserFactory(email="shared@example.invalid")
-        supervisor = UserFactory(email="sup@example.invalid")
-        pks = {
-            address: old_email.objects.create(
-                recipients=[address], subject="Boundaries: one", body="A link."
+        UserFactory(email="shared@example.invalid", is_active=False)
+        UserFactory(email="shared@example.invalid")
+        supervisor = UserFactory(email="sister.jones@example.invalid")
+        nurse = UserFactory(email="nurse@example.invalid")
+
+        def written(*addresses, **fields):
+            return old_email.objects.create(
+                recipients=list(addresses), subject="Boundaries: one", body="A link.", **fields
             ).pk
-            for address in ("shared@example.invalid", "sup@example.invalid", "old@example.invalid")
+
+        pks = {
+            "shared": written("shared@example.invalid"),
+            "case": written("Sister.Jones@Example.invalid"),
+            "gone": written("old@example.invalid"),
+            "sent": written("nurse@example.invalid", sent_at=timezone.now()),
         }
+        several = written("nurse@example.invalid", "sister.jones@example.invalid")
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
 
     named = dict(QueuedEmail.objects.values_list("pk", "recipient"))
-    assert named == {
-        pks["shared@example.invalid"]: staying.pk,
-        pks["sup@example.invalid"]: supervisor.pk,
-        pks["old@example.invalid"]: None,
+    assert {name: named[pk] for name, pk in pks.items()} == {
+        "shared": None,
+        "case": supervisor.pk,
+        "gone": None,
+        "sent": None,
     }
-    assert left.pk not in named.values()
-    assert notifications.deliver() == notifications.Delivery(sent=2, failed=0, no_recipient=1)
+    assert several not in named
+    split = QueuedEmail.objects.exclude(pk__in=pks.values())
+    assert sorted(split.values_list("recipients", "recipient")) == [
+        (["nurse@example.invalid"], nurse.pk),
+        (["sister.jones@example.invalid"], supervisor.pk),
+    ]
+    assert notifications.deliver() == notifications.Delivery(sent=5, failed=0)
     assert sorted(message.to[0] for message in mail.outbox) == [
+        "nurse@example.invalid",
+        "old@example.invalid",
         "shared@example.invalid",
-        "sup@example.invalid",
+        "sister.jones@example.invalid",
+        "sister.jones@example.invalid",
     ]
 
 
@@ -594,6 +648,16 @@ def test_a_digest_running_during_the_at_once_email_does_not_send_the_incident_ag
     reference = Incident.objects.get().reference
     about_it = [m.subject for m in mail.outbox if reference in m.body]
     assert len(about_it) == 1, about_it
+
+
+class DeactivatesAsItSends(LocmemBackend):
+    """An administrator deactivates ``person_id`` while the relay takes a message."""
+
+    person_id = None
+
+    def send_messages(self, messages):
+        User.objects.filter(pk=self.person_id).update(is_active=False)
+        return super().send_messages(messages)
 
 
 class DigestDuringHandOff(LocmemBackend):
@@ -719,7 +783,6 @@ def test_a_421_stops_the_run_as_a_lost_connection_does(db, settings):
 
 
 def test_a_change_rolled_back_sends_nothing(nurse, supervisor, django_capture_on_commit_callbacks):
-    from django.db import transaction
     from django.utils import timezone
 
     from incidents import services

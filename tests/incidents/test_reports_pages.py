@@ -561,20 +561,26 @@ class RefusesOneAddress(LocmemBackend):
 def test_a_refused_address_waits_in_the_outbox_and_is_sent_by_the_next_run(db, manager, settings):
     """The email the relay refused once was lost: the operator was told to send the
     summary another way. Now it is kept and tried again, as every email of the app is,
-    without holding up the others or failing the run."""
+    without holding up the others; the run fails, saying so (found by review: it exited
+    0 when the relay refused every email), and not to run it again."""
     settings.MAILERS = {"default": {"BACKEND": f"{__name__}.RefusesOneAddress"}}
     full = UserFactory(role=Role.MANAGER, email=RefusesOneAddress.refused, units=[UnitFactory()])
     UserFactory(role=Role.MANAGER, email="zed@example.invalid", units=[UnitFactory()])
     out = io.StringIO()
 
-    call_command("monthly_report", "--month", "2026-10", "--email", stdout=out)
+    with pytest.raises(CommandError) as failed:
+        call_command("monthly_report", "--month", "2026-10", "--email", stdout=out)
 
     assert sorted(message.to[0] for message in mail.outbox) == [
         "manager@example.invalid",
         "zed@example.invalid",
     ]
     assert "Emailed a link to the summary to 2 people." in out.getvalue()
-    assert "1 email(s) refused by the mail server wait in the outbox" in out.getvalue()
+    assert "1 of 3 email(s) were refused by the mail server and wait in the outbox" in str(
+        failed.value
+    )
+    assert "Do not run this command again" in str(failed.value)
+    assert AuditEvent.objects.get(action="report.emailed").object_id == "2026-10"
     waiting = QueuedEmail.objects.waiting().get()
     assert (waiting.recipient, waiting.attempts) == (full, 1)
     assert "552" in waiting.last_error

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.core.management.base import CommandError, CommandParser
+from django.db import transaction
 from django.utils import timezone
 
 from boundaries import audit
@@ -132,10 +133,17 @@ class Command(DatabaseCommand):
         return recipients
 
     def _email(self, month: Month, unit: Unit | None, recipients: list[User]) -> None:
-        """Queue each person's email and hand them to the mail server. What it does not
-        take waits in the outbox for send_incident_digests; the exit status fails, as
-        that command's does, when a person must act."""
-        ids = notifications.monthly_summary_ready(month=month, unit=unit, recipients=recipients)
+        """Queue each person's email (recorded in the audit trail with them) and hand
+        them to the mail server. What it does not take waits in the outbox for
+        send_incident_digests, and fails the run: it comes once a month, and whoever
+        runs it should know who has not had the summary yet."""
+        with transaction.atomic():
+            ids = notifications.monthly_summary_ready(
+                month=month, unit=unit, recipients=recipients
+            )
+            audit.record(
+                action=audit.Action.REPORT_EMAILED, unit=unit, about=("month", str(month))
+            )
         delivery = notifications.deliver(ids=ids)
         if delivery.sent:
             people = "person" if delivery.sent == 1 else "people"
@@ -145,10 +153,11 @@ class Command(DatabaseCommand):
         if trouble:
             raise CommandError(trouble)
         if waiting:
-            self.stdout.write(
-                f"{waiting} email(s) refused by the mail server wait in the outbox: "
-                "send_incident_digests tries them again at each run (its answer is in the "
-                "log and in the admin site, Queued emails)."
+            raise CommandError(
+                f"{waiting} of {len(ids)} email(s) were refused by the mail server and wait "
+                "in the outbox: send_incident_digests tries them again at each run (the "
+                "server's answer is in the log and in the admin site, Queued emails). Do not "
+                "run this command again, which would email everyone twice."
             )
 
 
