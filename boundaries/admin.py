@@ -1,6 +1,3 @@
-import hashlib
-import json
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -15,6 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from boundaries import audit, two_factor
 from boundaries.models import AuditEvent, Membership, Role, Unit, User
+from boundaries.stale_pages import StalePageAdmin, StalePageForm
 
 ONE_MAIN_UNIT = "membership_one_primary"
 
@@ -112,80 +110,17 @@ class PasswordSummaryWidget(ReadOnlyPasswordHashWidget):
         return context
 
 
-def _shown(person: User, name: str) -> str:
-    """A person's saved value of a change-form field, as the page would show it."""
-    if name == "groups":
-        return ", ".join(sorted(group.name for group in person.groups.all())) or "none"
-    value = getattr(person, name)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    display = getattr(person, f"get_{name}_display", None)
-    return str(display() if display else value) or "none"
-
-
-class PersonChangeForm(UserChangeForm):
-    # What the page showed (a digest of the person's fields): a page drawn before a
-    # colleague's change (deactivating them, a new role) does not put it back unseen.
-    seen = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+class PersonChangeForm(StalePageForm, UserChangeForm):
+    stale_name = "person"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if "password" in self.fields:
             self.fields["password"].widget = PasswordSummaryWidget()
-        if self.instance.pk:
-            self.fields["seen"].initial = self._mark(self._saved_values(self.instance))
-
-    def _marked(self) -> list[str]:
-        return [name for name in self.fields if name not in ("password", "seen")]
-
-    def _saved_values(self, person: User) -> dict:
-        return {
-            name: sorted(person.groups.values_list("pk", flat=True))
-            if name == "groups"
-            else getattr(person, name)
-            for name in self._marked()
-        }
-
-    @staticmethod
-    def _mark(values: dict) -> str:
-        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:32]
-
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        seen = cleaned.get("seen")
-        if not self.instance.pk or not seen:
-            return cleaned
-        # Locked until the admin's save commits: two pages saved at once are judged one
-        # after the other.
-        saved = User.objects.select_for_update().get(pk=self.instance.pk)
-        values = self._saved_values(saved)
-        if seen == self._mark(values):
-            return cleaned
-        differ = [
-            name
-            for name, value in values.items()
-            if name in cleaned
-            and value
-            != (sorted(group.pk for group in cleaned[name]) if name == "groups" else cleaned[name])
-        ]
-        if not differ:
-            return cleaned  # the same change sent twice, or made by both
-        # Drawn again to send over the latest change, once it has been seen.
-        self.data = self.data.copy()
-        self.data["seen"] = self._mark(values)
-        raise ValidationError(
-            "Someone else changed this person after you opened this page, so nothing was "
-            "saved. Your page differs from what is saved now in: "
-            + "; ".join(
-                f"{self.fields[name].label} (saved now: {_shown(saved, name)})" for name in differ
-            )
-            + ". Check these, then save again to apply your page as it is.",
-            code="changed",
-        )
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(StalePageAdmin, DjangoUserAdmin):
     list_display = [
         "username",
         "first_name",
@@ -201,8 +136,6 @@ class UserAdmin(DjangoUserAdmin):
     ordering = ["last_name", "first_name", "username"]
     inlines = [MembershipInline]
     form = PersonChangeForm
-    # Carries the change form's "seen" (PersonChangeForm), which no fieldset shows.
-    change_form_template = "admin/boundaries/user/change_form.html"
     # Plain multiple choice for groups: the two-box picker's markup is not valid HTML.
     filter_horizontal = ()
     fieldsets = (

@@ -1,0 +1,144 @@
+"""Change pages of the admin site drawn before someone else's change save nothing.
+
+A change page carries a mark of what it showed: a digest of each field. Sent after
+another change (a colleague's, or another tab's) to something it shows, and differing
+from what is saved now, the page saves nothing: it names what differs with the value
+saved now, at the top of the form, and keeps what was typed. Sent again as it then
+stands, it is saved. The same change sent twice, or made by both, is saved: a page that
+agrees with what is saved is not stale.
+
+The admin site's change views run in one transaction: the row is locked when the form
+is checked, so two pages saved at once are judged one after the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.utils import display_for_value
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
+from django.forms.models import model_to_dict
+
+SEEN = "seen"
+
+
+def _saved(*, instance: models.Model, name: str) -> object:
+    """A field's saved value in a form that encodes the same way each time: the id of a
+    foreign key, the sorted ids of a many-to-many."""
+    field = instance._meta.get_field(name)
+    if field.many_to_many:
+        return sorted(getattr(instance, name).values_list("pk", flat=True))
+    return field.value_from_object(instance)
+
+
+def _digest(value: object) -> str:
+    # str() for what JSON has no type for (dates, decimals, UUIDs): the same saved value
+    # reads back the same, so it gives the same digest.
+    encoded = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()[:16]
+
+
+def _parsed(mark: str) -> dict[str, str]:
+    """The digests of a page's mark, by field ("name:digest name:digest ...")."""
+    return dict(part.partition(":")[::2] for part in mark.split())
+
+
+def shown(*, instance: models.Model, name: str) -> str:
+    """A saved value as the page shows it: "yes" or "no", a choice's label, names."""
+    field = instance._meta.get_field(name)
+    if field.many_to_many:
+        return ", ".join(sorted(str(item) for item in getattr(instance, name).all())) or "none"
+    value = getattr(instance, name)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if field.choices:
+        value = dict(field.flatchoices).get(value, value)
+    return str(display_for_value(value, "none")) or "none"
+
+
+class StalePageForm(forms.ModelForm):
+    """A change form with the mark of what its page showed (``seen``, a hidden field
+    that StalePageAdmin's template draws). Mix it in before the form's own class."""
+
+    # Who or what the page is about, in the message ("this unit"); the model's name
+    # unless set.
+    stale_name = ""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            return
+        self.fields[SEEN] = forms.CharField(required=False, widget=forms.HiddenInput)
+        if not self.is_bound:
+            self.fields[SEEN].initial = self._mark()
+
+    def _marked(self) -> list[str]:
+        """The fields the page can change: the model's, neither disabled nor read-only
+        (read-only fields are not in the form: the page cannot put them back)."""
+        names = []
+        for name, field in self.fields.items():
+            if name == SEEN or field.disabled:
+                continue
+            try:
+                self.instance._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            names.append(name)
+        return names
+
+    def _mark(self) -> str:
+        return " ".join(
+            f"{name}:{_digest(_saved(instance=self.instance, name=name))}"
+            for name in self._marked()
+        )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        seen = cleaned.get(SEEN)
+        if self.instance.pk is None or not seen:
+            return cleaned
+        # Locked until the admin's save commits, and read again under the lock: what the
+        # form does not change (a person's sign-out stamp) is saved as it is now, not as
+        # it was when this request began.
+        model = type(self.instance)
+        self.instance.refresh_from_db(from_queryset=model._base_manager.select_for_update())
+        for name, field in self.fields.items():
+            if field.disabled:
+                cleaned.pop(name, None)  # the value read under the lock stays
+        drawn, now = _parsed(seen), _parsed(self._mark())
+        saved = model_to_dict(self.instance, fields=list(now))
+        differ = [
+            name
+            for name in now
+            if drawn.get(name) != now[name]
+            and self.fields[name].has_changed(saved.get(name), self[name].data)
+        ]
+        if not differ:
+            return cleaned  # nothing shown has changed, or the page agrees with it
+        # Drawn again to send over the latest change, once it has been seen.
+        self.data = self.data.copy()
+        self.data[SEEN] = " ".join(f"{name}:{digest}" for name, digest in now.items())
+        about = self.stale_name or model._meta.verbose_name
+        raise ValidationError(
+            f"Someone else changed this {about} after you opened this page, so nothing was "
+            "saved. Your page differs from what is saved now in: "
+            + "; ".join(
+                f"{self[name].label} (saved now: {shown(instance=self.instance, name=name)})"
+                for name in differ
+            )
+            + ". Check these, then save again to apply your page as it is.",
+            code="changed",
+        )
+
+
+class StalePageAdmin(admin.ModelAdmin):
+    """An admin page whose change form saves nothing when drawn before another change
+    (StalePageForm)."""
+
+    form = StalePageForm
+    # Carries the form's "seen", which no fieldset shows.
+    change_form_template = "admin/stale_page_change_form.html"
