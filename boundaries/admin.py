@@ -219,7 +219,7 @@ class UserAdmin(StalePageAdmin, DjangoUserAdmin):
 
 
 @admin.register(Unit)
-class UnitAdmin(admin.ModelAdmin):
+class UnitAdmin(StalePageAdmin):
     list_display = ["name", "code", "kind", "is_active", "member_count"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "code"]

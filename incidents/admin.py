@@ -7,11 +7,12 @@ from django.http import HttpRequest
 from django.utils.text import Truncator
 
 from boundaries.admin import ReadOnlyAdmin
+from boundaries.stale_pages import StalePageAdmin
 from incidents import notifications
 from incidents.models import Channel, QueuedEmail, RequestType
 
 
-class TaxonomyAdmin(admin.ModelAdmin):
+class TaxonomyAdmin(StalePageAdmin):
     list_display = ["name", "code", "position", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["name", "code"]

@@ -5,6 +5,7 @@ be browsed and searched but not changed."""
 
 from django.contrib import admin
 
+from boundaries.stale_pages import StalePageAdmin
 from scripts_library.models import Category, Script, ScriptVersion
 
 
@@ -20,7 +21,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(StalePageAdmin):
     list_display = ["name", "code", "position", "summary"]
     search_fields = ["name", "code", "summary"]
     ordering = ["position", "name"]

@@ -1,12 +1,176 @@
 """Admin change pages drawn before a colleague's change save nothing and name what
-differs; the same change sent twice is saved (boundaries/stale_pages.py)."""
+differs; the same change sent twice is saved (boundaries/stale_pages.py). Found by
+review: only the person page was checked, and a stale unit page reactivated a closed
+unit."""
 
 from __future__ import annotations
 
+import re
+
+import pytest
+from django.contrib import admin
+
 from boundaries.admin import UserAdmin
 from boundaries.models import User
-from boundaries.stale_pages import StalePageForm
+from boundaries.stale_pages import StalePageAdmin, StalePageForm
 from tests.boundaries.test_people import _as_drawn
+from tests.factories import UnitFactory, channel, request_type, script_category
+
+PROJECT_APPS = {"boundaries", "incidents", "scripts_library"}
+
+
+def _seen(page: str, name: str = "seen") -> str:
+    return re.search(rf'name="{name}" value="([^"]*)"', page).group(1)
+
+
+def _drawn(client, path: str, obj, fields: list[str], **changes) -> dict:
+    """The change form at ``path`` as a page drawn now sends it: the saved ``fields``,
+    the mark of what the page showed, and ``changes``."""
+    page = client.get(path).content.decode()
+    data = {}
+    for name in fields:
+        value = getattr(obj, name)
+        if value is True:
+            data[name] = "on"
+        elif value is not False:
+            data[name] = str(value)
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None} | {"seen": _seen(page)}
+
+
+def _unit():
+    return UnitFactory(code="WARD-S", name="Ward S")
+
+
+PAGES = {
+    # model: (the saved row, the fields its page sends, a colleague's change, what the
+    # page then says is saved now)
+    "unit": (
+        _unit,
+        ["name", "code", "kind", "is_active"],
+        {"kind": "clinic"},
+        "Kind (saved now: Clinic)",
+    ),
+    "request type": (
+        lambda: request_type("gifts"),
+        ["name", "description", "base_severity", "position", "is_active"],
+        {"base_severity": 3},
+        "Base severity (saved now: High)",
+    ),
+    "channel": (
+        channel,
+        ["name", "position", "is_active"],
+        {"is_active": False},
+        "Is active (saved now: no)",
+    ),
+    "category": (
+        script_category,
+        ["name", "summary", "position"],
+        {"position": 7},
+        "Position (saved now: 7)",
+    ),
+}
+
+
+def _path(obj) -> str:
+    return f"/admin/{obj._meta.app_label}/{obj._meta.model_name}/{obj.pk}/change/"
+
+
+@pytest.mark.parametrize("what", PAGES)
+def test_an_admin_page_drawn_before_a_colleagues_change_saves_nothing_and_names_it(
+    administrator_client, what
+):
+    make, fields, colleague, saved_now = PAGES[what]
+    obj = make()
+    stale = _drawn(administrator_client, _path(obj), obj, fields, name="Renamed on my page")
+    type(obj).objects.filter(pk=obj.pk).update(**colleague)  # a colleague, meanwhile
+
+    response = administrator_client.post(_path(obj), stale)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"Someone else changed this {obj._meta.verbose_name} after you opened" in page
+    assert saved_now in page
+    assert 'value="Renamed on my page"' in page  # what was typed, kept
+    obj.refresh_from_db()
+    assert obj.name != "Renamed on my page"
+    assert {name: getattr(obj, name) for name in colleague} == colleague
+    # Sent again from the page as drawn now, it is saved as it stands.
+    response = administrator_client.post(_path(obj), {**stale, "seen": _seen(page)})
+    assert response.status_code == 302
+    obj.refresh_from_db()
+    assert obj.name == "Renamed on my page"
+
+
+@pytest.mark.parametrize("what", PAGES)
+def test_an_admin_change_sent_twice_is_saved_not_refused(administrator_client, what):
+    make, fields, _, _ = PAGES[what]
+    obj = make()
+    data = _drawn(administrator_client, _path(obj), obj, fields, name="Renamed twice")
+
+    first = administrator_client.post(_path(obj), data)
+    second = administrator_client.post(_path(obj), data)
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    obj.refresh_from_db()
+    assert obj.name == "Renamed twice"
+
+
+UNIT_FIELDS = ["name", "code", "kind", "is_active"]
+
+
+def test_a_unit_page_drawn_before_the_unit_closed_does_not_reopen_it(administrator_client):
+    """Found by review: the page sent "active" with a new name, and the closed unit took
+    incidents again. The message is at the top of the form, above the fields."""
+    unit = _unit()
+    stale = _drawn(administrator_client, _path(unit), unit, UNIT_FIELDS, name="Ward S East")
+    unit.is_active = False
+    unit.save()  # a colleague closes it meanwhile
+
+    response = administrator_client.post(_path(unit), stale)
+
+    page = response.content.decode()
+    assert "Is active (saved now: no)" in page
+    assert page.index("Someone else changed this unit") < page.index('name="name"')
+    unit.refresh_from_db()
+    assert (unit.is_active, unit.name) == (False, "Ward S")
+
+
+def test_fixing_a_mistake_does_not_count_as_having_seen_a_colleagues_change(
+    administrator_client,
+):
+    """A page sent back with a mistake keeps the mark of the page as first drawn: a
+    colleague's change made while the mistake is put right is still caught."""
+    unit = _unit()
+    drawn = _drawn(administrator_client, _path(unit), unit, UNIT_FIELDS, name="")
+    mistake = administrator_client.post(_path(unit), drawn)
+    assert "This field is required." in mistake.content.decode()
+    assert _seen(mistake.content.decode()) == drawn["seen"]
+    unit.is_active = False
+    unit.save()  # a colleague closes it meanwhile
+
+    response = administrator_client.post(
+        _path(unit), {**drawn, "name": "Ward S East", "seen": _seen(mistake.content.decode())}
+    )
+
+    assert response.status_code == 200
+    assert "Is active (saved now: no)" in response.content.decode()
+    unit.refresh_from_db()
+    assert (unit.is_active, unit.name) == (False, "Ward S")
+
+
+def test_a_page_sent_with_a_mistake_after_a_colleagues_change_names_both(administrator_client):
+    unit = _unit()
+    stale = _drawn(administrator_client, _path(unit), unit, UNIT_FIELDS, code="lower case")
+    unit.is_active = False
+    unit.save()
+
+    page = administrator_client.post(_path(unit), stale).content.decode()
+
+    assert "Is active (saved now: no)" in page
+    assert "Use capital letters, digits and hyphens" in page
+    unit.refresh_from_db()
+    assert (unit.is_active, unit.code) == (False, "WARD-S")
 
 
 def test_a_colleagues_change_to_one_field_leaves_the_pages_other_changes_unnamed(
@@ -89,3 +253,30 @@ def test_a_form_with_dates_and_many_to_many_fields_is_marked_and_named(db, nurse
     assert "First name" not in message
     unchanged = JoinedForm(instance=User.objects.get(pk=nurse.pk))["seen"].value()
     assert unchanged == JoinedForm(instance=User.objects.get(pk=nurse.pk))["seen"].value()
+
+
+def test_every_admin_page_that_changes_a_record_checks_for_a_stale_page(rf, administrator):
+    """Every model of the project that the admin site can change (the audit trail, the
+    outbox and the script library's scripts are read-only there)."""
+    request = rf.get("/admin/")
+    request.user = administrator
+    editable = {
+        model._meta.label: model_admin
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label in PROJECT_APPS and model_admin.has_change_permission(request)
+    }
+
+    assert sorted(editable) == [
+        "boundaries.Unit",
+        "boundaries.User",
+        "incidents.Channel",
+        "incidents.RequestType",
+        "scripts_library.Category",
+    ]
+    for label, model_admin in editable.items():
+        assert isinstance(model_admin, StalePageAdmin), label
+        assert issubclass(model_admin.get_form(request, obj=None), StalePageForm) or (
+            model_admin.model is User  # its add page is Django's own
+        ), label
+        obj = model_admin.model._default_manager.first()
+        assert issubclass(model_admin.get_form(request, obj), StalePageForm), label

@@ -125,3 +125,23 @@ def test_the_email_outbox_is_accessible_valid_html_and_fits_the_smallest_phone(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px at 320 px"
+
+
+def test_a_unit_page_drawn_before_a_colleague_closed_the_unit_says_so_accessibly(
+    page, live_server, administration, assert_accessible
+):
+    """What a stale change page comes back with (boundaries/stale_pages.py): the message
+    at the top of the form, with what was typed."""
+    sign_in_as_administrator(page, live_server.url)
+    unit = UnitFactory(code="WARD-S", name="Ward S")
+    page.goto(f"{live_server.url}/admin/boundaries/unit/{unit.pk}/change/")
+    unit.is_active = False
+    unit.save()  # a colleague closes it meanwhile
+    page.get_by_label("Name").fill("Ward S East")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_load_state("load")
+    assert page.get_by_text(
+        "Someone else changed this unit after you opened this page"
+    ).is_visible()
+    assert page.get_by_label("Name").input_value() == "Ward S East"
+    assert_accessible(page)
