@@ -5,14 +5,13 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import ReadOnlyPasswordHashWidget, UserChangeForm
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.shortcuts import redirect
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from boundaries import audit, two_factor
 from boundaries.models import AuditEvent, Membership, Role, Unit, User
-from boundaries.stale_pages import StalePageAdmin, StalePageForm
+from boundaries.stale_pages import StalePageAdmin, StalePageForm, StalePageFormSet
 
 ONE_MAIN_UNIT = "membership_one_primary"
 
@@ -37,8 +36,11 @@ class MembershipForm(forms.ModelForm):
                 self._update_errors(error)
 
 
-class MembershipFormSet(BaseInlineFormSet):
-    """A person's units: one main unit at most, each unit once."""
+class MembershipFormSet(StalePageFormSet):
+    """A person's units: one main unit at most, each unit once; a page drawn before a
+    colleague's change to them saves nothing."""
+
+    stale_name = "this person's units"
 
     def _kept(self) -> list[forms.ModelForm]:
         return [

@@ -1,11 +1,12 @@
 """Change pages of the admin site drawn before someone else's change save nothing.
 
-A change page carries a mark of what it showed: a digest of each field. Sent after
-another change (a colleague's, or another tab's) to something it shows, and differing
-from what is saved now, the page saves nothing: it names what differs with the value
-saved now, at the top of the form, and keeps what was typed. Sent again as it then
-stands, it is saved. The same change sent twice, or made by both, is saved: a page that
-agrees with what is saved is not stale.
+A change page carries a mark of what it showed: a digest of each field, and one of the
+rows of each inline (a person's units). Sent after another change (a colleague's, or
+another tab's) to something it shows, and differing from what is saved now, the page
+saves nothing: it names what differs with the value saved now, at the top of the form,
+and keeps what was typed. Sent again as it then stands, it is saved. The same change
+sent twice, or made by both, is saved: a page that agrees with what is saved is not
+stale.
 
 The admin site's change views run in one transaction: the row is locked when the form
 is checked, so two pages saved at once are judged one after the other.
@@ -21,7 +22,9 @@ from django.contrib import admin
 from django.contrib.admin.utils import display_for_value
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
-from django.forms.models import model_to_dict
+from django.forms.models import BaseInlineFormSet, model_to_dict
+from django.utils.functional import cached_property
+from django.utils.text import capfirst
 
 SEEN = "seen"
 
@@ -135,9 +138,78 @@ class StalePageForm(forms.ModelForm):
         )
 
 
+class StalePageFormSet(BaseInlineFormSet):
+    """An inline's rows (a person's units), with the mark of the rows its page showed,
+    carried in the formset's management form (``<prefix>-seen``)."""
+
+    # What the rows are, in the message ("this person's units"); the model's name
+    # unless set.
+    stale_name = ""
+
+    @property
+    def _seen_key(self) -> str:
+        return f"{self.prefix}-{SEEN}"
+
+    def _marked(self) -> list[str]:
+        names = []
+        for name in self.form.base_fields:
+            try:
+                field = self.model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if field != self.fk:
+                names.append(name)
+        return names
+
+    def _mark(self, rows) -> str:
+        return _digest(
+            [
+                [row.pk, *(_saved(instance=row, name=name) for name in self._marked())]
+                for row in rows
+            ]
+        )
+
+    @cached_property
+    def management_form(self) -> forms.Form:
+        form = super().management_form
+        if self.instance.pk is not None:
+            form.fields[SEEN] = forms.CharField(required=False, widget=forms.HiddenInput)
+            if not self.is_bound:
+                form.fields[SEEN].initial = self._mark(self.get_queryset())
+        return form
+
+    def clean(self) -> None:
+        super().clean()
+        seen = self.data.get(self._seen_key)
+        if self.instance.pk is None or not seen:
+            return
+        # The parent's form (StalePageForm) holds the lock on the row these belong to.
+        rows = list(self.get_queryset().all())
+        now = self._mark(rows)
+        if seen == now or not self.has_changed():
+            return
+        data = self.data.copy()
+        data[self._seen_key] = now
+        self.data = self.management_form.data = data
+        about = self.stale_name or f"the {self.model._meta.verbose_name_plural}"
+        listed = "; ".join(
+            ", ".join(
+                f"{self.form.base_fields[name].label or name}: {shown(instance=row, name=name)}"
+                for name in self._marked()
+            )
+            for row in rows
+        )
+        raise ValidationError(
+            f"{capfirst(about)} changed after you opened this page (someone else's change, or "
+            f"this page sent before), so nothing was saved. Saved now: {listed or 'none'}. "
+            "Check them, then save again to apply your page as it is.",
+            code="changed",
+        )
+
+
 class StalePageAdmin(admin.ModelAdmin):
     """An admin page whose change form saves nothing when drawn before another change
-    (StalePageForm)."""
+    (StalePageForm; an inline's formset uses StalePageFormSet)."""
 
     form = StalePageForm
     # Carries the form's "seen", which no fieldset shows.

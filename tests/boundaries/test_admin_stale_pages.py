@@ -12,9 +12,9 @@ from django.contrib import admin
 
 from boundaries.admin import UserAdmin
 from boundaries.models import User
-from boundaries.stale_pages import StalePageAdmin, StalePageForm
-from tests.boundaries.test_people import _as_drawn
-from tests.factories import UnitFactory, channel, request_type, script_category
+from boundaries.stale_pages import StalePageAdmin, StalePageForm, StalePageFormSet
+from tests.boundaries.test_people import _as_drawn, _person_form
+from tests.factories import UnitFactory, UserFactory, channel, request_type, script_category
 
 PROJECT_APPS = {"boundaries", "incidents", "scripts_library"}
 
@@ -201,6 +201,72 @@ def test_the_same_change_made_by_a_colleague_too_is_saved_with_the_pages_others(
     assert (nurse.role, nurse.last_name) == ("supervisor", "Penhallow")
 
 
+def _with_units(client, person) -> dict:
+    """The person's page as drawn now, with their units as the page shows them."""
+    rows = [(m.pk, m.unit, m.is_primary) for m in person.memberships.order_by("pk")]
+    page = client.get(f"/admin/boundaries/user/{person.pk}/change/").content.decode()
+    data = {
+        **_person_form(person, rows, initial=len(rows)),
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "email": person.email,
+    }
+    # The blank row the page offers for another unit, sent empty.
+    data["memberships-TOTAL_FORMS"] = str(len(rows) + 1)
+    return data | {
+        "seen": _seen(page),
+        "memberships-seen": _seen(page, "memberships-seen"),
+    }
+
+
+def test_a_person_page_drawn_before_a_colleague_moved_their_main_unit_saves_nothing(
+    administrator_client,
+):
+    """The units rows of a page drawn before a colleague's change put the main unit back
+    where it was (access to that unit's incidents follows it)."""
+    ward, clinic = UnitFactory(code="WARD-X"), UnitFactory(code="CLINIC-Y")
+    person = UserFactory(username="mover", units=[ward, clinic])
+    person.memberships.update(is_primary=False)
+    person.memberships.filter(unit=ward).update(is_primary=True)
+    stale = _with_units(administrator_client, person)
+    person.memberships.update(is_primary=False)
+    person.memberships.filter(unit=clinic).update(is_primary=True)  # a colleague
+
+    response = administrator_client.post(f"/admin/boundaries/user/{person.pk}/change/", stale)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "This person&#x27;s units changed after you opened this page" in page
+    assert "(CLINIC-Y), Main unit: yes" in page  # the rows saved now
+    assert person.memberships.get(is_primary=True).unit == clinic
+    # Sent again from the page as drawn now, it is saved as it stands.
+    response = administrator_client.post(
+        f"/admin/boundaries/user/{person.pk}/change/",
+        {**stale, "seen": _seen(page), "memberships-seen": _seen(page, "memberships-seen")},
+    )
+    assert response.status_code == 302
+    assert person.memberships.get(is_primary=True).unit == ward
+
+
+def test_a_person_page_drawn_before_a_colleague_changed_a_unit_row_saves_nothing(
+    administrator_client,
+):
+    ward, clinic = UnitFactory(code="WARD-X"), UnitFactory(code="CLINIC-Y")
+    person = UserFactory(username="moved", units=[ward])
+    stale = _with_units(administrator_client, person)
+    person.memberships.update(unit=clinic)  # a colleague moves them to the clinic
+
+    response = administrator_client.post(
+        f"/admin/boundaries/user/{person.pk}/change/", {**stale, "last_name": "Penhallow"}
+    )
+
+    assert response.status_code == 200
+    assert "CLINIC-Y" in response.content.decode()
+    person.refresh_from_db()
+    assert list(person.units.values_list("code", flat=True)) == ["CLINIC-Y"]
+    assert person.last_name != "Penhallow"
+
+
 def test_what_the_page_does_not_change_is_saved_as_it_is_now(
     administrator_client, nurse, monkeypatch
 ):
@@ -280,3 +346,6 @@ def test_every_admin_page_that_changes_a_record_checks_for_a_stale_page(rf, admi
         ), label
         obj = model_admin.model._default_manager.first()
         assert issubclass(model_admin.get_form(request, obj), StalePageForm), label
+        for inline in model_admin.get_inline_instances(request, obj):
+            if inline.has_change_permission(request, obj):
+                assert issubclass(inline.get_formset(request, obj), StalePageFormSet), label

@@ -145,3 +145,18 @@ def test_a_unit_page_drawn_before_a_colleague_closed_the_unit_says_so_accessibly
     ).is_visible()
     assert page.get_by_label("Name").input_value() == "Ward S East"
     assert_accessible(page)
+
+
+def test_a_person_page_drawn_before_a_colleague_changed_their_units_says_so_accessibly(
+    page, live_server, administration, assert_accessible
+):
+    """The message above the person's units, with what was typed."""
+    sign_in_as_administrator(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/boundaries/user/{administration.pk}/change/")
+    administration.memberships.update(is_primary=False)  # a colleague, meanwhile
+    page.get_by_label("Last name").fill("Penhallow")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_load_state("load")
+    assert page.get_by_text("This person's units changed after you opened this page").is_visible()
+    assert page.get_by_label("Last name").input_value() == "Penhallow"
+    assert_accessible(page)
