@@ -102,7 +102,7 @@ class QueuedEmailAdmin(ReadOnlyAdmin):
         # perhaps, since the email was written), else the address last tried.
         if email.recipient is not None and email.recipient.email:
             return email.recipient.email
-        return ", ".join(email.recipients)
+        return ", ".join(email.written_to)
 
     @admin.action(description="Send again (emails given up on)", permissions=["send_again"])
     def send_again(self, request: HttpRequest, queryset) -> None:

@@ -779,8 +779,6 @@ class QueuedEmail(models.Model):
     HAND_OVER_LIMIT = timedelta(minutes=10)
 
     recipients = models.JSONField(default=list)
-    # Null only for an email written before emails named their person (migration 0016
-    # found nobody with its address) or whose person was deleted: either is not sent.
     # The person it is for, whose address it goes to at each attempt. None: written
     # before emails named people (migration 0016), or by an app server not yet upgraded;
     # such an email goes to ``recipients`` as written. Removing a person removes the
@@ -817,3 +815,11 @@ class QueuedEmail(models.Model):
     def __str__(self) -> str:
         # Not the subject, which names an incident: the admin site lists emails by this.
         return f"Email {self.pk}"
+
+    @property
+    def written_to(self) -> list[str]:
+        """The addresses it was written to (``recipients``), ignoring anything in that
+        JSON that is not an address."""
+        if not isinstance(self.recipients, list):
+            return []
+        return [address for address in self.recipients if isinstance(address, str) and address]

@@ -64,11 +64,9 @@ def _send(
     if not recipients:
         return []
     body = render_to_string(template, {**context, "site_url": settings.SITE_URL})
-    # One email per address: two people sharing one (a ward's mailbox) get one copy.
-    by_address: dict[str, User] = {}
-    for person in recipients:
-        by_address.setdefault(person.email.lower(), person)
-    people = by_address.values()
+    # One per person, even for people who share an address (a ward's mailbox): each
+    # email follows its own person, who may leave or change address on their own.
+    people = {person.pk: person for person in recipients}.values()
     emails = QueuedEmail.objects.bulk_create(
         QueuedEmail(recipient=person, recipients=[person.email], subject=subject, body=body)
         for person in people
@@ -189,8 +187,8 @@ def _addresses_now(email: QueuedEmail) -> tuple[list[str], str]:
     written to when it names nobody (written before emails named people, or by an app
     server not yet upgraded); or none, and why."""
     if email.recipient_id is None:
-        if email.recipients:
-            return list(email.recipients), ""
+        if email.written_to:
+            return email.written_to, ""
         return [], "Not sent: it has no address."
     person = User.objects.filter(pk=email.recipient_id).values_list("email", "is_active").first()
     if person is None:  # removed just now (their emails go with them)

@@ -18,8 +18,14 @@ def name_recipients(apps, schema_editor):
     waiting = QueuedEmail.objects.filter(sent_at__isnull=True)
     # One being handed over by an app server not yet stopped is left whole.
     for email in list(waiting.filter(sending_since__isnull=True)):
-        addresses = email.recipients if isinstance(email.recipients, list) else []
-        if len(addresses) > 1:
+        unique: dict[str, str] = {}
+        for address in email.recipients if isinstance(email.recipients, list) else []:
+            if isinstance(address, str) and address:
+                unique.setdefault(address.lower(), address)
+        addresses = list(unique.values())
+        if len(addresses) == 1 and email.recipients != addresses:
+            QueuedEmail.objects.filter(pk=email.pk).update(recipients=addresses)
+        elif len(addresses) > 1:
             QueuedEmail.objects.bulk_create(
                 QueuedEmail(
                     recipients=[address],
@@ -34,7 +40,7 @@ def name_recipients(apps, schema_editor):
             email.delete()
     by_address: dict[str, list[int]] = {}
     for pk, recipients in waiting.values_list("pk", "recipients"):
-        if isinstance(recipients, list) and len(recipients) == 1 and recipients[0]:
+        if isinstance(recipients, list) and len(recipients) == 1 and isinstance(recipients[0], str):
             by_address.setdefault(recipients[0].lower(), []).append(pk)
     owners: dict[str, list[int]] = {}
     for address, person in (

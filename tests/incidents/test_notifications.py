@@ -498,8 +498,9 @@ def test_a_person_deactivated_while_a_run_is_under_way_is_not_emailed(db, settin
     assert [message.to for message in mail.outbox] == [[first.recipient.email]]
 
 
-def test_people_sharing_an_address_get_one_email(db, unit):
-    """Found by review: one email per person sent two copies to a ward's shared mailbox."""
+def test_people_sharing_an_address_each_get_an_email_that_follows_them(db, unit, settings):
+    """Found by review: with one email per shared address, named after the first person,
+    it was given up on when that person left, though the other still worked there."""
     first = UserFactory(role=Role.SUPERVISOR, units=[unit], email="ward-a@example.invalid")
     second = UserFactory(role=Role.SUPERVISOR, units=[unit], email="Ward-A@example.invalid")
     queued = notifications._send(
@@ -509,9 +510,29 @@ def test_people_sharing_an_address_get_one_email(db, unit):
         context={"month": "2026-10", "scope": "Ward A", "path": "/reports/"},
         at_once=False,
     )
-    assert [(email.recipient, email.recipients) for email in queued] == [
-        (first, ["ward-a@example.invalid"])
-    ]
+    first.is_active = False
+    first.save()
+
+    assert [email.recipient for email in queued] == [first, second]
+    assert notifications.deliver() == notifications.Delivery(sent=1, failed=0, no_recipient=1)
+    assert [message.to for message in mail.outbox] == [["Ward-A@example.invalid"]]
+
+
+@pytest.mark.parametrize("written", [5, "ward@example.invalid", [1], [None], [""]])
+def test_an_email_whose_addresses_are_not_a_list_of_addresses_is_not_sent(
+    written, administrator_client
+):
+    """Found by review: such a row (none is written so; a hand-edited or corrupt one)
+    made the outbox's admin list a 500, stopped a cron run with the row left claimed, or
+    was sent to each letter of a string."""
+    odd = QueuedEmailFactory(recipient=None, recipients=written)
+    kept = QueuedEmailFactory()
+
+    assert administrator_client.get("/admin/incidents/queuedemail/").status_code == 200
+    assert notifications.deliver() == notifications.Delivery(sent=1, failed=0, no_recipient=1)
+    assert [message.to for message in mail.outbox] == [[kept.recipient.email]]
+    odd.refresh_from_db()
+    assert odd.last_error == "Not sent: it has no address."
 
 
 @pytest.mark.django_db(transaction=True)
