@@ -609,3 +609,32 @@ def test_an_unreachable_relay_fails_the_command_and_loses_no_email(db, manager, 
         "manager@example.invalid",
         "zed@example.invalid",
     ]
+
+
+def test_the_summary_is_not_emailed_twice_for_one_month_without_again(db, manager, unit):
+    """Found by review: a run repeated (after a failure, or by a second cron line)
+    emailed everyone again, and said nothing."""
+    call_command("monthly_report", "--month", "2026-10", "--email", stdout=io.StringIO())
+    assert len(mail.outbox) == 1
+
+    with pytest.raises(CommandError, match="emailed already"):
+        call_command("monthly_report", "--month", "2026-10", "--email")
+    assert len(mail.outbox) == 1
+
+    # Another month, or another unit, is another summary.
+    call_command("monthly_report", "--month", "2026-09", "--email", stdout=io.StringIO())
+    UserFactory(role=Role.SUPERVISOR, units=[unit])
+    call_command(
+        "monthly_report",
+        "--month",
+        "2026-10",
+        "--unit",
+        unit.code,
+        "--email",
+        stdout=io.StringIO(),
+    )
+    assert len(mail.outbox) == 3
+    call_command(
+        "monthly_report", "--month", "2026-10", "--email", "--again", stdout=io.StringIO()
+    )
+    assert len(mail.outbox) == 4

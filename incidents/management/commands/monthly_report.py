@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from boundaries import audit
 from boundaries.management.base import DatabaseCommand
-from boundaries.models import Unit, User
+from boundaries.models import AuditEvent, Unit, User
 from incidents import notifications, reports
 from incidents.models import QueuedEmail
 from incidents.reports import MalformedMonth, Month
@@ -59,6 +59,14 @@ class Command(DatabaseCommand):
             action="store_true",
             help="Email a link to the summary to the managers, or to the unit's supervisors.",
         )
+        parser.add_argument(
+            "--again",
+            action="store_true",
+            help=(
+                "With --email: email the link once more for a month and unit it was "
+                "emailed for already (refused otherwise: everyone would get it twice)."
+            ),
+        )
 
     def handle(
         self,
@@ -67,6 +75,7 @@ class Command(DatabaseCommand):
         unit: str | None,
         output: str | None,
         email: bool,
+        again: bool = False,
         **options,
     ) -> None:
         if not output and not email:
@@ -90,6 +99,8 @@ class Command(DatabaseCommand):
 
         folder = self._folder(output) if output else None
         recipients = self._recipients(scope_unit) if email else []
+        if email and not again:
+            self._not_emailed_yet(chosen, scope_unit)
 
         if output:
             summary = reports.monthly_summary(
@@ -132,6 +143,24 @@ class Command(DatabaseCommand):
             raise CommandError("Nobody to email: no active person with an email address.")
         return recipients
 
+    @staticmethod
+    def _not_emailed_yet(month: Month, unit: Unit | None) -> None:
+        """Refuse a second email of one month's summary (a run repeated after a failure):
+        its emails were written, and those not sent are in the outbox."""
+        emailed = AuditEvent.objects.filter(
+            action=audit.Action.REPORT_EMAILED,
+            unit=unit,
+            object_type="month",
+            object_id=str(month),
+        ).first()
+        if emailed is not None:
+            raise CommandError(
+                f"The summary for {month} was emailed already, on "
+                f"{timezone.localtime(emailed.occurred_at):%d %B %Y at %H:%M}; those emails "
+                "not yet sent wait in the outbox for send_incident_digests. Add --again to "
+                "email everyone once more."
+            )
+
     def _email(self, month: Month, unit: Unit | None, recipients: list[User]) -> None:
         """Queue each person's email (recorded in the audit trail with them) and hand
         them to the mail server. What it does not take waits in the outbox for
@@ -151,13 +180,13 @@ class Command(DatabaseCommand):
         waiting = QueuedEmail.objects.to_deliver(now=timezone.now()).filter(pk__in=ids).count()
         trouble = delivery.trouble(waiting=waiting)
         if trouble:
-            raise CommandError(trouble)
+            raise CommandError(f"{trouble} Do not run this command again: see --again.")
         if waiting:
             raise CommandError(
                 f"{waiting} of {len(ids)} email(s) were refused by the mail server and wait "
                 "in the outbox: send_incident_digests tries them again at each run (the "
                 "server's answer is in the log and in the admin site, Queued emails). Do not "
-                "run this command again, which would email everyone twice."
+                "run this command again: see --again."
             )
 
 
