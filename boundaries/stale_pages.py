@@ -188,9 +188,14 @@ class StalePageFormSet(BaseInlineFormSet):
         now = self._mark(rows)
         if seen == now or not self.has_changed():
             return
-        data = self.data.copy()
+        data = self._without_rows_removed(self.data.copy(), kept={row.pk for row in rows})
         data[self._seen_key] = now
-        self.data = self.management_form.data = data
+        self.data = data
+        # Drawn again from that data: the forms, and their errors (a removed row's id is
+        # not a valid choice any more, and would refuse every save, unseen).
+        for cached in ("forms", "management_form"):
+            self.__dict__.pop(cached, None)
+        self._errors = [form.errors for form in self.forms]
         about = self.stale_name or f"the {self.model._meta.verbose_name_plural}"
         listed = "; ".join(
             ", ".join(
@@ -205,6 +210,32 @@ class StalePageFormSet(BaseInlineFormSet):
             "Check them, then save again to apply your page as it is.",
             code="changed",
         )
+
+    def _without_rows_removed(self, data, *, kept: set) -> dict:
+        """The page's rows, as it sent them, but for those removed since it was drawn
+        (by a colleague): the rows are numbered again, and the counts set to match."""
+        pk_name = self.model._meta.pk.name
+        total = int(data.get(f"{self.prefix}-TOTAL_FORMS") or 0)
+        initial = int(data.get(f"{self.prefix}-INITIAL_FORMS") or 0)
+        rows: list[dict] = []
+        kept_initial = 0
+        for index in range(total):
+            prefix = f"{self.prefix}-{index}-"
+            fields = {key[len(prefix) :]: key for key in data if key.startswith(prefix)}
+            row = {name: data.getlist(key) for name, key in fields.items()}
+            for key in fields.values():
+                del data[key]
+            row_id = (row.get(pk_name) or [""])[0]
+            if index < initial and not (row_id.isdigit() and int(row_id) in kept):
+                continue  # removed meanwhile
+            kept_initial += index < initial
+            rows.append(row)
+        for index, row in enumerate(rows):
+            for name, values in row.items():
+                data.setlist(f"{self.prefix}-{index}-{name}", values)
+        data[f"{self.prefix}-TOTAL_FORMS"] = str(len(rows))
+        data[f"{self.prefix}-INITIAL_FORMS"] = str(kept_initial)
+        return data
 
 
 class StalePageAdmin(admin.ModelAdmin):

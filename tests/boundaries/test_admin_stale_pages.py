@@ -267,6 +267,37 @@ def test_a_person_page_drawn_before_a_colleague_changed_a_unit_row_saves_nothing
     assert person.last_name != "Penhallow"
 
 
+def test_a_person_page_drawn_before_a_colleague_removed_a_unit_row_can_be_saved_again(
+    administrator_client,
+):
+    """Found by review: refused once, the page kept the removed row's id, which is no
+    longer a valid choice, and every save after that said "Please correct the error
+    below." with no error shown. The page drawn again leaves the removed row out."""
+    ward, clinic = UnitFactory(code="WARD-X"), UnitFactory(code="CLINIC-Y")
+    person = UserFactory(username="two-units", units=[ward, clinic])
+    stale = _with_units(administrator_client, person)
+    person.memberships.filter(unit=clinic).delete()  # a colleague
+    path = f"/admin/boundaries/user/{person.pk}/change/"
+
+    refused = administrator_client.post(path, {**stale, "last_name": "Penhallow"})
+
+    assert refused.status_code == 200
+    assert "units changed after you opened this page" in refused.content.decode()
+    formset = refused.context["inline_admin_formsets"][0].formset
+    assert [form.instance.unit for form in formset.forms if form.instance.pk] == [ward]
+    # The page as drawn again, sent again: saved.
+    again = {key: value for key, value in stale.items() if not key.startswith("memberships-")}
+    again |= {
+        key: formset.data.getlist(key) for key in formset.data if key.startswith("memberships-")
+    }
+    again |= {"last_name": "Penhallow", "seen": _seen(refused.content.decode())}
+    saved = administrator_client.post(path, again)
+    assert saved.status_code == 302, saved.context["errors"] if saved.context else ""
+    person.refresh_from_db()
+    assert person.last_name == "Penhallow"
+    assert list(person.units.values_list("code", flat=True)) == ["WARD-X"]
+
+
 def test_what_the_page_does_not_change_is_saved_as_it_is_now(
     administrator_client, nurse, monkeypatch
 ):
