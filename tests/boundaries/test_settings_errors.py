@@ -30,6 +30,14 @@ def last_line(result: subprocess.CompletedProcess) -> str:
     return lines[-1] if lines else ""
 
 
+def assert_refused_at_start(result: subprocess.CompletedProcess, message: str) -> None:
+    """The command stopped, its last line the configuration error starting ``message``."""
+    assert result.returncode != 0, "the setting was accepted"
+    assert last_line(result).startswith(
+        f"django.core.exceptions.ImproperlyConfigured: {message}"
+    ), last_line(result)
+
+
 # Malformed settings: the last line names the variable.
 
 
@@ -39,11 +47,7 @@ def last_line(result: subprocess.CompletedProcess) -> str:
 def test_a_malformed_database_url_is_refused_naming_the_variable(url):
     # Was dj_database_url's own error at the end of a traceback ("Scheme '://' is
     # unknown..." or "This string is not a valid url..."), never naming DATABASE_URL.
-    result = run_django("check", DATABASE_URL=url, **PROD)
-    assert result.returncode != 0
-    assert last_line(result).startswith(
-        "django.core.exceptions.ImproperlyConfigured: DATABASE_URL is not"
-    ), last_line(result)
+    assert_refused_at_start(run_django("check", DATABASE_URL=url, **PROD), "DATABASE_URL is not")
 
 
 def test_a_malformed_database_url_is_not_repeated_in_the_error():
@@ -66,10 +70,7 @@ def test_a_log_level_other_than_the_five_documented_is_refused_naming_the_variab
     # NOTSET, WARN and FATAL were accepted: the logging module knows them, the
     # README names five levels (NOTSET logs everything, as DEBUG does).
     result = run_django("check", DJANGO_LOG_LEVEL=level, **PROD)
-    assert result.returncode != 0
-    assert last_line(result).startswith(
-        "django.core.exceptions.ImproperlyConfigured: DJANGO_LOG_LEVEL must be"
-    ), last_line(result)
+    assert_refused_at_start(result, "DJANGO_LOG_LEVEL must be")
 
 
 def local_zone(zone: str) -> subprocess.CompletedProcess:
@@ -129,11 +130,7 @@ def test_an_empty_time_zone_is_the_default_and_spaces_are_ignored(zone, expected
     ],
 )
 def test_out_of_range_whole_numbers_are_refused_at_start(name, value):
-    result = run_django("check", **{**PROD, name: value})
-    assert result.returncode != 0, f"{name}={value} was accepted"
-    assert last_line(result).startswith(
-        f"django.core.exceptions.ImproperlyConfigured: {name} must be "
-    )
+    assert_refused_at_start(run_django("check", **{**PROD, name: value}), f"{name} must be ")
 
 
 def test_the_refusal_says_what_range_is_allowed(monkeypatch):
