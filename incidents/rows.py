@@ -29,12 +29,6 @@ _SAMPLE_ID = 987654321
 _SAMPLE_UUID = "00000000-0000-4000-8000-000000000000"
 
 
-def day_month_time(value: datetime) -> str:
-    """``{{ value|date:"j M, H:i" }}`` in the current time zone: 3 Nov, 14:05."""
-    local = timezone.localtime(value)
-    return f"{local.day} {MONTHS[local.month - 1]}, {local.hour:02d}:{local.minute:02d}"
-
-
 def day_month_year_time(value: datetime) -> str:
     """``{{ value|date:"j M Y, H:i" }}`` in the current time zone: 3 Nov 2026, 14:05."""
     local = timezone.localtime(value)

@@ -140,7 +140,7 @@ def _queue_rows(incidents: list[Incident], *, now) -> str:
                 "severity": incident.severity,
                 "severity_label": severities[incident.severity],
                 "status_label": statuses[incident.status],
-                "due": rows.day_month_time(incident.review_due_at),
+                "due": rows.day_month_year_time(incident.review_due_at),
                 "overdue": rows.optional(
                     incident.status == Status.SUBMITTED and incident.review_due_at < now,
                     OVERDUE_BADGE,

@@ -54,6 +54,16 @@ def test_the_queue_gives_the_year_an_incident_happened(supervisor_client, nurse)
     assert '<td data-label="When">3 Nov 2025, 14:05</td>' in page
 
 
+def test_the_queue_gives_the_year_a_review_is_due(supervisor_client, nurse):
+    # Left alone last session: "Review due 2 Jan, 09:00" in late December could be this
+    # year's or next; a review overdue since last year read as this year's.
+    from datetime import UTC, datetime
+
+    IncidentFactory(reporter=nurse, review_due_at=datetime(2025, 12, 30, 9, 0, tzinfo=UTC))
+    page = supervisor_client.get("/review/").content.decode()
+    assert '<td data-label="Review due">30 Dec 2025, 09:00' in page
+
+
 def test_queue_is_limited_to_the_supervisors_units(supervisor_client, nurse, other_unit_nurse):
     mine = IncidentFactory(reporter=nurse)
     theirs = IncidentFactory(reporter=other_unit_nurse)

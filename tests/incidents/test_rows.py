@@ -24,7 +24,6 @@ MOMENTS = [
 @pytest.mark.parametrize(
     ("helper", "pattern"),
     [
-        (rows.day_month_time, "j M, H:i"),
         (rows.day_month_year_time, "j M Y, H:i"),
         (rows.day_month_year, "j M Y"),
     ],
