@@ -36,6 +36,12 @@ SECOND_FACTOR_ROLES = (Role.SUPERVISOR, Role.MANAGER, Role.ADMINISTRATOR)
 # Set in the session at sign-in for someone who has a second factor set up, so that a
 # reporter who chose two-factor sign-in is asked for it without a query per request.
 SECOND_FACTOR_SESSION_KEY = "_boundaries_second_factor"
+# Set at the password step for someone who then owes the second one, and removed when
+# they pass it: only then has this session just shown the password. A session that owes
+# the step for another reason (a role that needs it was given since, or an administrator
+# reset the person's second factor) was signed in earlier, perhaps at a computer left
+# open, and must show the password again before it may set up an authenticator.
+SIGNING_IN_SESSION_KEY = "_boundaries_signing_in"
 # Pages a half-signed-in session may open: the second step itself, and the way out.
 SECOND_FACTOR_EXEMPT_URL_NAMES = frozenset({"two_factor", "two_factor_setup", "logout", "healthz"})
 
@@ -68,6 +74,11 @@ def second_factor_pending(request: HttpRequest) -> bool:
     if not user.is_authenticated or user.is_verified():
         return False
     return second_factor_required(user) or bool(request.session.get(SECOND_FACTOR_SESSION_KEY))
+
+
+def signing_in_now(request: HttpRequest) -> bool:
+    """True while a session owes its second step straight after its password."""
+    return second_factor_pending(request) and bool(request.session.get(SIGNING_IN_SESSION_KEY))
 
 
 def redirect_to_second_factor(request: HttpRequest) -> HttpResponseRedirect:

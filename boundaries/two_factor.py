@@ -21,6 +21,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from boundaries import audit
+from boundaries.access import SIGNING_IN_SESSION_KEY
 from boundaries.models import User
 
 BACKUP_CODE_COUNT = 10
@@ -172,6 +173,9 @@ def _record_refused_code(*, user: User, device: Device | None, request: HttpRequ
 
 def _sign_in_with(request: HttpRequest, device: Device) -> None:
     otp_login(request, device)
+    # The password step is behind it: a later need for a second step (a reset, say)
+    # finds this session signed in earlier.
+    request.session.pop(SIGNING_IN_SESSION_KEY, None)
     # The session now carries more trust: give it a new key.
     request.session.cycle_key()
 

@@ -26,9 +26,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 from boundaries import audit, two_factor
 from boundaries.access import (
     SECOND_FACTOR_SESSION_KEY,
+    SIGNING_IN_SESSION_KEY,
     home_url,
     second_factor_pending,
     second_factor_required,
+    signing_in_now,
 )
 from boundaries.forms import (
     CheckedPasswordChangeForm,
@@ -61,6 +63,7 @@ class SignInView(auth_views.LoginView):
             audit.record(action=audit.Action.SIGN_IN_SUCCEEDED, actor=user, request=self.request)
             return HttpResponseRedirect(self.get_success_url())
         self.request.session[SECOND_FACTOR_SESSION_KEY] = True
+        self.request.session[SIGNING_IN_SESSION_KEY] = True
         audit.record(action=audit.Action.PASSWORD_ACCEPTED, actor=user, request=self.request)
         url = reverse("two_factor")
         if next_url := self.get_redirect_url():
@@ -185,7 +188,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         messages.info(request, "Two-factor sign-in is already set up for your account.")
         return HttpResponseRedirect(_next_or_home(request))
     device = two_factor.device_being_set_up(user, request.session)
-    if second_factor_pending(request):
+    if signing_in_now(request):
         # Straight after the password, at sign-in.
         form = SetUpAuthenticatorForm(request.POST or None)
     else:

@@ -19,6 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from boundaries import audit, two_factor
 from boundaries.access import SECOND_FACTOR_EXEMPT_URL_NAMES
 from boundaries.models import AuditEvent, Role
+from tests.conftest import client_for
 from tests.factories import TEST_PASSWORD, UserFactory
 
 VERIFY = "/accounts/two-factor/"
@@ -486,6 +487,37 @@ def test_setting_up_from_a_session_signed_in_earlier_asks_for_the_password(nurse
     assert "password" in response.context["form"].errors
     assert not TOTPDevice.objects.filter(user=nurse, confirmed=True).exists()
     assert AccessAttempt.objects.filter(username="nurse").exists()  # counts towards lockout
+
+
+@pytest.mark.parametrize("since", ["second factor reset", "given a supervisor's role"])
+def test_a_session_that_owes_the_second_step_since_it_signed_in_shows_the_password_to_set_up(
+    nurse, supervisor, administrator, since
+):
+    # Found by a hostile-insider review: a session signed in earlier that came to owe the
+    # second step (its second factor reset by an administrator, or a role given that
+    # needs one) was taken for one straight after its password, so anyone at a computer
+    # left signed in could put their own phone on the account, with no password.
+    if since == "second factor reset":
+        person, client = supervisor, client_for(supervisor)  # verified this morning
+        two_factor.reset_second_factor(user=supervisor, by=administrator)
+    else:
+        person, client = nurse, client_for(nurse)  # a reporter, signed in this morning
+        nurse.role = Role.SUPERVISOR
+        nurse.save()
+    assert client.get("/review/", follow=True).redirect_chain[-1][0].startswith(SET_UP)
+    client.get(SET_UP)
+    device = TOTPDevice.objects.get(user=person, confirmed=False)
+
+    response = client.post(SET_UP, {"code": code_for(device)})
+
+    assert response.status_code == 200 and "codes" not in response.context
+    assert "password" in response.context["form"].errors
+    assert not TOTPDevice.objects.filter(user=person, confirmed=True).exists()
+    assert client.get("/review/").status_code == 302
+    # With the password, the person sets it up from there.
+    response = client.post(SET_UP, {"password": TEST_PASSWORD, "code": code_for(device)})
+    assert "codes" in response.context
+    assert client.get("/review/").status_code == 200
 
 
 def test_turning_on_two_factor_sign_in_ends_the_reporters_other_sessions(nurse):
