@@ -7,6 +7,7 @@ from django.core import mail
 from django.test import Client
 
 from boundaries.models import Role
+from tests.conftest import client_for
 from tests.factories import TEST_PASSWORD, UserFactory
 
 
@@ -61,6 +62,50 @@ def test_logout_needs_a_post(nurse_client):
     response = nurse_client.post("/accounts/logout/")
     assert response.status_code == 302
     assert "_auth_user_id" not in nurse_client.session
+
+
+# Addresses that leave the site once a browser reads them: another host, with the
+# slashes browsers also accept (a backslash, a tab or a space they drop), or a scheme.
+OFF_SITE = [
+    "//elsewhere.example/",
+    "///elsewhere.example/",
+    "/\\elsewhere.example/",
+    "\\\\elsewhere.example/",
+    "/\t/elsewhere.example/",
+    " //elsewhere.example/",
+    "https://elsewhere.example/",
+    "http:/elsewhere.example/",
+    "javascript:alert(1)",
+]
+
+
+@pytest.mark.parametrize("next_url", OFF_SITE)
+def test_no_next_leads_off_the_site(client, nurse, supervisor, next_url):
+    """Every page that takes ``next``: signing in (straight in, or on to the second
+    step), the second step and its set-up, the admin site's sign-in, signing out."""
+
+    def leaves(response) -> bool:
+        location = response.get("Location", "")
+        return "elsewhere" in location.split("?")[0] or location.startswith("javascript")
+
+    signed_in = client.post(
+        f"/accounts/login/?next={next_url}", {"username": "nurse", "password": TEST_PASSWORD}
+    )
+    assert signed_in.status_code == 302 and not leaves(signed_in)
+    first_step = Client().post(
+        "/accounts/login/",
+        {"username": "supervisor", "password": TEST_PASSWORD, "next": next_url},
+    )
+    assert first_step.status_code == 302 and not leaves(first_step)
+    for path in ("/accounts/two-factor/", "/accounts/two-factor/set-up/"):
+        response = client_for(supervisor).get(path, {"next": next_url})
+        assert response.status_code == 302 and not leaves(response)
+    response = Client().get("/admin/login/", {"next": next_url})
+    assert response["Location"].startswith("/accounts/login/?next=")
+    for data in ({"next": next_url}, {}):
+        query = "" if data else f"?next={next_url}"
+        response = client_for(nurse).post(f"/accounts/logout/{query}", data)
+        assert response.status_code == 302 and not leaves(response)
 
 
 def test_logout_removes_the_session_from_the_server(nurse_client):

@@ -10,7 +10,16 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from incidents.models import IncidentEvent, Severity, Status
+from boundaries.models import Membership
+from incidents.models import (
+    Alert,
+    AlertIncident,
+    AlertRule,
+    AlertStatus,
+    IncidentEvent,
+    Severity,
+    Status,
+)
 from tests.conftest import client_for, page_title
 from tests.factories import IncidentFactory, UserFactory
 
@@ -542,6 +551,57 @@ def test_a_closed_units_open_incidents_are_reviewed_by_the_managers(
     assert (incident.status, incident.reviewed_by) == (Status.UNDER_REVIEW, manager)
     # The unit's supervisors no longer review it: the unit is closed to them.
     assert client_for(supervisor).get(f"/incidents/{incident.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize("since", ["the unit closed", "they left the unit"])
+def test_a_supervisor_no_longer_of_a_unit_reaches_none_of_its_records(
+    supervisor, nurse, unit, since
+):
+    """Closing a unit, or taking a supervisor off it, takes effect at their next request,
+    whatever they ask for: its incidents, its alerts, its patients' timelines, its
+    reports and downloads, and acting on any of them."""
+    incident = IncidentFactory(reporter=nurse, unit=unit)
+    alert = Alert.objects.create(
+        rule=AlertRule.REPEAT_PATIENT,
+        patient=incident.patient,
+        pattern_key=f"repeat_patient:patient:{incident.patient_id}",
+        incident_count=1,
+        staff_count=1,
+        span_start=incident.occurred_at,
+        span_end=incident.occurred_at,
+    )
+    AlertIncident.objects.create(alert=alert, incident=incident, unit=unit)
+    client = client_for(supervisor)
+    pages = [
+        f"/incidents/{incident.pk}/",
+        alert.get_absolute_url(),
+        f"/alerts/patients/{incident.patient.public_id}/",
+        f"/reports/?unit={unit.code}",
+        f"/reports/monthly.pdf?unit={unit.code}",
+        f"/reports/incidents.csv?unit={unit.code}",
+        f"/reports/incidents.csv?unit={unit.code}&details=1",
+    ]
+    assert all(client.get(url).status_code == 200 for url in pages[:3])
+    if since == "the unit closed":
+        unit.is_active = False
+        unit.save()
+    else:
+        Membership.objects.filter(user=supervisor, unit=unit).delete()
+
+    assert {url: client.get(url).status_code for url in pages} == dict.fromkeys(pages, 404)
+    actions = {
+        f"/incidents/{incident.pk}/review/": review_data(incident),
+        f"{alert.get_absolute_url()}acknowledge/": {"action": "Watching for now", "note": "N."},
+        f"{alert.get_absolute_url()}resolve/": {"resolution": "Care transferred."},
+    }
+    assert {url: client.post(url, data).status_code for url, data in actions.items()} == (
+        dict.fromkeys(actions, 404)
+    )
+    assert incident.reference.encode() not in client.get("/review/").content
+    assert str(alert.public_id).encode() not in client.get("/alerts/").content
+    incident.refresh_from_db()
+    alert.refresh_from_db()
+    assert (incident.status, alert.status) == (Status.SUBMITTED, AlertStatus.OPEN)
 
 
 def test_feedback_of_only_spaces_is_no_feedback(
