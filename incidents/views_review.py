@@ -292,14 +292,21 @@ def _incidents_split(incidents, unit_ids: list[int] | None):
 
 
 def _rests_on_own_reports(request: HttpRequest, alert: Alert) -> bool:
-    """Whether every incident behind the alert is this person's own report: then, as
-    with a report, someone else decides on it."""
-    return not alert.incidents.exclude(reporter=request.user).exists()
+    """Whether every incident behind the alert that this person sees in full is their
+    own report: then, as with a report, someone else decides on it. Incidents in units
+    they do not supervise are only a number to them, so an alert spanning units whose
+    incidents in their own units are all theirs is decided by the other units'
+    supervisors (or a manager), not on the strength of their own reports."""
+    others = alert.incidents.exclude(reporter=request.user)
+    unit_ids = _units_seen_in_full(request)
+    if unit_ids is not None:
+        others = others.filter(unit__in=unit_ids)
+    return not others.exists()
 
 
 OWN_ALERT = (
-    "This alert rests only on reports you made, so another supervisor or a manager "
-    "acknowledges and resolves it."
+    "This alert rests only on reports you made (all its incidents in your units are "
+    "yours), so another supervisor or a manager acknowledges and resolves it."
 )
 
 

@@ -520,6 +520,38 @@ def test_an_alert_resting_only_on_the_supervisors_own_reports_is_decided_by_othe
     assert alert.status == AlertStatus.RESOLVED
 
 
+def test_an_alert_resting_in_the_supervisors_units_only_on_their_own_reports_is_decided_by_others(
+    supervisor, supervisor_client, unit, other_unit_nurse, other_unit_supervisor
+):
+    """Found by a hostile-insider review: an alert spanning units, whose only incident
+    in the supervisor's units is their own report (the rest are in units they do not
+    see), was theirs to acknowledge and resolve, for every unit, on the strength of
+    their own report alone. The other unit's supervisor decides."""
+    patient = PatientFactory()
+    filed(patient=patient, reporter=supervisor, severity=Severity.HIGH, days_ago=2)
+    filed(patient=patient, reporter=other_unit_nurse, severity=Severity.HIGH, days_ago=1)
+    alert = Alert.objects.get(patient=patient, rule=AlertRule.HIGH_SEVERITY)
+    assert set(alert.links.values_list("unit__code", flat=True)) == {"WARD-A", "WARD-B"}
+    url = alert.get_absolute_url()
+    page = supervisor_client.get(url).content.decode()
+    assert "rests only on reports you made" in page
+    assert f"{url}resolve/" not in page
+    for action, data in [
+        ("acknowledge", {"action": "Spoke with the patient", "note": "Set expectations."}),
+        ("resolve", {"resolution": "Care transferred."}),
+    ]:
+        supervisor_client.post(f"{url}{action}/", data)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.OPEN
+
+    response = client_for(other_unit_supervisor).post(
+        f"{url}resolve/", {"resolution": "Care transferred."}
+    )
+    assert response.status_code == 302
+    alert.refresh_from_db()
+    assert (alert.status, alert.resolved_by) == (AlertStatus.RESOLVED, other_unit_supervisor)
+
+
 def test_the_supervisor_behind_an_alert_does_not_read_what_colleagues_did_about_it(
     supervisor, supervisor_client, unit
 ):
