@@ -9,7 +9,9 @@ import os
 import re
 import zoneinfo
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -79,7 +81,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+# Blank is unset, as for the other settings: a key of spaces is no key.
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -164,7 +167,7 @@ TEMPLATES = [
 ]
 
 # Database: SQLite in a git-ignored folder unless DATABASE_URL says otherwise.
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
+DATABASE_URL = env_str("DATABASE_URL", "").strip()
 if not DATABASE_URL:
     (BASE_DIR / "var").mkdir(exist_ok=True)
     DATABASE_URL = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
@@ -350,27 +353,42 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # Email: SMTP when EMAIL_HOST is set, the console in development.
-_email_host = os.environ.get("EMAIL_HOST", "")
+_email_host = env_str("EMAIL_HOST", "").strip()
+# Read whether or not they are used here, so that a mistake shows in development too.
+_email_port = env_int("EMAIL_PORT", 587, minimum=1, maximum=65_535)
+_email_use_tls = env_bool("EMAIL_USE_TLS", True)
 if _email_host or not DEBUG:
     MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "OPTIONS": {
                 "host": _email_host or "localhost",
-                "port": env_int("EMAIL_PORT", 587, minimum=1, maximum=65_535),
+                "port": _email_port,
                 "username": os.environ.get("EMAIL_HOST_USER", ""),
                 "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
-                "use_tls": env_bool("EMAIL_USE_TLS", True),
+                "use_tls": _email_use_tls,
                 "timeout": 10,
             },
         }
     }
 else:
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Boundaries <boundaries@localhost>")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Boundaries <boundaries@localhost>").strip()
+if "@" not in parseaddr(DEFAULT_FROM_EMAIL)[1]:
+    # The relay would refuse every email, each tried again for two days.
+    raise ImproperlyConfigured(
+        "DEFAULT_FROM_EMAIL must be an email address such as "
+        f"Boundaries <boundaries@example.org>, not {_shown(DEFAULT_FROM_EMAIL)}."
+    )
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The address people follow from an email back to the app.
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").strip().rstrip("/")
+_site = urlsplit(SITE_URL)
+if _site.scheme not in {"http", "https"} or not _site.hostname:
+    raise ImproperlyConfigured(
+        "SITE_URL must be the address people open the app at, such as "
+        f"https://boundaries.example.org, not {_shown(SITE_URL)}."
+    )
 
 # Logging: one JSON object per line on stderr; no request bodies, no patient data.
 # The five levels the README names; the logging module also knows NOTSET (which logs

@@ -290,3 +290,67 @@ def test_a_command_error_is_left_as_it_is():
     command.error = CommandError("There is no unit with the code 'X'.")
     with pytest.raises(CommandError, match="There is no unit"):
         call_command(command)
+
+
+# Blank and malformed values of the settings read as text (found checking the README's
+# settings table against settings.py).
+
+
+def test_a_secret_key_of_spaces_is_no_secret_key():
+    # A blank DJANGO_SECRET_KEY line in an environment file was taken as the key, and
+    # production started signing sessions with a single space.
+    result = run_django("check", **{**PROD, "DJANGO_SECRET_KEY": "   "})
+    assert_refused_at_start(result, "DJANGO_SECRET_KEY is not set")
+
+
+def test_a_blank_database_url_or_mail_host_is_the_variable_unset():
+    # A blank DATABASE_URL stopped every command ("Scheme '://' is unknown"), and a blank
+    # EMAIL_HOST was taken as a mail server called " ".
+    show = (
+        "from django.conf import settings as s; print(repr(["
+        "s.DATABASES['default']['NAME'].endswith('db.sqlite3'), "
+        "s.BOUNDARIES['EMAIL_RELAY_CONFIGURED'], s.MAILERS['default']['BACKEND']]))"
+    )
+    shown = run_django("shell", "-c", show, DJANGO_DEBUG="true", DATABASE_URL=" ", EMAIL_HOST=" ")
+    assert shown.returncode == 0, shown.stderr[-400:]
+    assert shown.stdout.strip().splitlines()[-1] == repr(
+        [True, False, "django.core.mail.backends.console.EmailBackend"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        # Links in emails would have led nowhere.
+        ("SITE_URL", "boundaries.example.org"),
+        ("SITE_URL", "https://"),
+        ("SITE_URL", "ftp://boundaries.example.org"),
+        # Every email would have been refused by the relay, 48 times each.
+        ("DEFAULT_FROM_EMAIL", "Boundaries"),
+        ("DEFAULT_FROM_EMAIL", "boundaries.example.org"),
+    ],
+)
+def test_a_malformed_address_is_refused_at_start(name, value):
+    assert_refused_at_start(run_django("check", **{**PROD, name: value}), f"{name} must be ")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://boundaries.example.org/", "https://boundaries.example.org"),
+        ("http://10.0.0.5:8000", "http://10.0.0.5:8000"),
+    ],
+)
+def test_a_site_address_with_a_port_or_a_final_slash_is_accepted(value, expected):
+    show = "from django.conf import settings; print(settings.SITE_URL)"
+    shown = run_django("shell", "-c", show, **{**PROD, "SITE_URL": value})
+    assert shown.returncode == 0, shown.stderr[-400:]
+    assert shown.stdout.strip().splitlines()[-1] == expected
+
+
+@pytest.mark.parametrize(("name", "value"), [("EMAIL_PORT", "70000"), ("EMAIL_USE_TLS", "maybe")])
+def test_mail_settings_are_checked_while_emails_go_to_the_console(name, value):
+    # In development without EMAIL_HOST they were not read at all, so the mistake
+    # showed only on the server that had a relay.
+    result = run_django("check", DJANGO_DEBUG="true", **{name: value})
+    assert_refused_at_start(result, f"{name} must be ")
