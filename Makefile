@@ -16,13 +16,19 @@ PYTHON ?= $(shell for c in python3.14 python3.13 python3.12 python3 python; do \
 	if $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	echo $$c; break; fi; done)
 
-.PHONY: help install run serve seed test test-fast test-browser lint format check ci clean lock bench soak backup-check
+.PHONY: help install run test test-fast lint format check ci clean lock bench soak backup-check
 
 help:
-	@echo "make run    set up, migrate, load the demo and serve http://$(HOST):$(PORT)"
-	@echo "make test   set up and run the whole test suite (browser tests included)"
-	@echo "make lint   ruff and bandit;  make check   migrations and deploy checks"
-	@echo "make bench  the 1M-incident benchmark (PostgreSQL);  make soak  the restart soak test"
+	@echo "make run        set up, migrate, load the demo and serve http://$(HOST):$(PORT)"
+	@echo "                (another port: make run PORT=8765)"
+	@echo "make test       set up and run the whole test suite (browser tests included)"
+	@echo "make test-fast  the suite without the browser tests"
+	@echo "make lint       ruff (lint and format check) and bandit;  make format  ruff's fixes"
+	@echo "make check      migrations up to date, and the deploy checks with production settings"
+	@echo "make ci         what CI runs (.ci/run): lint, check, the suite on SQLite and on PostgreSQL"
+	@echo "make install    only the virtual environment (.venv) with the pinned dependencies"
+	@echo "make lock       regenerate constraints.txt;  make clean  remove .venv, node_modules, caches"
+	@echo "make bench      the 1M-incident benchmark (PostgreSQL);  make soak  the restart soak test"
 	@echo "make backup-check  pg_dump and pg_restore a seeded database and compare the copy"
 
 $(STAMP): pyproject.toml constraints.txt
