@@ -364,8 +364,8 @@ if _email_host or not DEBUG:
             "OPTIONS": {
                 "host": _email_host or "localhost",
                 "port": _email_port,
-                "username": os.environ.get("EMAIL_HOST_USER", ""),
-                "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+                "username": env_str("EMAIL_HOST_USER", ""),
+                "password": env_str("EMAIL_HOST_PASSWORD", ""),
                 "use_tls": _email_use_tls,
                 "timeout": 10,
             },

@@ -318,6 +318,17 @@ def test_a_blank_database_url_or_mail_host_is_the_variable_unset():
     )
 
 
+def test_a_blank_mail_user_and_password_are_none():
+    # Taken as a user called " ", so the app tried to sign in to a relay that needs none.
+    show = (
+        "from django.conf import settings as s; o = s.MAILERS['default']['OPTIONS']; "
+        "print(repr([o['username'], o['password']]))"
+    )
+    shown = run_django("shell", "-c", show, **PROD, EMAIL_HOST_USER=" ", EMAIL_HOST_PASSWORD="  ")
+    assert shown.returncode == 0, shown.stderr[-400:]
+    assert shown.stdout.strip().splitlines()[-1] == repr(["", ""])
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
