@@ -28,14 +28,15 @@ class Command(DatabaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--password",
-            help="The password for every demo account (default: a random one, printed).",
+            help="The password for the demo accounts this run creates (default: a random "
+            "one, printed); accounts made by an earlier run keep theirs.",
         )
         parser.add_argument(
             "--months",
             type=int,
             default=6,
             help=f"How many months of invented incidents to create, 1 to {MAX_MONTHS} "
-            "(default 6).",
+            "(default 6); none are added once the database holds any incident.",
         )
         parser.add_argument(
             "--without-debug",

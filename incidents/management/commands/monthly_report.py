@@ -32,7 +32,8 @@ class Command(DatabaseCommand):
         "With --email, email every active manager (organisation, or a closed unit) or "
         "the unit's supervisors a link to the month's summary in the app (the PDF stays "
         "behind the sign-in), through the outbox: an email the mail server does not take "
-        "is sent by send_incident_digests. Example for cron on the 1st of each month: "
+        "is sent by send_incident_digests. Give --output, --email or both. "
+        "Example for cron on the 1st of each month: "
         "manage.py monthly_report --output /var/lib/boundaries/reports/ --email"
     )
 
