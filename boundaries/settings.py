@@ -383,8 +383,22 @@ if "@" not in parseaddr(DEFAULT_FROM_EMAIL)[1]:
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The address people follow from an email back to the app.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").strip().rstrip("/")
-_site = urlsplit(SITE_URL)
-if _site.scheme not in {"http", "https"} or not _site.hostname:
+
+
+def _site_address_ok(url: str) -> bool:
+    try:
+        site = urlsplit(url)
+        site.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:  # "http://[host": an unclosed IPv6 bracket
+        return False
+    return (
+        site.scheme in {"http", "https"}
+        and bool(site.hostname)
+        and not any(c.isspace() for c in url)
+    )
+
+
+if not _site_address_ok(SITE_URL):
     raise ImproperlyConfigured(
         "SITE_URL must be the address people open the app at, such as "
         f"https://boundaries.example.org, not {_shown(SITE_URL)}."

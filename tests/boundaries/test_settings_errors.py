@@ -336,6 +336,10 @@ def test_a_blank_mail_user_and_password_are_none():
         ("SITE_URL", "boundaries.example.org"),
         ("SITE_URL", "https://"),
         ("SITE_URL", "ftp://boundaries.example.org"),
+        # Found reviewing the check: these raised ValueError, or were let through.
+        ("SITE_URL", "https://[boundaries.example.org"),
+        ("SITE_URL", "https://boundaries.example.org:99999"),
+        ("SITE_URL", "https://boundaries example.org"),
         # Every email would have been refused by the relay, 48 times each.
         ("DEFAULT_FROM_EMAIL", "Boundaries"),
         ("DEFAULT_FROM_EMAIL", "boundaries.example.org"),
