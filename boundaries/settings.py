@@ -435,9 +435,13 @@ LOGGING = {
 }
 
 # Product settings.
-_patient_ref_scheme = env_str("PATIENT_REF_SCHEME", "nhs")
+# In either case, as the log level.
+_patient_ref_scheme = env_str("PATIENT_REF_SCHEME", "nhs").strip().lower()
 if _patient_ref_scheme not in {"nhs", "hospital"}:
-    raise ImproperlyConfigured("PATIENT_REF_SCHEME must be nhs or hospital.")
+    raise ImproperlyConfigured(
+        "PATIENT_REF_SCHEME must be nhs or hospital, not "
+        f"{_shown(os.environ['PATIENT_REF_SCHEME'])}."
+    )
 _patient_ref_pattern = env_str("PATIENT_REF_PATTERN", r"[A-Z]{0,3}[0-9]{5,10}")
 try:
     re.compile(_patient_ref_pattern)

@@ -73,6 +73,20 @@ def test_a_log_level_other_than_the_five_documented_is_refused_naming_the_variab
     assert_refused_at_start(result, "DJANGO_LOG_LEVEL must be")
 
 
+@pytest.mark.parametrize(("value", "scheme"), [("NHS", "nhs"), (" Hospital ", "hospital")])
+def test_the_patient_reference_scheme_in_any_case_is_accepted(value, scheme):
+    # Found by a docs review: NHS was refused, with an error that did not show it.
+    show = "from django.conf import settings; print(settings.BOUNDARIES['PATIENT_REF_SCHEME'])"
+    shown = run_django("shell", "-c", show, PATIENT_REF_SCHEME=value, **PROD)
+    assert shown.returncode == 0, shown.stderr[-400:]
+    assert shown.stdout.strip().splitlines()[-1] == scheme
+
+
+def test_an_unknown_patient_reference_scheme_is_refused_showing_it():
+    result = run_django("check", PATIENT_REF_SCHEME="mrn", **PROD)
+    assert_refused_at_start(result, "PATIENT_REF_SCHEME must be nhs or hospital, not 'mrn'")
+
+
 def local_zone(zone: str) -> subprocess.CompletedProcess:
     """What the app reads the local clock as, with TIME_ZONE set to ``zone``."""
     return run_django(
