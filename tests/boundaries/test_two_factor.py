@@ -446,6 +446,20 @@ def test_running_the_demo_again_changes_only_the_backup_codes(db, capsys):
     assert not set(StaticToken.objects.values_list("token", flat=True)) & first_codes
 
 
+def test_the_demo_run_again_with_another_password_never_prints_one_that_fails(db, capsys):
+    # Found by a docs review: with var/demo-password lost and the database kept, make run
+    # made a new one and printed "(as when first created)", and nothing said that the
+    # password in var/demo-password would fail, nor how to start again.
+    call_command("seed_demo", password="demo-password-123", months=1, without_debug=True)
+    assert "  Password: demo-password-123" in capsys.readouterr().out
+    call_command("seed_demo", password="another-password-456", months=1, without_debug=True)
+    out = capsys.readouterr().out
+    assert "another-password-456" not in out
+    assert "  Password: not the one given: these accounts were created earlier" in out
+    call_command("seed_demo", password="demo-password-123", months=1, without_debug=True)
+    assert "  Password: demo-password-123" in capsys.readouterr().out
+
+
 def test_the_demo_never_touches_real_accounts(db, capsys):
     UserFactory(username="admin", role=Role.ADMINISTRATOR, is_staff=True, is_superuser=True)
     call_command("seed_demo", password="demo-password-123", months=1, without_debug=True)

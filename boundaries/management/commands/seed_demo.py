@@ -68,6 +68,14 @@ class Command(DatabaseCommand):
         created = [person for person, was_created in people if was_created]
         if created or (given and User.objects.get(username="nurse").check_password(password)):
             shown = password
+        elif given:
+            # make run's var/demo-password lost, or another --password, with the demo
+            # database kept: printing the new one would give a password that fails.
+            shown = (
+                "not the one given: these accounts were created earlier with another, and "
+                "keep it. For a fresh demo, delete the database (var/db.sqlite3) and run "
+                "this again."
+            )
         else:
             shown = "(as when first created)"
 
