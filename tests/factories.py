@@ -11,6 +11,9 @@ from factory.django import DjangoModelFactory
 
 from boundaries.models import JobTitle, Membership, Role, Unit, User
 from incidents.models import (
+    Alert,
+    AlertIncident,
+    AlertRule,
     Channel,
     Incident,
     OtherParty,
@@ -237,3 +240,19 @@ def nhs_number(seed: int) -> str:
             if nhs_number_is_valid(candidate):
                 return candidate
         base += 1
+
+
+def repeat_alert_on(incident: Incident) -> Alert:
+    """A repeat-patient alert resting on ``incident`` alone, reaching its unit (made
+    directly, whatever the thresholds)."""
+    alert = Alert.objects.create(
+        rule=AlertRule.REPEAT_PATIENT,
+        patient=incident.patient,
+        pattern_key=f"repeat_patient:patient:{incident.patient_id}",
+        incident_count=1,
+        staff_count=1,
+        span_start=incident.occurred_at,
+        span_end=incident.occurred_at,
+    )
+    AlertIncident.objects.create(alert=alert, incident=incident, unit=incident.unit)
+    return alert

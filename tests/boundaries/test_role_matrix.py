@@ -48,7 +48,7 @@ from django_otp.oath import TOTP
 
 from boundaries import two_factor
 from boundaries.demo import SCRIPT_APPROVERS, SCRIPT_EDITORS
-from incidents.models import Addendum, Alert, AlertIncident, AlertRule, Draft, RequestType
+from incidents.models import Addendum, Alert, Draft, RequestType
 from scripts_library.services import draft_script, propose_version
 from tests.conftest import client_for
 from tests.factories import (
@@ -57,6 +57,7 @@ from tests.factories import (
     PatientFactory,
     ScriptFactory,
     WitnessFactory,
+    repeat_alert_on,
     script_category,
 )
 from tests.incidents.conftest import incident_post
@@ -388,16 +389,7 @@ def world(
     )
     WitnessFactory(incident=incident, name="Matrixwitness Polgrain")
     Addendum.objects.create(incident=incident, author=nurse, text="MATRIX-SECRET-ADDENDUM")
-    alert = Alert.objects.create(
-        rule=AlertRule.REPEAT_PATIENT,
-        patient=patient,
-        pattern_key=f"repeat_patient:patient:{patient.pk}",
-        incident_count=1,
-        staff_count=1,
-        span_start=incident.occurred_at,
-        span_end=incident.occurred_at,
-    )
-    AlertIncident.objects.create(alert=alert, incident=incident, unit=unit)
+    alert = repeat_alert_on(incident)
     draft = Draft.objects.create(
         owner=nurse, data={"description": ["MATRIX-SECRET-DRAFT"], "unit": [str(unit.pk)]}
     )

@@ -493,6 +493,24 @@ def test_supervisor_acknowledges_then_resolves(supervisor_client, supervisor, cr
     assert cross_unit_alert.status == AlertStatus.RESOLVED
 
 
+def assert_not_theirs_to_decide(client, alert) -> str:
+    """The alert's page says it rests on the person's own reports and offers no decision;
+    acknowledging and resolving it are refused, saying why. Returns the page's address."""
+    url = alert.get_absolute_url()
+    page = client.get(url).content.decode()
+    assert "rests only on reports you made" in page
+    assert f"{url}resolve/" not in page
+    for action, data in [
+        ("acknowledge", {"action": "Spoke with the patient", "note": "Set expectations."}),
+        ("resolve", {"resolution": "Care transferred."}),
+    ]:
+        response = client.post(f"{url}{action}/", data, follow=True)
+        assert "rests only on reports you made" in response.content.decode()
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.OPEN
+    return url
+
+
 def test_an_alert_resting_only_on_the_supervisors_own_reports_is_decided_by_others(
     supervisor, supervisor_client, unit, nurse
 ):
@@ -501,21 +519,11 @@ def test_an_alert_resting_only_on_the_supervisors_own_reports_is_decided_by_othe
     patient = PatientFactory()
     incident = filed(patient=patient, reporter=supervisor, severity=Severity.HIGH)
     alert = Alert.objects.get(patient=patient)
-    url = alert.get_absolute_url()
-    page = supervisor_client.get(url).content.decode()
-    assert "rests only on reports you made" in page
-    assert f"{url}resolve/" not in page
-    for action, data in [
-        ("acknowledge", {"action": "Spoke with the patient", "note": "Set expectations."}),
-        ("resolve", {"resolution": "Care transferred."}),
-    ]:
-        response = supervisor_client.post(f"{url}{action}/", data, follow=True)
-        assert "rests only on reports you made" in response.content.decode()
-    alert.refresh_from_db()
-    assert alert.status == AlertStatus.OPEN
+    url = assert_not_theirs_to_decide(supervisor_client, alert)
 
     filed(patient=incident.patient, reporter=nurse, severity=Severity.HIGH)
     response = supervisor_client.post(f"{url}resolve/", {"resolution": "Care transferred."})
+    assert response.status_code == 302
     alert.refresh_from_db()
     assert alert.status == AlertStatus.RESOLVED
 
@@ -532,17 +540,7 @@ def test_an_alert_resting_in_the_supervisors_units_only_on_their_own_reports_is_
     filed(patient=patient, reporter=other_unit_nurse, severity=Severity.HIGH, days_ago=1)
     alert = Alert.objects.get(patient=patient, rule=AlertRule.HIGH_SEVERITY)
     assert set(alert.links.values_list("unit__code", flat=True)) == {"WARD-A", "WARD-B"}
-    url = alert.get_absolute_url()
-    page = supervisor_client.get(url).content.decode()
-    assert "rests only on reports you made" in page
-    assert f"{url}resolve/" not in page
-    for action, data in [
-        ("acknowledge", {"action": "Spoke with the patient", "note": "Set expectations."}),
-        ("resolve", {"resolution": "Care transferred."}),
-    ]:
-        supervisor_client.post(f"{url}{action}/", data)
-    alert.refresh_from_db()
-    assert alert.status == AlertStatus.OPEN
+    url = assert_not_theirs_to_decide(supervisor_client, alert)
 
     response = client_for(other_unit_supervisor).post(
         f"{url}resolve/", {"resolution": "Care transferred."}

@@ -12,16 +12,13 @@ from django.utils import timezone
 
 from boundaries.models import Membership
 from incidents.models import (
-    Alert,
-    AlertIncident,
-    AlertRule,
     AlertStatus,
     IncidentEvent,
     Severity,
     Status,
 )
 from tests.conftest import client_for, page_title
-from tests.factories import IncidentFactory, UserFactory
+from tests.factories import IncidentFactory, UserFactory, repeat_alert_on
 
 
 def review_data(incident, **overrides) -> dict:
@@ -561,16 +558,7 @@ def test_a_supervisor_no_longer_of_a_unit_reaches_none_of_its_records(
     whatever they ask for: its incidents, its alerts, its patients' timelines, its
     reports and downloads, and acting on any of them."""
     incident = IncidentFactory(reporter=nurse, unit=unit)
-    alert = Alert.objects.create(
-        rule=AlertRule.REPEAT_PATIENT,
-        patient=incident.patient,
-        pattern_key=f"repeat_patient:patient:{incident.patient_id}",
-        incident_count=1,
-        staff_count=1,
-        span_start=incident.occurred_at,
-        span_end=incident.occurred_at,
-    )
-    AlertIncident.objects.create(alert=alert, incident=incident, unit=unit)
+    alert = repeat_alert_on(incident)
     client = client_for(supervisor)
     pages = [
         f"/incidents/{incident.pk}/",
