@@ -14,9 +14,16 @@ from tests.factories import request_type
 LONDON = ZoneInfo("Europe/London")
 
 
-@pytest.mark.parametrize("typed", ["943 476 5919", "9434765919", "943-476-5919", " 943.476.5919 "])
+@pytest.mark.parametrize(
+    "typed", ["943 476 5919", "9434765919", "943-476-5919", " 943.476.5919 ", "943/476/5919"]
+)
 def test_one_nhs_number_however_it_is_typed(typed):
     assert patient_refs.clean(typed) == "9434765919"
+
+
+def test_a_check_digit_of_eleven_is_written_as_zero():
+    # The weighted sum of the first nine digits is a multiple of 11: the check digit is 0.
+    assert patient_refs.clean("999 990 0070") == "9999900070"
 
 
 @pytest.mark.parametrize(
@@ -45,6 +52,19 @@ def test_hospital_numbers_follow_the_configured_pattern(settings):
         patient_refs.clean("AB123456")
     assert caught.value.code == "hospital_format"
     assert patient_refs.label() == "Hospital number"
+
+
+@pytest.mark.parametrize("typed", ["RX1234567", "RX123456A", "XRX123456"])
+def test_a_hospital_number_must_match_the_pattern_from_end_to_end(settings, typed):
+    """A match at the start only would let a mistyped number through as another patient."""
+    settings.BOUNDARIES = {
+        **settings.BOUNDARIES,
+        "PATIENT_REF_SCHEME": "hospital",
+        "PATIENT_REF_PATTERN": r"RX[0-9]{6}",
+    }
+    with pytest.raises(ValidationError) as caught:
+        patient_refs.clean(typed)
+    assert caught.value.code == "hospital_format"
 
 
 def test_a_loose_pattern_never_lets_through_a_reference_longer_than_stored(settings):
