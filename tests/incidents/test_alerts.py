@@ -88,6 +88,27 @@ def test_several_staff_rule_needs_them_within_30_days(unit, patient):
     assert AlertRule.SEVERAL_STAFF not in rules_for(patient)
 
 
+def test_an_incident_90_days_before_is_within_the_90_day_window(nurse, patient):
+    first = filed(patient=patient, reporter=nurse, days_ago=90)
+    middle = filed(patient=patient, reporter=nurse, days_ago=45)
+    last = filed(patient=patient, reporter=nurse, days_ago=0)
+    alert = Alert.objects.get(rule=AlertRule.REPEAT_PATIENT)
+    assert set(alert.incidents.all()) == {first, middle, last}
+
+
+def test_a_staff_window_longer_than_the_repeat_window_reaches_back_its_whole_length(
+    unit, patient, manager
+):
+    """The rules read the patient's incidents as far back as the longer of the two
+    windows: a manager may make the staff window the longer one."""
+    services.change_thresholds(
+        user=manager, repeat_count=3, repeat_days=30, staff_count=2, staff_days=120
+    )
+    filed(patient=patient, reporter=UserFactory(units=[unit]), days_ago=100)
+    filed(patient=patient, reporter=UserFactory(units=[unit]), days_ago=0)
+    assert rules_for(patient) == {AlertRule.SEVERAL_STAFF}
+
+
 @pytest.mark.parametrize(
     ("severity", "raised"),
     [(Severity.LOW, False), (Severity.MODERATE, False), (Severity.HIGH, True)],
@@ -132,6 +153,16 @@ def test_a_late_report_of_a_milder_incident_before_a_graver_one_is_escalation(
     alert = Alert.objects.get(rule=AlertRule.ESCALATION)
     assert set(alert.incidents.all()) == {milder, graver}
     assert alert.incident_count == 2
+
+
+@pytest.mark.parametrize("gap_days", [8, 200])  # within the rules' reach, and beyond it
+def test_escalation_is_judged_against_the_previous_incident_however_long_ago(
+    nurse, patient, gap_days
+):
+    earlier = filed(patient=patient, reporter=nurse, days_ago=gap_days, severity=Severity.LOW)
+    graver = filed(patient=patient, reporter=nurse, days_ago=0, severity=Severity.MODERATE)
+    alert = Alert.objects.get(rule=AlertRule.ESCALATION)
+    assert set(alert.incidents.all()) == {earlier, graver}
 
 
 def test_a_late_report_of_a_graver_incident_before_a_milder_one_is_no_escalation(nurse, patient):
@@ -328,6 +359,18 @@ def test_lower_thresholds_are_applied_to_recent_incidents(nurse, unit, manager):
         == 0
     )
     assert AuditEvent.objects.filter(action="alerts.thresholds_changed").count() == 2
+
+
+def test_new_thresholds_count_incidents_from_the_whole_window(nurse, manager):
+    patient = PatientFactory()
+    for days in (89.5, 45, 1):  # the first half a day inside the 90 days
+        IncidentFactory(patient=patient, reporter=nurse, occurred_at=NOW - timedelta(days=days))
+    raised = services.change_thresholds(
+        user=manager, repeat_count=3, repeat_days=90, staff_count=2, staff_days=30
+    )
+    assert raised == 1
+    alert = Alert.objects.get(patient=patient, rule=AlertRule.REPEAT_PATIENT)
+    assert alert.incident_count == 3
 
 
 def test_new_thresholds_do_not_raise_again_what_a_supervisor_resolved(nurse, supervisor, manager):
