@@ -207,6 +207,21 @@ def test_closing_and_reopening_with_a_reason(supervisor_client, incident):
     assert reopened.note == "He came back."
 
 
+def test_closing_later_keeps_when_the_incident_was_first_reviewed(supervisor_client, incident):
+    """The monthly report's time to review and review target are measured to the first
+    review, not to whatever came after it."""
+    supervisor_client.post(f"/incidents/{incident.pk}/review/", review_data(incident))
+    incident.refresh_from_db()
+    first_reviewed = incident.reviewed_at
+    assert first_reviewed is not None
+    supervisor_client.post(
+        f"/incidents/{incident.pk}/review/", review_data(incident, status=Status.CLOSED)
+    )
+    incident.refresh_from_db()
+    assert incident.status == Status.CLOSED
+    assert incident.reviewed_at == first_reviewed
+
+
 def test_the_later_of_two_concurrent_reviews_gets_a_conflict(supervisor_client, unit, incident):
     second = client_for(UserFactory(role="supervisor", units=[unit]))
     stale = review_data(incident)
