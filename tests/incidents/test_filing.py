@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from boundaries.models import AuditEvent
 from incidents import services
-from incidents.models import Draft, Incident, Patient, Severity, Status
+from incidents.models import Channel, Draft, Incident, Patient, RequestType, Severity, Status
 from tests.factories import IncidentFactory, UserFactory, nhs_number
 from tests.incidents.conftest import incident_post, with_witnesses
 
@@ -155,6 +155,32 @@ def test_someone_elses_submission_token_is_refused(nurse_client, unit, other_uni
     response = file(nurse_client, data)
     assert response.status_code == 400
     assert Incident.objects.count() == 1
+
+
+def test_a_token_taken_by_someone_elses_filing_meanwhile_is_a_conflict(
+    nurse, unit, other_unit_nurse
+):
+    """The view looks for the token first; a filing that commits between that look and
+    this one's INSERT is found by the unique constraint, and is still not theirs."""
+    taken = IncidentFactory(reporter=other_unit_nurse)
+    with pytest.raises(services.SubmissionConflict):
+        services.log_incident(
+            reporter=nurse,
+            token=taken.submission_token,
+            unit=unit,
+            occurred_at=timezone.now() - timedelta(hours=1),
+            location="Bay 3",
+            other_party="other",
+            patient_reference="",
+            request_type=RequestType.objects.get(code="personal-contact"),
+            channel=Channel.objects.get(code="in-person"),
+            description="Asked for my number.",
+            script_version=None,
+            own_words="No, thank you.",
+            person_response="accepted",
+            notify=False,
+        )
+    assert list(Incident.objects.all()) == [taken]
 
 
 def test_a_malformed_token_is_refused_not_a_server_error(nurse_client, unit):
