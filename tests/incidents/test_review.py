@@ -607,6 +607,19 @@ def test_a_supervisor_no_longer_of_a_unit_reaches_none_of_its_records(
     assert (incident.status, alert.status) == (Status.SUBMITTED, AlertStatus.OPEN)
 
 
+def test_a_supervisor_still_opens_their_own_report_once_its_unit_closes(
+    supervisor, supervisor_client, unit
+):
+    """A supervisor's own reports are theirs to read as their reporter, whatever units
+    they supervise now."""
+    incident = IncidentFactory(reporter=supervisor)
+    unit.is_active = False
+    unit.save()
+    page = supervisor_client.get(f"/incidents/{incident.pk}/")
+    assert page.status_code == 200
+    assert incident.reference in page.content.decode()
+
+
 def test_feedback_of_only_spaces_is_no_feedback(
     supervisor_client, incident, django_capture_on_commit_callbacks
 ):
