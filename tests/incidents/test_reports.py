@@ -248,6 +248,24 @@ def test_incidents_at_both_edges_of_the_month_belong_to_it_by_the_local_clock(oc
     assert summary.trend[-2] == (Month(2026, 9), 2)
 
 
+def test_an_incident_at_midnight_on_the_first_belongs_to_the_new_month(nurse):
+    incident(reporter=nurse, occurred_at=utc(2026, 11, 1, 0, 0))  # 00:00 GMT
+    november = reports.monthly_summary(month=Month(2026, 11), generated_by="Test", now=NOW)
+    assert (summary_for().figures.incidents, november.figures.incidents) == (0, 1)
+
+
+def test_an_alert_resolved_after_the_month_is_not_counted_as_resolved_in_it(nurse):
+    behind = incident(reporter=nurse, occurred_at=utc(2026, 10, 5, 9, 0))
+    alert(
+        opened_at=utc(2026, 10, 6, 9, 0),
+        incidents=[behind],
+        status=AlertStatus.RESOLVED,
+        resolved_at=utc(2026, 11, 2, 9, 0),
+    )
+    figures = summary_for().figures
+    assert (figures.alerts_opened, figures.alerts_resolved) == (1, 0)
+
+
 def test_key_figures_for_the_organisation(october):
     figures = summary_for().figures
     assert figures.incidents == 5
