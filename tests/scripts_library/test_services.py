@@ -165,6 +165,24 @@ def test_a_draft_must_be_proposed_before_it_is_approved(supervisor, manager):
     assert refused.value.code == "not_proposed"
 
 
+@pytest.mark.parametrize("state", [VersionState.PROPOSED, VersionState.APPROVED])
+def test_only_a_draft_is_proposed(supervisor, manager, state):
+    """Proposed again, words awaiting a decision would look changed to the approver
+    reading them; approved ones would be taken off the reporters' screens."""
+    version = _proposed(supervisor)
+    if state == VersionState.APPROVED:
+        services.approve_version(approver=manager, version=version)
+    version.refresh_from_db()
+    before = (version.state, version.proposed_at)
+
+    with pytest.raises(ValidationError) as refused:
+        services.propose_version(proposer=supervisor, version=version)
+
+    assert refused.value.code == "not_draft"
+    version.refresh_from_db()
+    assert (version.state, version.proposed_at) == before
+
+
 def test_sending_back_needs_a_note_and_records_it(supervisor, manager):
     version = _proposed(supervisor)
     with pytest.raises(ValidationError):
