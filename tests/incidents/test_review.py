@@ -50,6 +50,24 @@ def test_queue_shows_unreviewed_first_and_marks_overdue(supervisor_client, nurse
     assert b"Overdue" in page.content
 
 
+@pytest.mark.parametrize(
+    ("status", "overdue"), [(Status.SUBMITTED, True), (Status.UNDER_REVIEW, False)]
+)
+def test_only_an_unreviewed_incident_past_its_due_time_is_marked_overdue(
+    supervisor_client, nurse, status, overdue
+):
+    now = timezone.now()
+    incident = IncidentFactory(
+        reporter=nurse,
+        status=status,
+        occurred_at=now - timedelta(days=6),
+        submitted_at=now - timedelta(days=5),
+        review_due_at=now - timedelta(days=2),
+    )
+    page = supervisor_client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert ('<span class="badge text-bg-danger">Overdue</span>' in page) is overdue
+
+
 def test_the_queue_gives_the_year_an_incident_happened(supervisor_client, nurse):
     # Found by a review helper: a late report of something 13 months ago was listed as
     # "3 Nov, 14:05", which reads as this year's.
