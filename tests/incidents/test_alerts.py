@@ -352,6 +352,7 @@ def test_lower_thresholds_are_applied_to_recent_incidents(nurse, unit, manager):
     )
     assert raised == 3
     assert Alert.objects.filter(rule=AlertRule.REPEAT_PATIENT).count() == 3
+    assert AlertThresholds.current().updated_by == manager
     assert (
         services.change_thresholds(
             user=manager, repeat_count=2, repeat_days=90, staff_count=2, staff_days=30
