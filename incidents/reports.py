@@ -374,12 +374,14 @@ def duration_words(value: timedelta | None) -> str:
     """A review wait as a person says it: minutes, hours or days."""
     if value is None:
         return "no reviews yet"
-    seconds = value.total_seconds()
-    if seconds < 3600:
-        minutes = max(round(seconds / 60), 0)
+    # Each unit is chosen by the figure as shown, rounded: 59.5 minutes is "1.0 hours",
+    # not "60 minutes", and 47.96 hours "2.0 days", not "48.0 hours".
+    seconds = max(value.total_seconds(), 0)
+    minutes = round(seconds / 60)
+    if minutes < 60:
         return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    if seconds < 48 * 3600:
-        hours = seconds / 3600
+    hours = round(seconds / 3600, 1)
+    if hours < 48:
         return f"{hours:.1f} hours"
     return f"{seconds / 86400:.1f} days"
 

@@ -513,3 +513,20 @@ def test_the_unit_chart_names_the_15_largest_units_then_the_rest(nurse):
 )
 def test_percentages_round_halves_up_as_people_do(part, whole, expected):
     assert reports.percent(part, whole) == expected
+
+
+@pytest.mark.parametrize(
+    ("wait", "words"),
+    [
+        (timedelta(0), "0 minutes"),
+        (timedelta(seconds=89), "1 minute"),
+        (timedelta(minutes=59, seconds=29), "59 minutes"),
+        # Found by a cross-check of the report: these read "60 minutes" and "48.0 hours".
+        (timedelta(minutes=59, seconds=31), "1.0 hours"),
+        (timedelta(hours=47, minutes=58), "2.0 days"),
+        (timedelta(hours=47, minutes=56), "47.9 hours"),
+        (timedelta(days=3, hours=6), "3.2 days"),
+    ],
+)
+def test_a_review_wait_reads_in_the_unit_its_rounded_figure_belongs_to(wait, words):
+    assert reports.duration_words(wait) == words
