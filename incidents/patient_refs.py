@@ -71,3 +71,13 @@ def clean(raw: str) -> str:
             params={"example": settings.BOUNDARIES["PATIENT_REF_EXAMPLE"]},
         )
     return value
+
+
+def looks_like_reference(raw: str) -> bool:
+    """Whether ``raw`` is a patient reference under this organisation's scheme (typed
+    where none belongs, such as a search box)."""
+    try:
+        clean(raw)
+    except ValidationError:
+        return False
+    return True

@@ -20,6 +20,7 @@ from boundaries import audit
 from boundaries.access import STAFF_ROLES, role_required
 from boundaries.models import Role, Unit, User
 from boundaries.pdf import render_pdf
+from incidents import patient_refs
 from incidents.models import Channel, RequestType
 from scripts_library import services
 from scripts_library.forms import RejectForm, ScriptForm, SearchForm
@@ -92,6 +93,16 @@ def index(request: HttpRequest) -> HttpResponse:
 def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
+    if query and patient_refs.looks_like_reference(query):
+        # Searched for, it would stay in the address bar, the history and the page: the
+        # library needs no patient, so it is neither searched for nor shown again.
+        messages.warning(
+            request,
+            f"That looks like a patient reference ({patient_refs.label()}), which the "
+            "library has no use for: it was not searched for. Search for what was asked "
+            "or said, for example “gift”.",
+        )
+        return redirect("scripts_library:search")
     scripts = (
         _offered_scripts().search(query).prefetch_related("request_types")[:50] if query else []
     )

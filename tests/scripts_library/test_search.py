@@ -114,6 +114,23 @@ def test_a_search_longer_than_the_box_is_cut_not_refused(nurse_client, scripts):
     assert 'maxlength="100"' in html
 
 
+@pytest.mark.parametrize("typed", ["943 476 5919", "9434765919"])
+def test_a_patient_reference_typed_in_the_search_is_not_kept_in_the_address_or_page(
+    nurse_client, scripts, typed
+):
+    """Found by a hostile-insider review: a reference typed into the library's search
+    went into the address (the browser's history, a proxy's log) and back onto the
+    page. It is sent to the plain search page, with a message."""
+    response = nurse_client.get("/scripts/search/", {"q": typed})
+    assert response.status_code == 302
+    assert response["Location"] == "/scripts/search/"
+    page = nurse_client.get(response["Location"]).content.decode()
+    assert "That looks like a patient reference (NHS number)" in page
+    assert "9434765919" not in page and "943 476 5919" not in page
+    # A search with digits in it that is no patient reference is searched for.
+    assert nurse_client.get("/scripts/search/", {"q": "gift 2026"}).status_code == 200
+
+
 def test_search_page_without_a_query_shows_just_the_box(nurse_client, scripts):
     page = nurse_client.get("/scripts/search/").content.decode()
     assert 'type="search"' in page
