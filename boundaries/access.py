@@ -37,7 +37,8 @@ SECOND_FACTOR_ROLES = (Role.SUPERVISOR, Role.MANAGER, Role.ADMINISTRATOR)
 # reporter who chose two-factor sign-in is asked for it without a query per request.
 SECOND_FACTOR_SESSION_KEY = "_boundaries_second_factor"
 # Set at the password step for someone who then owes the second one, and removed when
-# they pass it: only then has this session just shown the password. A session that owes
+# they pass it (or are let in without it, their chosen one reset meanwhile): only until
+# then has this session just shown the password. A session that owes
 # the step for another reason (a role that needs it was given since, or an administrator
 # reset the person's second factor) was signed in earlier, perhaps at a computer left
 # open, and must show the password again before it may set up an authenticator.

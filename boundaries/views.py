@@ -158,7 +158,11 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
             return redirect(
                 f"{reverse('two_factor_setup')}?{urlencode({'next': _next_or_home(request)})}"
             )
+        # In with the password alone (a reporter whose chosen second factor was reset
+        # meanwhile): no longer at the second step, so a need for one later (a role
+        # that needs it) finds this session signed in earlier.
         request.session.pop(SECOND_FACTOR_SESSION_KEY, None)
+        request.session.pop(SIGNING_IN_SESSION_KEY, None)
         return HttpResponseRedirect(_next_or_home(request))
     form = SecondFactorForm(request.POST or None)
     if form.is_valid():

@@ -534,6 +534,31 @@ def test_a_session_that_owes_the_second_step_since_it_signed_in_shows_the_passwo
     assert client.get("/review/").status_code == 200
 
 
+def test_a_session_let_in_without_its_second_step_is_not_taken_for_one_signing_in_later(
+    client, nurse, administrator
+):
+    # Found by a review helper: a reporter who chose two-factor sign-in lost her phone at
+    # the second step; an administrator reset it and she went in with her password
+    # alone. The mark of a session that has just shown its password stayed, so once she
+    # was made a supervisor, anyone at that computer, hours later, could put their own
+    # phone on her account with no password asked.
+    authenticator(nurse)
+    password_step(client, "nurse")
+    two_factor.reset_second_factor(user=nurse, by=administrator)
+    assert client.get(VERIFY)["Location"] == "/incidents/"
+    assert client.get("/incidents/").status_code == 200
+    nurse.role = Role.SUPERVISOR
+    nurse.save()
+    assert client.get("/review/", follow=True).redirect_chain[-1][0].startswith(SET_UP)
+    device = TOTPDevice.objects.get(user=nurse, confirmed=False)
+
+    response = client.post(SET_UP, {"code": code_for(device)})
+
+    assert "codes" not in response.context
+    assert "password" in response.context["form"].errors
+    assert not TOTPDevice.objects.filter(user=nurse, confirmed=True).exists()
+
+
 def test_turning_on_two_factor_sign_in_ends_the_reporters_other_sessions(nurse):
     # Found by a review helper: a session signed in earlier with the password alone (the
     # other person's, if it was seen) carried on reading her incidents with no code.
