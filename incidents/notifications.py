@@ -444,19 +444,41 @@ def alerts_grown(
         _alert_email(by_id[alert_id], news=AlertNews.DRAWN_IN, unit_ids=[unit])
 
 
+def _resting_on_their_own_reports(pairs: set[tuple[int, int]]) -> set[int]:
+    """Who an alert (its incidents' ``(unit_id, reporter_id)`` pairs) is news about their
+    own reports for, so that it goes to the others, as a single report would: its one
+    reporter, or a supervisor whose reports are all its incidents in the units they
+    supervise. They do not decide on it (``incidents.views_review``)."""
+    reporter_ids = {reporter_id for _, reporter_id in pairs}
+    if len(reporter_ids) == 1:
+        return reporter_ids
+    supervised: dict[int, set[int]] = {}
+    for user_id, unit_id in Membership.objects.filter(
+        user_id__in=reporter_ids,
+        unit_id__in={unit_id for unit_id, _ in pairs},
+        unit__is_active=True,
+        user__role=Role.SUPERVISOR,
+        user__is_active=True,
+    ).values_list("user_id", "unit_id"):
+        supervised.setdefault(user_id, set()).add(unit_id)
+    return {
+        user_id
+        for user_id, unit_ids in supervised.items()
+        if all(reporter_id == user_id for unit_id, reporter_id in pairs if unit_id in unit_ids)
+    }
+
+
 def _alert_email(alert, *, news: str, unit_ids: list[int] | None = None) -> None:
     """Email the supervisors of ``unit_ids`` (default: every unit the alert involves)
     about the alert, and the managers for a unit with none (``_told_about_units``)."""
     from incidents.models import AlertIncident
 
-    links = AlertIncident.objects.filter(alert=alert)
+    pairs = set(
+        AlertIncident.objects.filter(alert=alert).values_list("unit_id", "incident__reporter_id")
+    )
     if unit_ids is None:
-        unit_ids = list(links.values_list("unit_id", flat=True).distinct())
-    reporter_ids = set(links.values_list("incident__reporter_id", flat=True).distinct())
-    # An alert resting only on one person's reports is news about their own
-    # reports: it goes to the others, as a single report would.
-    left_out = reporter_ids if len(reporter_ids) == 1 else set()
-    recipients = _told_about_units(unit_ids, left_out=left_out)
+        unit_ids = sorted({unit_id for unit_id, _ in pairs})
+    recipients = _told_about_units(unit_ids, left_out=_resting_on_their_own_reports(pairs))
     _send(
         template="incidents/email/new_alert.txt",
         subject=f"Boundaries: {AlertNews.SUBJECTS[news]}, {alert.get_rule_display().lower()}",

@@ -176,6 +176,46 @@ def test_an_alert_resting_on_a_supervisors_own_reports_goes_to_others(
     assert recipients and all(to == [supervisor.email] for to in recipients)
 
 
+def test_an_alert_resting_in_a_supervisors_units_on_their_own_reports_goes_to_others(
+    other_unit, supervisor, other_unit_supervisor, manager, django_capture_on_commit_callbacks
+):
+    # Found by a review helper: an alert spanning two wards whose incidents are each
+    # ward's supervisor's own reports is decided by neither (each sees only their own
+    # reports in full), only by a manager; the email went to the two supervisors, who
+    # could do nothing, and not to the managers, who were never told.
+    from incidents.models import Alert
+
+    patient = PatientFactory()
+    high = {"patient": patient, "severity": Severity.HIGH}
+    _filed_and_evaluated(django_capture_on_commit_callbacks, reporter=supervisor, **high)
+    _filed_and_evaluated(
+        django_capture_on_commit_callbacks,
+        reporter=other_unit_supervisor,
+        unit=other_unit,
+        **high,
+    )
+    alert = Alert.objects.get(rule="high_severity")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.new_alerts([alert.pk])
+    assert [m.to for m in mail.outbox] == [[manager.email]]
+
+    # A nurse's report on ward B as well: ward B's supervisor decides, and is told; ward
+    # A's incidents are still its supervisor's own, so the managers hear of them.
+    _filed_and_evaluated(
+        django_capture_on_commit_callbacks,
+        reporter=UserFactory(units=[other_unit]),
+        unit=other_unit,
+        **high,
+    )
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.new_alerts([alert.pk])
+    assert sorted(m.to for m in mail.outbox) == sorted(
+        [[other_unit_supervisor.email], [manager.email]]
+    )
+
+
 def test_news_of_a_closed_units_reports_goes_to_the_managers_who_review_them(
     unit, nurse, supervisor, manager, django_capture_on_commit_callbacks
 ):
