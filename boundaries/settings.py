@@ -9,7 +9,8 @@ import os
 import re
 import zoneinfo
 from datetime import timedelta
-from email.utils import parseaddr
+from email.errors import HeaderParseError
+from email.headerregistry import AddressHeader
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -374,11 +375,34 @@ if _email_host or not DEBUG:
 else:
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Boundaries <boundaries@localhost>").strip()
-if "@" not in parseaddr(DEFAULT_FROM_EMAIL)[1]:
-    # The relay would refuse every email, each tried again for two days.
+
+
+def _sender_ok(value: str) -> bool:
+    """Whether Django's SMTP backend takes ``value`` as the sender: parsed as its
+    ``prep_address`` parses it, one address with a domain and no defect (email.utils'
+    parseaddr took the first of two addresses, a line break, an unclosed bracket, or a
+    full stop in an unquoted name, each then refused on every email)."""
+    try:
+        parsed = AddressHeader.value_parser(value)
+    except (IndexError, ValueError, HeaderParseError):  # "boundaries@": IndexError
+        return False
+    mailboxes = parsed.all_mailboxes
+    if parsed.all_defects or len(mailboxes) != 1 or not mailboxes[0].domain:
+        return False
+    domain = mailboxes[0].domain
+    try:
+        # As Django sends an international domain.
+        return domain.isascii() or bool(domain.encode("idna"))
+    except UnicodeError:
+        return False
+
+
+if not _sender_ok(DEFAULT_FROM_EMAIL):
+    # Every email would fail, each tried again for two days.
     raise ImproperlyConfigured(
-        "DEFAULT_FROM_EMAIL must be an email address such as "
-        f"Boundaries <boundaries@example.org>, not {_shown(DEFAULT_FROM_EMAIL)}."
+        "DEFAULT_FROM_EMAIL must be one email address such as "
+        "Boundaries <boundaries@example.org> (a name with a comma or a full stop in "
+        f'double quotes: "Boundaries, St. Elsewhere" <...>), not {_shown(DEFAULT_FROM_EMAIL)}.'
     )
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The address people follow from an email back to the app.

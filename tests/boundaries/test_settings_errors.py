@@ -357,10 +357,33 @@ def test_a_blank_mail_user_and_password_are_none():
         # Every email would have been refused by the relay, 48 times each.
         ("DEFAULT_FROM_EMAIL", "Boundaries"),
         ("DEFAULT_FROM_EMAIL", "boundaries.example.org"),
+        # Found by a review helper: taken at start (parseaddr read the first address, or
+        # past the mistake), then refused by Django's mail backend on every email.
+        ("DEFAULT_FROM_EMAIL", "boundaries@example.org, it@example.org"),
+        ("DEFAULT_FROM_EMAIL", "Boundaries <boundaries@example.org"),
+        ("DEFAULT_FROM_EMAIL", "St. Elsewhere <boundaries@example.org>"),
+        ("DEFAULT_FROM_EMAIL", "Boundaries <boundaries@example.org>\nBcc: x@example.org"),
+        ("DEFAULT_FROM_EMAIL", "boundaries@"),
     ],
 )
 def test_a_malformed_address_is_refused_at_start(name, value):
     assert_refused_at_start(run_django("check", **{**PROD, name: value}), f"{name} must be ")
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        '"Boundaries, St. Elsewhere" <boundaries@example.org>',
+        '"The \\"Boundaries\\" app" <boundaries@example.org>',
+        "Bücher Trust <boundaries@bücher.example>",
+        "boundaries@example.org",
+    ],
+)
+def test_a_sender_with_a_quoted_name_or_an_international_domain_is_accepted(sender):
+    show = "from django.conf import settings; print(settings.DEFAULT_FROM_EMAIL)"
+    shown = run_django("shell", "-c", show, **{**PROD, "DEFAULT_FROM_EMAIL": sender})
+    assert shown.returncode == 0, shown.stderr[-400:]
+    assert shown.stdout.strip().splitlines()[-1] == sender
 
 
 @pytest.mark.parametrize(
