@@ -419,13 +419,20 @@ def _site_address_ok(url: str) -> bool:
         site.scheme in {"http", "https"}
         and bool(site.hostname)
         and not any(c.isspace() for c in url)
+        # Each link is this address with a path after it: a query or a fragment would
+        # swallow the path, and a user name or password would be in every email.
+        and "?" not in url
+        and "#" not in url
+        and "@" not in site.netloc
     )
 
 
 if not _site_address_ok(SITE_URL):
     raise ImproperlyConfigured(
         "SITE_URL must be the address people open the app at, such as "
-        f"https://boundaries.example.org, not {_shown(SITE_URL)}."
+        "https://boundaries.example.org, not "
+        # Not shown when it may hold a password, as for DATABASE_URL.
+        f"{'one with a user name in it' if '@' in SITE_URL else _shown(SITE_URL)}."
     )
 
 # Logging: one JSON object per line on stderr; no request bodies, no patient data.

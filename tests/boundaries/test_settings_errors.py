@@ -354,6 +354,10 @@ def test_a_blank_mail_user_and_password_are_none():
         ("SITE_URL", "https://[boundaries.example.org"),
         ("SITE_URL", "https://boundaries.example.org:99999"),
         ("SITE_URL", "https://boundaries example.org"),
+        # Found by a review helper: each link is the address with a path after it.
+        ("SITE_URL", "https://boundaries.example.org/?from=email"),
+        ("SITE_URL", "https://boundaries.example.org#top"),
+        ("SITE_URL", "https://it:s3cret@boundaries.example.org"),
         # Every email would have been refused by the relay, 48 times each.
         ("DEFAULT_FROM_EMAIL", "Boundaries"),
         ("DEFAULT_FROM_EMAIL", "boundaries.example.org"),
@@ -367,7 +371,9 @@ def test_a_blank_mail_user_and_password_are_none():
     ],
 )
 def test_a_malformed_address_is_refused_at_start(name, value):
-    assert_refused_at_start(run_django("check", **{**PROD, name: value}), f"{name} must be ")
+    result = run_django("check", **{**PROD, name: value})
+    assert_refused_at_start(result, f"{name} must be ")
+    assert "s3cret" not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -391,6 +397,8 @@ def test_a_sender_with_a_quoted_name_or_an_international_domain_is_accepted(send
     [
         ("https://boundaries.example.org/", "https://boundaries.example.org"),
         ("http://10.0.0.5:8000", "http://10.0.0.5:8000"),
+        ("https://[2001:db8::5]:8443", "https://[2001:db8::5]:8443"),
+        ("https://bücher.example", "https://bücher.example"),
     ],
 )
 def test_a_site_address_with_a_port_or_a_final_slash_is_accepted(value, expected):
