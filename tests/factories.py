@@ -256,3 +256,27 @@ def repeat_alert_on(incident: Incident) -> Alert:
     )
     AlertIncident.objects.create(alert=alert, incident=incident, unit=incident.unit)
     return alert
+
+
+def log_incident(reporter: User, **fields) -> tuple[Incident, bool]:
+    """File through ``incidents.services.log_incident``, as the form does, with plain
+    values for what the test leaves out: a new token, the reporter's main unit, an hour
+    ago, no patient, their own words, no email."""
+    from incidents import services
+
+    values = {
+        "token": uuid.uuid4(),
+        "unit": reporter.memberships.get(is_primary=True).unit,
+        "occurred_at": timezone.now() - timedelta(hours=1),
+        "location": "Bay 1",
+        "other_party": "patient",
+        "patient_reference": "",
+        "request_type": request_type(),
+        "channel": channel(),
+        "description": "Asked for my number.",
+        "script_version": None,
+        "own_words": "No.",
+        "person_response": "accepted",
+        "notify": False,
+    }
+    return services.log_incident(reporter=reporter, **{**values, **fields})

@@ -31,8 +31,8 @@ from tests.factories import (
     PatientFactory,
     UnitFactory,
     UserFactory,
+    log_incident,
     nhs_number,
-    request_type,
 )
 from tests.incidents.conftest import incident_post
 
@@ -272,21 +272,7 @@ def test_a_failed_filing_leaves_no_alert(nurse, patient, monkeypatch):
         filed(patient=patient, reporter=nurse, days_ago=day)
     monkeypatch.setattr("boundaries.audit.record", broken)
     with pytest.raises(RuntimeError):
-        services.log_incident(
-            reporter=nurse,
-            token=__import__("uuid").uuid4(),
-            unit=nurse.units.first(),
-            occurred_at=NOW,
-            location="Bay 1",
-            other_party="patient",
-            patient_reference=patient.reference,
-            request_type=request_type(),
-            channel=__import__("tests.factories", fromlist=["channel"]).channel(),
-            description="x",
-            script_version=None,
-            own_words="No.",
-            person_response="accepted",
-        )
+        log_incident(nurse, occurred_at=NOW, patient_reference=patient.reference, notify=True)
     assert Incident.objects.count() == 2
     assert not Alert.objects.exists()
 

@@ -12,7 +12,7 @@ from django.test import Client
 from boundaries.sessions import SEEN_KEY, STARTED_KEY
 from incidents.models import Draft, Incident
 from tests.conftest import client_for
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.factories import TEST_PASSWORD, UserFactory, log_incident
 from tests.incidents.conftest import incident_post, with_witnesses
 
 
@@ -311,10 +311,8 @@ def test_an_autosave_waiting_on_the_filing_leaves_no_draft_behind(nurse, unit, m
     import threading
 
     from django.db import connections
-    from django.utils import timezone
 
     from incidents import services
-    from incidents.models import Channel, RequestType
 
     token = uuid.uuid4()
     services.save_draft(owner=nurse, draft_id=token, data={"description": ["typed"]})
@@ -330,22 +328,7 @@ def test_an_autosave_waiting_on_the_filing_leaves_no_draft_behind(nurse, unit, m
 
     def file():
         try:
-            services.log_incident(
-                reporter=nurse,
-                token=token,
-                unit=unit,
-                occurred_at=timezone.now(),
-                location="Bay 3",
-                other_party="other",
-                patient_reference="",
-                request_type=RequestType.objects.get(code="personal-contact"),
-                channel=Channel.objects.get(code="in-person"),
-                description="typed",
-                script_version=None,
-                own_words="No.",
-                person_response="accepted",
-                notify=False,
-            )
+            log_incident(nurse, token=token, unit=unit, description="typed")
         finally:
             connections.close_all()
 

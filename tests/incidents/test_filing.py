@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from boundaries.models import AuditEvent
 from incidents import services
-from incidents.models import Channel, Draft, Incident, Patient, RequestType, Severity, Status
-from tests.factories import IncidentFactory, UserFactory, nhs_number
+from incidents.models import Draft, Incident, Patient, Severity, Status
+from tests.factories import IncidentFactory, UserFactory, log_incident, nhs_number
 from tests.incidents.conftest import incident_post, with_witnesses
 
 
@@ -164,22 +164,7 @@ def test_a_token_taken_by_someone_elses_filing_meanwhile_is_a_conflict(
     this one's INSERT is found by the unique constraint, and is still not theirs."""
     taken = IncidentFactory(reporter=other_unit_nurse)
     with pytest.raises(services.SubmissionConflict):
-        services.log_incident(
-            reporter=nurse,
-            token=taken.submission_token,
-            unit=unit,
-            occurred_at=timezone.now() - timedelta(hours=1),
-            location="Bay 3",
-            other_party="other",
-            patient_reference="",
-            request_type=RequestType.objects.get(code="personal-contact"),
-            channel=Channel.objects.get(code="in-person"),
-            description="Asked for my number.",
-            script_version=None,
-            own_words="No, thank you.",
-            person_response="accepted",
-            notify=False,
-        )
+        log_incident(nurse, token=taken.submission_token, unit=unit)
     assert list(Incident.objects.all()) == [taken]
 
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
-from django.utils import timezone
 
 from incidents import retention, services
 from incidents.models import Addendum, Incident, IncidentEvent, Patient, Status
@@ -23,8 +21,7 @@ from tests.factories import (
     PatientFactory,
     UnitFactory,
     UserFactory,
-    channel,
-    request_type,
+    log_incident,
 )
 from tests.incidents.test_retention import EXPIRED, alert_for, old_incident
 
@@ -194,21 +191,12 @@ def test_filing_about_a_patient_the_purge_is_removing_is_filed_not_an_error(monk
     monkeypatch.setattr(retention.library, "tally_uses", tally_then_wait)
 
     def file() -> None:
-        services.log_incident(
-            reporter=nurse,
-            token=uuid.uuid4(),
+        log_incident(
+            nurse,
             unit=unit,
-            occurred_at=timezone.now() - timedelta(hours=1),
-            location="Bay 1",
-            other_party="patient",
             patient_reference=patient.reference,
-            request_type=request_type(),
-            channel=channel(),
             description="He came back to the ward and asked again.",
-            script_version=None,
-            own_words="No.",
             person_response="asked_again",
-            notify=False,
         )
 
     errors = then_second(purge_expired, file, paused=batch_locked, go_on=go_on)

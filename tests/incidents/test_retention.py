@@ -29,7 +29,13 @@ from incidents.models import (
 )
 from incidents.retention import purge_expired
 from tests.boundaries.test_settings import run_django
-from tests.factories import IncidentFactory, PatientFactory, UserFactory, WitnessFactory
+from tests.factories import (
+    IncidentFactory,
+    PatientFactory,
+    UserFactory,
+    WitnessFactory,
+    log_incident,
+)
 
 # Today, so that rows the factories stamp with the real time are recent ones.
 NOW = datetime.now(UTC)
@@ -422,9 +428,9 @@ def test_filing_about_a_patient_whose_old_incident_is_being_purged_does_not_dead
     after it. Both now take the patient first."""
     import threading
 
-    from incidents import alerts, services
+    from incidents import alerts
     from incidents.models import Severity, Status
-    from tests.factories import UnitFactory, UserFactory, channel, request_type
+    from tests.factories import UnitFactory, UserFactory
 
     unit = UnitFactory(code="WARD-D")
     nurse = UserFactory(units=[unit])
@@ -459,21 +465,13 @@ def test_filing_about_a_patient_whose_old_incident_is_being_purged_does_not_dead
 
     def file():
         try:
-            services.log_incident(
-                reporter=nurse,
-                token=uuid.uuid4(),
+            log_incident(
+                nurse,
                 unit=unit,
                 occurred_at=NOW - timedelta(hours=1),
-                location="Bay 1",
-                other_party="patient",
                 patient_reference=patient.reference,
-                request_type=request_type(),
-                channel=channel(),
                 description="He asked again.",
-                script_version=None,
-                own_words="No.",
                 person_response="escalated",
-                notify=False,
             )
         except Exception as error:  # the test reports what went wrong
             errors.append(error)
