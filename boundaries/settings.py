@@ -424,13 +424,16 @@ def _site_address_ok(url: str) -> bool:
         and "?" not in url
         and "#" not in url
         and "@" not in site.netloc
+        # The app is served at the root of its own host name: under a path, links built
+        # in a request would carry it twice and the password reset's not at all.
+        and site.path in {"", "/"}
     )
 
 
 if not _site_address_ok(SITE_URL):
     raise ImproperlyConfigured(
-        "SITE_URL must be the address people open the app at, such as "
-        "https://boundaries.example.org, not "
+        "SITE_URL must be the address people open the app at, a host name of its own "
+        "with no path, such as https://boundaries.example.org, not "
         # Not shown when it may hold a password, as for DATABASE_URL.
         f"{'one with a user name in it' if '@' in SITE_URL else _shown(SITE_URL)}."
     )

@@ -354,6 +354,8 @@ def test_a_blank_mail_user_and_password_are_none():
         ("SITE_URL", "https://[boundaries.example.org"),
         ("SITE_URL", "https://boundaries.example.org:99999"),
         ("SITE_URL", "https://boundaries example.org"),
+        # Found by a review: under a path, links built in a request carried it twice.
+        ("SITE_URL", "https://intranet.example.org/boundaries"),
         # Found by a review helper: each link is the address with a path after it.
         ("SITE_URL", "https://boundaries.example.org/?from=email"),
         ("SITE_URL", "https://boundaries.example.org#top"),
