@@ -36,17 +36,31 @@ def data_from_post(post: QueryDict) -> dict[str, list[str]]:
     return data
 
 
+def _strings(stored) -> list[str]:
+    """A draft's value as the list of strings it is saved as. A value in another shape
+    (a plain string or number, written by hand or by another version of the form) is
+    read as one value, not cut to its first character; anything else is nothing."""
+    if not isinstance(stored, list):
+        stored = [stored]
+    return [str(value) for value in stored if isinstance(value, str | int | float)]
+
+
 def initial_from_data(data: dict[str, list[str]]) -> tuple[dict, list[dict]]:
-    """Initial values for the incident form and the witness formset."""
+    """Initial values for the incident form and the witness formset. A draft in a shape
+    the form never saves (not an object, a value not a list of strings) opens with what
+    can be read of it, never an error page."""
+    if not isinstance(data, dict):
+        data = {}
     initial = {}
     for name in IncidentForm.base_fields:
-        values = data.get(name)
-        if values:
+        values = _strings(data.get(name))
+        if any(values):
             initial[name] = values if name in _MULTI_VALUED else values[0]
     witnesses = []
     for index in range(MAX_WITNESSES):
         row = {
-            name: data.get(f"{WITNESS_PREFIX}-{index}-{name}", [""])[0] for name in _WITNESS_FIELDS
+            name: (_strings(data.get(f"{WITNESS_PREFIX}-{index}-{name}")) or [""])[0]
+            for name in _WITNESS_FIELDS
         }
         if any(row.values()):
             witnesses.append(row)

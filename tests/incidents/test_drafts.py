@@ -274,6 +274,34 @@ def test_a_draft_with_a_null_character_is_kept_without_it(nurse_client, unit):
     assert Draft.objects.get().data["description"] == ["Said  this"]
 
 
+@pytest.mark.parametrize(
+    ("data", "shown"),
+    [
+        # Each value a plain string, not a list of them: read whole, not cut to "H".
+        ({"description": "He waited by the lifts.", "witnesses-0-name": "Dee"}, "He waited"),
+        # A number, an object, an empty list where the form saves a list of strings.
+        (
+            {"description": ["Kept"], "location": 3, "own_words": {}, "witnesses-0-name": []},
+            "Kept",
+        ),
+        # Not an object at all.
+        (["He waited by the lifts."], "Report an incident"),
+        ("He waited by the lifts.", "Report an incident"),
+    ],
+)
+def test_a_draft_stored_in_another_shape_opens_with_what_can_be_read(
+    nurse_client, nurse, unit, data, shown
+):
+    """A draft the form did not save (edited by hand, or by another version of the
+    form) once opened as a server error: each value was read as a list of strings."""
+    draft = Draft.objects.create(owner=nurse, data=data, revision=1)
+
+    response = nurse_client.get(f"/incidents/drafts/{draft.pk}/")
+
+    assert response.status_code == 200
+    assert shown in response.content.decode()
+
+
 def test_a_witness_restored_from_a_draft_can_be_cleared_away(nurse_client, unit):
     """A restored witness comes back as a form Django would not let be empty: clearing
     the row once gave "This field is required." with no way to remove them."""
