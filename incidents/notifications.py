@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import time
 from functools import partial
 from typing import NamedTuple
 
@@ -86,13 +87,22 @@ RELAY_DOWN_KEY = "boundaries:mail-relay-down"
 
 def _deliver_after_commit(email_ids: list[int]) -> None:
     # robust: a failure here is logged and never turns a saved change into an error page.
-    transaction.on_commit(partial(_deliver_at_once, email_ids), robust=True)
+    # The time allowed runs from now: every batch of one transaction shares it.
+    until = time.monotonic() + AT_ONCE_SECONDS
+    transaction.on_commit(partial(_deliver_at_once, email_ids, until=until), robust=True)
 
 
-def _deliver_at_once(email_ids: list[int]) -> None:
+# A request hands its emails to the mail server until this long after it wrote them
+# (an email started by then is finished); the rest wait for the cron command. A relay
+# that takes each message slowly would otherwise hold the request one message after
+# another, past gunicorn's 30 s: the change saved, and the person shown no confirmation.
+AT_ONCE_SECONDS = 10
+
+
+def _deliver_at_once(email_ids: list[int], *, until: float | None = None) -> None:
     if cache.get(RELAY_DOWN_KEY):
         return  # the next send_incident_digests sends them
-    deliver(ids=email_ids)
+    deliver(ids=email_ids, until=until)
 
 
 class Delivery(NamedTuple):
@@ -131,13 +141,17 @@ class Delivery(NamedTuple):
         )
 
 
-def deliver(*, ids: list[int] | None = None, limit: int = 500) -> Delivery:
+def deliver(
+    *, ids: list[int] | None = None, limit: int = 500, until: float | None = None
+) -> Delivery:
     """Hand queued emails (``ids``, or every one waiting) to the mail server over one
     connection, oldest first. Each is claimed first (a conditional UPDATE), so two
     processes never send the same one. Stops at the first failure that is not the
     message's own (the server unreachable, timing out, closing the connection): the
     rest would wait as long, and is tried at the next run. Each goes to its person's
-    address as it is now (``_addresses_now``)."""
+    address as it is now (``_addresses_now``). ``until``: a ``time.monotonic()`` after
+    which no further email is started; those left are not attempted, and wait for the
+    next run."""
     queued = QueuedEmail.objects.to_deliver(now=timezone.now())
     if ids is not None:
         queued = queued.filter(pk__in=ids)
@@ -146,6 +160,8 @@ def deliver(*, ids: list[int] | None = None, limit: int = 500) -> Delivery:
     connection = None
     try:
         for email in queued.order_by("pk")[:limit]:
+            if until is not None and time.monotonic() >= until:
+                break
             if not _claim(email):
                 continue
             addresses, why_not = _addresses_now(email)

@@ -696,6 +696,46 @@ def test_once_the_relay_is_found_unreachable_requests_leave_email_to_cron_for_a_
     assert QueuedEmail.objects.filter(sent_at__isnull=True).count() >= 3
 
 
+class SlowRelay(LocmemBackend):
+    """A relay that takes each message, ``seconds`` after it is handed over (a clock of
+    its own: ``notifications`` reads it)."""
+
+    seconds = 4.0
+    clock = [0.0]
+
+    def send_messages(self, messages):
+        type(self).clock[0] += self.seconds * len(messages)
+        return super().send_messages(messages)
+
+
+def test_a_slow_relay_does_not_hold_a_filing_past_the_workers_timeout(
+    nurse_client, unit, supervisor, django_capture_on_commit_callbacks, settings, monkeypatch
+):
+    """A relay that takes every message, slowly: each person's email was handed over in
+    the request, one after another, however long that took (a ward's five supervisors,
+    told of the incident and its alert, were 40 s at 4 s each: the worker was killed,
+    and the reporter saw no confirmation)."""
+    for _ in range(4):
+        UserFactory(role=Role.SUPERVISOR, units=[unit])
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.SlowRelay"}}
+    SlowRelay.clock[0] = 0.0
+    monkeypatch.setattr(notifications.time, "monotonic", lambda: SlowRelay.clock[0])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = nurse_client.post(
+            "/incidents/new/", incident_post(unit, request_type="stalking")
+        )
+
+    assert response.status_code == 302
+    assert SlowRelay.clock[0] < GUNICORN_TIMEOUT - SMTP_TIMEOUT, SlowRelay.clock
+    # The rest wait for the cron command, not counted as attempts that failed.
+    waiting = QueuedEmail.objects.filter(sent_at__isnull=True)
+    assert waiting.count() == 10 - len(mail.outbox) > 0
+    assert set(waiting.values_list("attempts", "last_error")) == {(0, "")}
+    call_command("send_incident_digests", verbosity=0)
+    assert len(mail.outbox) == 10
+
+
 def test_a_digest_running_during_the_at_once_email_does_not_send_the_incident_again(
     nurse_client, unit, supervisor, django_capture_on_commit_callbacks, settings
 ):
