@@ -192,8 +192,20 @@ def deliver(
                 )
     finally:
         if connection is not None:
-            connection.close()
+            _close(connection)
     return Delivery(sent, failed, unreachable, given_up, no_recipient)
+
+
+def _close(connection) -> None:
+    """Close the connection to the mail server. A server that does not answer the
+    goodbye (after a message timed out, say) changes nothing: each email's outcome is
+    recorded already. Logged, never raised past what ``deliver`` returns."""
+    try:
+        connection.close()
+    except Exception as error:  # smtplib's errors and timeouts alike
+        logger.warning(
+            "mail server connection not closed cleanly: %s", f"{type(error).__name__}: {error}"
+        )
 
 
 def _addresses_now(email: QueuedEmail) -> tuple[list[str], str]:

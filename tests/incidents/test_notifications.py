@@ -942,3 +942,31 @@ def test_emails_are_queued_before_the_audit_chains_lock_is_taken(
     for name, post in steps.items():
         last_queued, chain_locked = order(post)
         assert last_queued < chain_locked, name
+
+
+class HangsAfterGreeting(BaseEmailBackend):
+    """A relay that greets, then answers nothing: the message times out, and so does
+    the goodbye that closes the connection (smtplib's QUIT, which Django's SMTP backend
+    lets through when it times out)."""
+
+    def open(self):
+        return True
+
+    def send_messages(self, messages):
+        raise TimeoutError("timed out")
+
+    def close(self):
+        raise TimeoutError("timed out")
+
+
+def test_a_relay_that_does_not_answer_the_goodbye_fails_the_run_with_its_message(db, settings):
+    """Closing the connection raised out of ``deliver``: the cron command ended with a
+    traceback, not the message saying the emails wait for the next run."""
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.HangsAfterGreeting"}}
+    email = QueuedEmailFactory(subject="Boundaries: one")
+
+    assert notifications.deliver() == notifications.Delivery(sent=0, failed=1, unreachable=True)
+    with pytest.raises(CommandError, match=r"could not be reached; 1 email\(s\) wait"):
+        call_command("send_incident_digests", verbosity=0)
+    email.refresh_from_db()
+    assert email.last_error == "TimeoutError: timed out"
