@@ -10,7 +10,8 @@ from django.db import connection
 from django.test import Client
 
 from boundaries.sessions import SEEN_KEY, STARTED_KEY
-from incidents.models import Draft, Incident
+from incidents.models import Channel, Draft, Incident, RequestType
+from scripts_library.models import Script, ScriptStatus
 from tests.conftest import client_for
 from tests.factories import TEST_PASSWORD, UserFactory, log_incident
 from tests.incidents.conftest import incident_post, with_witnesses
@@ -471,3 +472,33 @@ def test_the_last_save_of_the_page_a_reload_replaced_does_not_refuse_the_new_pag
     response = autosave(nurse_client, {**reloaded, "location": "Bay 3, by the window"})
     assert response.status_code == 200
     assert Draft.objects.get().data["location"] == ["Bay 3, by the window"]
+
+
+@pytest.mark.parametrize("retired", ["request_type", "channel", "script_version"])
+def test_a_draft_whose_choice_was_retired_since_is_sent_back_with_the_field_to_choose_again(
+    nurse_client, unit, approved_script, retired
+):
+    """A request type or channel deactivated, or a script retired, after the draft was
+    saved: the report is not filed, the field says so, and the rest is kept."""
+    data = incident_post(
+        unit,
+        description="He was waiting by the lifts again.",
+        script_version=str(approved_script.pk),
+        own_words="",
+    )
+    autosave(nurse_client, data)
+    if retired == "request_type":
+        RequestType.objects.filter(code=data["request_type"]).update(is_active=False)
+    elif retired == "channel":
+        Channel.objects.filter(code=data["channel"]).update(is_active=False)
+    else:
+        Script.objects.filter(pk=approved_script.script_id).update(status=ScriptStatus.RETIRED)
+    assert nurse_client.get(f"/incidents/drafts/{data['submission_token']}/").status_code == 200
+
+    response = nurse_client.post("/incidents/new/", data)
+
+    assert response.status_code == 200
+    assert retired in response.context["form"].errors
+    assert "He was waiting by the lifts again." in response.content.decode()
+    assert not Incident.objects.exists()
+    assert Draft.objects.filter(pk=data["submission_token"]).exists()
