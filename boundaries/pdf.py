@@ -30,6 +30,12 @@ class RefusedURL(ValueError):
     """A document asked for something outside the allow-list."""
 
 
+class PdfFailed(RuntimeError):
+    """WeasyPrint could not make the document (out of memory, a fault of its own): the
+    person is asked to try again (``boundaries.views.server_error``), and the cause,
+    chained, goes to the log."""
+
+
 def _static_file(relative: str) -> Path | None:
     """The file behind a static path, or None. Never leaves the static directories."""
     if not relative or ".." in Path(relative).parts or relative.startswith("/"):
@@ -87,7 +93,10 @@ def render_pdf(
     from weasyprint import HTML
 
     html = render_to_string(template_name, context, request=request)
-    document = HTML(string=html, base_url=BASE_URL, url_fetcher=url_fetcher()).render()
-    document.metadata.title = title
-    document.metadata.authors = [author] if author else []
-    return document.write_pdf(pdf_variant="pdf/ua-1")
+    try:
+        document = HTML(string=html, base_url=BASE_URL, url_fetcher=url_fetcher()).render()
+        document.metadata.title = title
+        document.metadata.authors = [author] if author else []
+        return document.write_pdf(pdf_variant="pdf/ua-1")
+    except Exception as error:  # whatever WeasyPrint (or its libraries) raised
+        raise PdfFailed(f"the PDF {title!r} could not be made") from error

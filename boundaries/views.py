@@ -39,6 +39,7 @@ from boundaries.forms import (
     SetUpAuthenticatorForm,
     SignInForm,
 )
+from boundaries.pdf import PdfFailed
 
 logger = logging.getLogger(__name__)
 
@@ -248,6 +249,10 @@ def server_error(request: HttpRequest) -> HttpResponse:
         logger.warning("database unavailable; answered 503")
         response = HttpResponse(render_to_string("503.html"), status=503)
         response["Retry-After"] = "5"
+    elif isinstance(exception, PdfFailed):
+        # Logged by Django with its cause; the person is asked to try again.
+        response = HttpResponse(render_to_string("503_pdf.html"), status=503)
+        response["Retry-After"] = "60"
     else:
         # Rendered without a request context: the failure may be in what it would load.
         response = HttpResponse(render_to_string("500.html"), status=500)

@@ -6,7 +6,7 @@ from django.test import Client
 from django.urls import path
 
 from boundaries import urls as project_urls
-from tests.conftest import page_title
+from tests.conftest import client_for, page_title
 
 
 def test_every_page_carries_a_strict_content_security_policy(client, db):
@@ -86,6 +86,35 @@ def test_server_error_page_reveals_nothing(db):
     assert response.status_code == 500
     assert b"Something went wrong" in response.content
     assert b"internal detail" not in response.content
+
+
+@pytest.mark.parametrize(
+    ("persona", "path"),
+    [
+        ("nurse", "/scripts/situations/gifts/card.pdf"),
+        ("nurse", "/incidents/evidence.pdf"),
+        ("manager", "/reports/monthly.pdf"),
+    ],
+)
+def test_a_pdf_that_cannot_be_made_gets_a_please_try_again_page(
+    db, request, monkeypatch, persona, path
+):
+    """Found by a fault-injection review: WeasyPrint failing (out of memory, a fault of
+    its own) gave the 500 page."""
+    import weasyprint
+
+    def broken(*args, **kwargs):
+        raise MemoryError("internal detail that must not leak")
+
+    monkeypatch.setattr(weasyprint.HTML, "render", broken)
+    client = client_for(request.getfixturevalue(persona))
+    client.raise_request_exception = False
+    response = client.get(path)
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "The PDF could not be made just now" in page
+    assert "internal detail" not in page
+    assert response["Retry-After"] == "60"
 
 
 def test_support_page_shows_the_employee_assistance_contact(nurse_client, settings):

@@ -84,6 +84,22 @@ def test_refusals_are_accessible_pages(page, live_server, people, assert_accessi
     assert_accessible(page)
 
 
+def test_the_page_for_a_pdf_that_could_not_be_made_is_accessible(
+    page, live_server, people, assert_accessible, monkeypatch
+):
+    import weasyprint
+
+    def broken(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(weasyprint.HTML, "render", broken)
+    sign_in(page, live_server.url, "nurse")
+    response = page.goto(f"{live_server.url}/scripts/situations/gifts/card.pdf")
+    assert response.status == 503
+    assert page.title() == "The PDF could not be made · Boundaries"
+    assert_accessible(page)
+
+
 @pytest.mark.parametrize("username", sorted(HOMES))
 def test_each_role_lands_on_its_home_and_every_link_works(
     page, live_server, people, username, assert_accessible, csp_violations
