@@ -40,7 +40,9 @@ def scheme() -> str:
 
 
 def label() -> str:
-    return "NHS number" if scheme() == "nhs" else "Hospital number"
+    """The identifier's name as it reads inside a sentence ("the patient's hospital
+    number"): "NHS" is a name, "hospital" is not."""
+    return "NHS number" if scheme() == "nhs" else "hospital number"
 
 
 def clean(raw: str) -> str:

@@ -51,7 +51,7 @@ def test_hospital_numbers_follow_the_configured_pattern(settings):
     with pytest.raises(ValidationError) as caught:
         patient_refs.clean("AB123456")
     assert caught.value.code == "hospital_format"
-    assert patient_refs.label() == "Hospital number"
+    assert patient_refs.label() == "hospital number"
 
 
 @pytest.mark.parametrize("typed", ["RX1234567", "RX123456A", "XRX123456"])

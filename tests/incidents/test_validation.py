@@ -39,6 +39,17 @@ def test_each_field_says_what_is_wrong(nurse_client, unit, field, value, message
     assert message in " ".join(errors[field])
 
 
+def test_a_hospital_number_is_named_in_plain_words(nurse_client, unit, settings):
+    """Mid-sentence, "hospital number" has no capital (it read "the patient's Hospital
+    number")."""
+    settings.BOUNDARIES = {**settings.BOUNDARIES, "PATIENT_REF_SCHEME": "hospital"}
+    response, errors = errors_for(nurse_client, unit, patient_reference="")
+    assert errors["patient_reference"] == [
+        "Enter the patient's hospital number, so that repeat patterns can be seen."
+    ]
+    assert response.context["form"]["patient_reference"].label == "Patient's hospital number"
+
+
 def test_what_was_typed_is_kept_after_an_error(nurse_client, unit):
     response, _ = errors_for(
         nurse_client, unit, location="", description="He said he would wait by my car."
