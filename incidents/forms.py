@@ -445,7 +445,11 @@ class WitnessForm(forms.Form):
         max_length=100,
         help_text="Not for a patient: no patient names are kept.",
     )
-    role = forms.ChoiceField(label="Role", choices=[("", "Choose…"), *WitnessRole.choices])
+    # Needed for a witness (``clean``), but the row itself is optional: not marked
+    # required, or a reporter with no witness would think she must choose one.
+    role = forms.ChoiceField(
+        label="Role", required=False, choices=[("", "Choose…"), *WitnessRole.choices]
+    )
     contact = TextField(
         label="Contact or where they were (optional)",
         required=False,
@@ -460,7 +464,16 @@ class WitnessForm(forms.Form):
             # Spaces alone are no name: kept, a patient's row would break the rule that
             # a patient's name is empty (a database constraint).
             data["name"] = ""
-        if data.get("role") == WitnessRole.PATIENT and named:
+        if not data.get("role") and "role" not in self.errors:
+            # A row left blank is no witness and never reaches here (empty_permitted).
+            self.add_error(
+                "role",
+                ValidationError(
+                    "Choose the witness's role. If there was no witness, leave the row empty.",
+                    code="required",
+                ),
+            )
+        elif data.get("role") == WitnessRole.PATIENT and named:
             self.add_error(
                 "name",
                 ValidationError(

@@ -226,6 +226,35 @@ def test_a_witness_needs_a_name(nurse_client, unit):
     assert "Give the witness's name." in str(response.context["formset"].errors)
 
 
+def test_a_witness_row_does_not_look_required(nurse_client):
+    """Witnesses are optional: no field of an empty row is marked with an asterisk (the
+    role was, and a reporter with no witness read it as having to choose one)."""
+    page = nurse_client.get("/incidents/new/").content.decode()
+    rows = page.split('id="witness-forms"', 1)[1].split('id="add-witness"', 1)[0]
+    assert "Role" in rows
+    assert "asteriskField" not in rows
+
+
+@pytest.mark.parametrize(
+    "row", [("Dee Rosevear", "", ""), ("", "", "Bay 4"), ("Dee Rosevear", "", "ext 4321")]
+)
+def test_a_witness_row_with_anything_in_it_needs_a_role(nurse_client, unit, row):
+    data = with_witnesses(incident_post(unit), [row])
+    response = nurse_client.post("/incidents/new/", data)
+    assert response.context["formset"].errors[0]["role"] == [
+        "Choose the witness's role. If there was no witness, leave the row empty."
+    ]
+    assert not Incident.objects.exists()
+
+
+def test_a_witness_row_left_empty_is_no_witness(nurse_client, unit):
+    response = nurse_client.post(
+        "/incidents/new/", with_witnesses(incident_post(unit), [("", "", "")])
+    )
+    assert response.status_code == 302
+    assert not Incident.objects.get().witnesses.exists()
+
+
 @pytest.mark.parametrize("spaces", ["  ", "\u00a0", " \n "])
 def test_a_patient_witness_named_with_spaces_alone_is_filed_unnamed(nurse_client, unit, spaces):
     """Spaces are no name: the row is a patient's, unnamed. They were once kept, and the
