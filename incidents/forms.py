@@ -157,7 +157,10 @@ class IncidentForm(forms.Form):
         label="Patient's NHS number",
         required=False,
         max_length=40,
-        help_text="The patient whose care this concerns. No names.",
+        # Required for all but "Someone else" (``clean``), so not marked with an
+        # asterisk: the help says when it is needed.
+        help_text="The patient whose care this concerns, also when a relative or visitor "
+        "asked. Not needed for someone else. No names.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}),
     )
 
