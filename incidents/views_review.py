@@ -16,6 +16,7 @@ from boundaries.access import REVIEW_ROLES, role_required
 from boundaries.models import Role, Unit
 from incidents import alerts, rows, services
 from incidents.forms import (
+    STATUS_LABELS,
     AcknowledgeAlertForm,
     AlertPageForm,
     QueueFilterForm,
@@ -127,7 +128,9 @@ OVERDUE_BADGE = ' <span class="badge text-bg-danger">Overdue</span>'
 
 def _queue_rows(incidents: list[Incident], *, now) -> str:
     detail = rows.route("incidents:detail")
-    severities, statuses = rows.labels(Severity), rows.labels(Status)
+    # The queue's own words for a status, as its counts, filter and review form say
+    # them ("Not yet reviewed", not "Submitted").
+    severities, statuses = rows.labels(Severity), STATUS_LABELS
     return rows.join(
         QUEUE_ROW,
         [

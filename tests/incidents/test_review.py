@@ -48,6 +48,9 @@ def test_queue_shows_unreviewed_first_and_marks_overdue(supervisor_client, nurse
     assert [i.pk for i in page.context["page"].items] == [late.pk, fresh.pk, reviewing.pk]
     assert page.context["summary"] == {"awaiting": 2, "overdue": 1, "under_review": 1}
     assert b"Overdue" in page.content
+    # A status reads as the counts and the filter above the table say it.
+    assert '<td data-label="Status">Not yet reviewed</td>' in page.content.decode()
+    assert '<td data-label="Status">Under review</td>' in page.content.decode()
 
 
 @pytest.mark.parametrize(
