@@ -678,7 +678,7 @@ class QueueFilterForm(forms.Form):
         start, end = data.get("occurred_from"), data.get("occurred_to")
         if start and end and start > end:
             self.add_error(
-                "occurred_to", ValidationError("Choose a date after “From”.", code="order")
+                "occurred_to", ValidationError("Choose a date on or after “From”.", code="order")
             )
         return data
 

@@ -119,6 +119,19 @@ def test_a_bad_filter_says_so_and_still_shows_the_queue(supervisor_client, incid
     assert [i.pk for i in page.context["page"].items] == [incident.pk]
 
 
+def test_a_filter_of_one_day_is_allowed_and_a_reversed_one_says_what_to_choose(
+    supervisor_client, incident
+):
+    day = timezone.localtime(incident.occurred_at).date()
+    one_day = supervisor_client.get(f"/review/?occurred_from={day}&occurred_to={day}")
+    assert not one_day.context["form"].errors
+    assert [i.pk for i in one_day.context["page"].items] == [incident.pk]
+    before = day - timedelta(days=1)
+    reversed_ = supervisor_client.get(f"/review/?occurred_from={day}&occurred_to={before}")
+    # "after" alone would rule out the same day, which the filter takes.
+    assert reversed_.context["form"].errors["occurred_to"] == ["Choose a date on or after “From”."]
+
+
 def test_queue_pages_by_keyset(supervisor_client, nurse):
     IncidentFactory.create_batch(55, reporter=nurse)
     first = supervisor_client.get("/review/")
