@@ -24,6 +24,7 @@ from django.core.mail import EmailMessage, mailers
 from django.db import transaction
 from django.db.models import F, Q
 from django.http import HttpRequest
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -400,7 +401,8 @@ def send_digests() -> int:
         unit = incidents[0].unit
         sent = _send(
             template="incidents/email/new_incident.txt",
-            subject=f"Boundaries: {len(incidents)} new incident(s) in {unit.code}",
+            subject=f"Boundaries: {len(incidents)} new incident{pluralize(len(incidents))} "
+            f"in {unit.code}",
             recipients=list(recipients),
             context={"incidents": incidents, "unit": unit, "urgent": False},
             at_once=False,  # the cron command delivers them next

@@ -62,6 +62,12 @@ def test_digest_is_one_email_per_unit(db, unit, other_unit, supervisor, other_un
     recipients = sorted(tuple(message.to) for message in mail.outbox)
     assert recipients == sorted([(supervisor.email,), (other_unit_supervisor.email,)])
     assert not Incident.objects.filter(notified_at__isnull=True).exists()
+    # Counted in words, not "incident(s)".
+    two, one = sorted(mail.outbox, key=lambda message: message.to != [supervisor.email])
+    assert two.subject == "Boundaries: 2 new incidents in WARD-A"
+    assert two.body.startswith("New boundary incidents have been reported in Ward A.")
+    assert one.subject == "Boundaries: 1 new incident in WARD-B"
+    assert one.body.startswith("A new boundary incident has been reported in Ward B.")
 
 
 def test_an_addendum_tells_the_units_supervisors_with_a_link_and_nothing_said(
@@ -87,6 +93,8 @@ def test_an_addendum_tells_the_units_supervisors_with_a_link_and_nothing_said(
     assert incident.reference in message.subject
     assert f"/incidents/{incident.pk}/" in message.body
     assert "closed: reopen it if the new information needs a response" in message.body
+    # The unit by its name, as every other email gives it.
+    assert f"{incident.reference} in Ward A has added" in message.body
     assert "waited by my car" not in message.body
 
 
