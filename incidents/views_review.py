@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.db.models import Case, Count, F, Q, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -545,8 +546,12 @@ def alert_thresholds(request: HttpRequest) -> HttpResponse:
             # answer's count is the one that holds.
             "Thresholds saved."
             if raised is None
-            else f"Thresholds saved and applied to recent incidents: {raised} new alert(s) "
-            "raised.",
+            else "Thresholds saved and applied to recent incidents: "
+            + (
+                "no new alerts were raised."
+                if raised == 0
+                else f"{raised} new alert{pluralize(raised)} raised."
+            ),
         )
         return redirect("incidents:alert_thresholds")
     return render(request, "incidents/alert_thresholds.html", {"form": form})

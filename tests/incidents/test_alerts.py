@@ -820,6 +820,31 @@ def test_managers_change_thresholds_with_validation(manager_client):
     assert (current.repeat_count, current.repeat_days) == (4, 60)
 
 
+@pytest.mark.parametrize(
+    ("patients", "message"),
+    [
+        (0, "no new alerts were raised."),
+        (1, "1 new alert raised."),
+        (2, "2 new alerts raised."),
+    ],
+)
+def test_saved_thresholds_say_how_many_alerts_they_raised_in_words(
+    manager_client, nurse, patients, message
+):
+    for _ in range(patients):
+        patient = PatientFactory()
+        for day in (20, 5):
+            IncidentFactory(patient=patient, reporter=nurse, occurred_at=NOW - timedelta(days=day))
+    page = manager_client.get("/alerts/thresholds/")
+    response = manager_client.post(
+        "/alerts/thresholds/", thresholds_post(page, repeat_count=2), follow=True
+    )
+    # Not "0 new alert(s) raised."
+    assert [str(m) for m in response.context["messages"]] == [
+        f"Thresholds saved and applied to recent incidents: {message}"
+    ]
+
+
 def test_acting_on_an_alert_a_colleague_just_resolved_says_so(
     supervisor_client, supervisor, cross_unit_alert
 ):
