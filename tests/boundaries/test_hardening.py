@@ -261,6 +261,9 @@ def test_a_csrf_failure_page_says_nothing_about_why(nurse, db):
     # page mentioned DEBUG and failed the accessibility checks).
     assert b"This page was out of date" in response.content
     assert b"DEBUG" not in response.content
+    # Drafts are on My incidents, which is not every role's home page (a supervisor's
+    # is the review queue): the page sends them there.
+    assert b'on <a href="/incidents/">My incidents</a>' in response.content
 
 
 @pytest.fixture
