@@ -429,6 +429,7 @@ def render_detail(
         "has_errors": status == 409
         or any(form is not None and form.errors for form in (addendum_form, review_form)),
         "incident": incident,
+        "is_reporter": is_reporter,
         "witnesses": incident.witnesses.all(),
         "addenda": incident.addenda.select_related("author"),
         "addendum_form": addendum_form,

@@ -240,7 +240,8 @@ def test_a_review_past_its_due_time_is_not_promised_to_the_reporter(nurse_client
     )
     page = nurse_client.get(f"/incidents/{incident.pk}/").content.decode()
     assert "will review it by" not in page
-    assert "It was due for review by 28 October 2025, 10:00." in page
+    # And what she can do about it.
+    assert "It was due for review by 28 October 2025, 10:00. You can ask your supervisor" in page
 
 
 def test_a_cursor_over_a_related_column_is_checked_against_that_column(nurse, rf):

@@ -71,6 +71,22 @@ def test_only_an_unreviewed_incident_past_its_due_time_is_marked_overdue(
     assert ('<span class="badge text-bg-danger">Overdue</span>' in page) is overdue
 
 
+def test_the_feedback_heading_speaks_to_whoever_reads_the_page(
+    nurse_client, supervisor_client, nurse
+):
+    """The reporter reads "Feedback from your supervisor"; a supervisor reviewing
+    someone else's report read the same, about the feedback they give themselves."""
+    incident = IncidentFactory(reporter=nurse, review_due_at=timezone.now() - timedelta(days=1))
+    mine = nurse_client.get(f"/incidents/{incident.pk}/").content.decode()
+    theirs = supervisor_client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "Feedback from your supervisor" in mine
+    assert "Feedback from your supervisor" not in theirs
+    assert "Feedback to the reporter" in theirs
+    # Overdue: the reporter is told she can ask; the supervisor is the one to ask.
+    assert "You can ask your supervisor about it." in mine
+    assert "You can ask your supervisor about it." not in theirs
+
+
 def test_the_queue_gives_the_year_an_incident_happened(supervisor_client, nurse):
     # Found by a review helper: a late report of something 13 months ago was listed as
     # "3 Nov, 14:05", which reads as this year's.
