@@ -213,6 +213,17 @@ def test_an_alert_explains_itself(nurse, patient):
     )
 
 
+def test_an_alert_on_one_day_gives_that_day_not_a_span(nurse, patient, supervisor_client):
+    """Its page read "Between 1 Nov 2026 and 1 Nov 2026"; its explanation already said
+    "on 1 Nov 2026"."""
+    filed(patient=patient, reporter=nurse, severity=Severity.HIGH)
+    alert = Alert.objects.get(patient=patient, rule=AlertRule.HIGH_SEVERITY)
+    day = timezone.localtime(alert.span_start)
+    page = supervisor_client.get(alert.get_absolute_url()).content.decode()
+    assert f'<dt class="col-sm-4">On</dt><dd class="col-sm-8">{day.day} {day:%b %Y}</dd>' in page
+    assert ">Between<" not in page
+
+
 def test_a_fourth_incident_joins_the_open_alert(nurse, patient):
     for day in (30, 20, 10, 0):
         filed(patient=patient, reporter=nurse, days_ago=day)
