@@ -264,7 +264,9 @@ class Comparison:
         sign = "+" if self.change > 0 else "-"
         words = f"{sign}{abs(self.change)}"
         if self.percent is not None:
-            words += f" ({sign}{abs(self.percent)}%)"
+            # Not in brackets: the pages put the whole in brackets already, and
+            # "7 (+23 (+329%))" nests them.
+            words += f", {sign}{abs(self.percent)}%"
         return words
 
 

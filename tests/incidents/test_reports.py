@@ -269,8 +269,8 @@ def test_an_alert_resolved_after_the_month_is_not_counted_as_resolved_in_it(nurs
 def test_key_figures_for_the_organisation(october):
     figures = summary_for().figures
     assert figures.incidents == 5
-    assert (figures.previous_month.count, figures.previous_month.words) == (2, "+3 (+150%)")
-    assert (figures.year_earlier.count, figures.year_earlier.words) == (1, "+4 (+400%)")
+    assert (figures.previous_month.count, figures.previous_month.words) == (2, "+3, +150%")
+    assert (figures.year_earlier.count, figures.year_earlier.words) == (1, "+4, +400%")
     assert (figures.high_severity, figures.moderate_severity, figures.low_severity) == (2, 1, 2)
     assert (figures.alerts_opened, figures.alerts_resolved) == (2, 2)
     assert figures.repeat_patients == 2
