@@ -768,6 +768,13 @@ class ThresholdsForm(forms.ModelForm):
             "staff_count": "Different staff reporting one patient",
             "staff_days": "within (days)",
         }
+        # The limits ``clean`` holds them to, said before they are met.
+        help_texts = {
+            "repeat_count": "2 or more.",
+            "repeat_days": "1 to 730 days.",
+            "staff_count": "2 or more.",
+            "staff_days": "1 to 730 days.",
+        }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

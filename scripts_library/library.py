@@ -346,7 +346,7 @@ LIBRARY: tuple[LibraryScript, ...] = (
         request_types=("gifts",),
         title="Gift: they insist or ask for something back",
         text=(
-            "I can't accept this and I won't discuss it further. I'll ask my manager to "
+            "I can't accept this and I won't discuss it further. I'll ask my supervisor to "
             "speak with you about it."
         ),
         guidance=(

@@ -815,6 +815,9 @@ def test_only_managers_change_thresholds(supervisor_client, manager_client):
 
 
 def test_managers_change_thresholds_with_validation(manager_client):
+    # The limits are said before they are met (found by a review of the product's text).
+    page = manager_client.get("/alerts/thresholds/").content.decode()
+    assert page.count("2 or more.") == 2 and page.count("1 to 730 days.") == 2
     response = manager_client.post(
         "/alerts/thresholds/",
         {"repeat_count": "1", "repeat_days": "90", "staff_count": "2", "staff_days": "30"},
