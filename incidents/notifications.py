@@ -311,7 +311,7 @@ def _others(people: list[User], left_out: set[int]) -> list[User]:
     return [user for user in people if user.pk not in left_out]
 
 
-def _told_about(incident: Incident) -> list[User]:
+def told_about(incident: Incident) -> list[User]:
     """Who hears about one incident: the unit's supervisors other than its reporter
     (nobody is told of their own report), or, when that leaves nobody, the managers."""
     return _told_about_units([incident.unit_id], left_out={incident.reporter_id})
@@ -349,7 +349,7 @@ def new_incident_at_once(incident_id: int) -> None:
     Runs in the filing's transaction: the incident is marked notified (claimed, with a
     conditional UPDATE) before anyone else can see it, so no digest sends it again."""
     incident = Incident.objects.select_related("unit").get(pk=incident_id)
-    recipients = _told_about(incident)
+    recipients = told_about(incident)
     if not recipients:
         return  # the digest tells of it once there is someone
     claimed = Incident.objects.filter(pk=incident.pk, notified_at__isnull=True).update(
@@ -369,7 +369,7 @@ def new_incident_at_once(incident_id: int) -> None:
 @transaction.atomic
 def send_digests() -> int:
     """Email the incidents not yet notified (cron, e.g. hourly): one email per unit and
-    set of recipients, who are chosen as for a single incident (``_told_about``), so a
+    set of recipients, who are chosen as for a single incident (``told_about``), so a
     supervisor's own report goes to the others. Returns how many incidents were covered;
     an incident with nobody to tell stays pending until there is someone. The incidents
     are locked and marked notified in the transaction that queues their email, so two
@@ -536,7 +536,7 @@ def addendum_added(incident_id: int) -> None:
     information (he called again, a witness came forward) must not wait unseen on a
     closed incident."""
     incident = Incident.objects.select_related("unit").get(pk=incident_id)
-    recipients = _told_about(incident)
+    recipients = told_about(incident)
     _send(
         template="incidents/email/addendum_added.txt",
         subject=f"Boundaries: new information on incident {incident.reference}",

@@ -20,9 +20,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from boundaries import audit
 from boundaries.access import STAFF_ROLES, has_role, role_required
-from boundaries.models import AuditEvent, Unit
+from boundaries.models import AuditEvent, Role, Unit
 from boundaries.sessions import not_activity
-from incidents import drafts, rows, services
+from incidents import drafts, notifications, rows, services
 from incidents.forms import AddendumForm, IncidentForm, WitnessFormSet
 from incidents.models import (
     Draft,
@@ -394,7 +394,15 @@ def draft_delete(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponse:
 def incident_filed(request: HttpRequest, pk: int) -> HttpResponse:
     """The confirmation: the reference, what happens next, and support."""
     incident = get_object_or_404(Incident.objects.reported_by(request.user), pk=pk)
-    context = {"incident": incident, "eap_contact": settings.BOUNDARIES["EAP_CONTACT"]}
+    # Who is told, as the emails choose them: the unit's supervisors but the reporter, or
+    # the managers when that leaves nobody (a supervisor's own report, a closed unit).
+    told = notifications.told_about(incident)
+    context = {
+        "incident": incident,
+        "eap_contact": settings.BOUNDARIES["EAP_CONTACT"],
+        "told_supervisors": any(person.role == Role.SUPERVISOR for person in told),
+        "told_anyone": bool(told),
+    }
     return render(request, "incidents/incident_filed.html", context)
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from boundaries.models import AuditEvent
 from incidents import services
 from incidents.models import Draft, Incident, Patient, Severity, Status
+from tests.conftest import client_for
 from tests.factories import IncidentFactory, UserFactory, log_incident, nhs_number
 from tests.incidents.conftest import incident_post, with_witnesses
 
@@ -75,6 +76,27 @@ def test_confirmation_gives_the_reference_next_steps_and_support(nurse_client, u
     assert incident.reference.encode() in response.content
     assert b"will review it by" in response.content
     assert settings.BOUNDARIES["EAP_CONTACT"].encode() in response.content
+
+
+@pytest.mark.parametrize(
+    ("who_files", "colleagues", "told", "reviewer"),
+    [
+        ("nurse", ["supervisor", "manager"], "The supervisors of {unit} are told", "supervisor"),
+        # Found by a review of the product's text: "The supervisors of Ward 7 are told"
+        # when the unit's only supervisor filed, and the managers were told instead.
+        ("supervisor", ["manager"], "The managers are told", "manager"),
+        ("nurse", [], "Nobody who reviews {unit}\u2019s reports can be emailed yet", "manager"),
+    ],
+)
+def test_the_confirmation_says_who_is_told(request, unit, who_files, colleagues, told, reviewer):
+    for name in colleagues:
+        request.getfixturevalue(name)
+    client = client_for(request.getfixturevalue(who_files))
+    file(client, incident_post(unit))
+    incident = Incident.objects.get()
+    page = client.get(f"/incidents/{incident.pk}/filed/").content.decode()
+    assert told.format(unit=unit.name) in page
+    assert f"A {reviewer} will review it by" in page
 
 
 def test_own_words_are_kept_verbatim(nurse_client, unit):
