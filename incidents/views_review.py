@@ -190,8 +190,24 @@ def incident_review(request: HttpRequest, pk: int) -> HttpResponse:
         return render_detail(request, incident, review_form=form, status=200)
     if saved.version == form.cleaned_data["version"]:
         messages.info(request, "Nothing had changed, so there was nothing to save.")
+    elif saved.status != incident.status or saved.feedback != incident.feedback:
+        # ``incident`` is the record as this request first read it; the reporter is
+        # emailed as ``notifications.incident_updated`` chooses.
+        reporter = saved.reporter
+        if reporter.is_active and reporter.email:
+            messages.success(request, "Review saved. The reporter is emailed that there is news.")
+        else:
+            messages.success(
+                request,
+                "Review saved. The reporter has left or has no email address here, so is not "
+                "emailed.",
+            )
     else:
-        messages.success(request, "Review saved.")
+        messages.success(
+            request,
+            "Review saved. Only what the reporter does not see changed (the follow-up or "
+            "the internal note), so they are not emailed.",
+        )
     return redirect(incident)
 
 

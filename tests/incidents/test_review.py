@@ -702,6 +702,32 @@ def test_a_review_sent_twice_is_saved_once_and_says_so(supervisor_client, incide
     assert response.status_code == 409
 
 
+def test_a_saved_review_says_whether_the_reporter_is_emailed(supervisor_client, nurse, incident):
+    """Noticed by a review of the product's text: "Review saved." left the supervisor to
+    guess whether the reporter hears of it."""
+    from incidents.models import QueuedEmail
+
+    def review(**changes) -> str:
+        incident.refresh_from_db()
+        response = supervisor_client.post(
+            f"/incidents/{incident.pk}/review/", review_data(incident, **changes), follow=True
+        )
+        return response.content.decode()
+
+    def emails_to_reporter() -> int:
+        return QueuedEmail.objects.filter(recipient=nurse).count()
+
+    assert "The reporter is emailed that there is news." in review()
+    assert emails_to_reporter() == 1
+    page = review(internal_note="Spoke to the son again.")
+    assert "Only what the reporter does not see changed" in page
+    assert emails_to_reporter() == 1
+    nurse.is_active = False
+    nurse.save()
+    assert "The reporter has left or has no email address here" in review(feedback="Thanks.")
+    assert emails_to_reporter() == 1
+
+
 def test_a_double_click_whose_first_save_lands_while_the_second_waits_is_not_a_conflict(
     supervisor_client, incident, monkeypatch
 ):
