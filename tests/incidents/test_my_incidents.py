@@ -244,6 +244,20 @@ def test_a_review_past_its_due_time_is_not_promised_to_the_reporter(nurse_client
     assert "It was due for review by 28 October 2025, 10:00. You can ask your supervisor" in page
 
 
+def test_a_review_to_come_is_promised_with_its_year(nurse_client, nurse):
+    # Noticed by a review of the product's text: "by 2 January, 09:00" from late December
+    # read as this year's, as the review queue's dates did.
+    from datetime import UTC, datetime
+
+    incident = IncidentFactory(
+        reporter=nurse, review_due_at=datetime(2099, 1, 2, 9, 0, tzinfo=UTC)
+    )
+    page = nurse_client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "A supervisor will review it by 2 January 2099, 09:00." in page
+    page = nurse_client.get(f"/incidents/{incident.pk}/filed/").content.decode()
+    assert "<strong>Friday 2 January 2099, 09:00</strong>" in page
+
+
 def test_a_cursor_over_a_related_column_is_checked_against_that_column(nurse, rf):
     """Keys may follow relations, as the rows' values do: the check follows them too."""
     from incidents.models import Incident
