@@ -119,6 +119,19 @@ def _approved_after(version: ScriptVersion, when: datetime) -> bool:
     ) > when.replace(second=0, microsecond=0)
 
 
+NO_LONGER_OFFERED = {
+    "unit": "That unit is not one of yours, or has closed: choose one of your units.",
+    "request_type": "That kind of request is not on the list (it may have been withdrawn): "
+    "choose the closest one.",
+    "channel": "That way of contact is not on the list (it may have been withdrawn): choose "
+    "the closest one.",
+    "script_version": "Those words are not in the library now: choose others, or give your "
+    "own words.",
+    "supervisor_told": "That person is not a supervisor of your units now: choose who you "
+    "told, or “Not yet”.",
+}
+
+
 class IncidentForm(forms.Form):
     # When and where.
     occurred_date = forms.DateField(
@@ -245,6 +258,11 @@ class IncidentForm(forms.Form):
             "category"
         )
         self.fields["patient_reference"].label = f"Patient's {patient_refs.label()}"
+        # A choice no longer on offer: most often one made in a draft, or on a page opened,
+        # before it was changed (a unit closed, a type or channel retired, a script
+        # withdrawn), so the message says so rather than "Select a valid choice".
+        for name, message in NO_LONGER_OFFERED.items():
+            self.fields[name].error_messages["invalid_choice"] = message
         late = self.fields["late_reason"]
         late.help_text = late.help_text.format(days=settings.BOUNDARIES["LATE_REPORT_DAYS"])
         # The clock-change choices this form asks for, by the name of the choice field.

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import Client
 
 from boundaries.sessions import SEEN_KEY, STARTED_KEY
+from incidents.forms import NO_LONGER_OFFERED
 from incidents.models import Channel, Draft, Incident, RequestType
 from scripts_library.models import Script, ScriptStatus
 from tests.conftest import client_for
@@ -498,7 +499,7 @@ def test_a_draft_whose_choice_was_retired_since_is_sent_back_with_the_field_to_c
     response = nurse_client.post("/incidents/new/", data)
 
     assert response.status_code == 200
-    assert retired in response.context["form"].errors
+    assert response.context["form"].errors[retired] == [NO_LONGER_OFFERED[retired]]
     assert "He was waiting by the lifts again." in response.content.decode()
     assert not Incident.objects.exists()
     assert Draft.objects.filter(pk=data["submission_token"]).exists()

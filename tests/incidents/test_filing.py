@@ -216,7 +216,9 @@ def test_forged_fields_are_ignored(nurse_client, nurse, unit, other_unit_nurse):
 def test_a_unit_the_reporter_is_not_in_is_refused(nurse_client, unit, other_unit):
     response = file(nurse_client, incident_post(unit, unit=str(other_unit.pk)))
     assert response.status_code == 200
-    assert "Select a valid choice" in str(response.context["form"].errors["unit"])
+    assert "That unit is not one of yours, or has closed" in str(
+        response.context["form"].errors["unit"]
+    )
     assert not Incident.objects.exists()
 
 

@@ -25,7 +25,7 @@ def errors_for(client, unit, **overrides):
         ("description", "", "This field is required."),
         ("description", "x" * 5001, "at most 5000 characters"),
         ("location", "x" * 121, "at most 120 characters"),
-        ("request_type", "no-such-type", "Select a valid choice"),
+        ("request_type", "no-such-type", "That kind of request is not on the list"),
         ("person_response", "", "This field is required."),
         ("patient_reference", "943 476 5918", "not a valid NHS number"),
         ("patient_reference", "", "Enter the patient's NHS number"),
