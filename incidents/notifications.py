@@ -12,6 +12,7 @@ and goes to their address as it is when it is sent: to nobody once they have lef
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import time
@@ -185,6 +186,9 @@ def deliver(
                 if not _message_refused(error):
                     cache.set(RELAY_DOWN_KEY, True, RELAY_DOWN_SECONDS)
                     unreachable = True
+                    # No goodbye: a relay that stopped answering would make QUIT wait
+                    # out the timeout a second time.
+                    _drop(connection)
                     break
             else:
                 sent += 1
@@ -207,6 +211,20 @@ def _close(connection) -> None:
         logger.warning(
             "mail server connection not closed cleanly: %s", f"{type(error).__name__}: {error}"
         )
+
+
+def _drop(connection) -> None:
+    """Close the sockets of Django's SMTP backend without QUIT, after the connection
+    failed (a timeout, a reset): waiting for the relay's answer to a goodbye would cost
+    another timeout. A backend without SMTP sockets (locmem, console) is left to
+    ``_close``."""
+    for name in ("connection", "_partial_connection"):
+        smtp = getattr(connection, name, None)
+        if smtp is None or not hasattr(smtp, "sendmail"):
+            continue
+        with contextlib.suppress(OSError):
+            smtp.close()
+        setattr(connection, name, None)
 
 
 def _addresses_now(email: QueuedEmail) -> tuple[list[str], str]:

@@ -8,6 +8,7 @@ import pytest
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
@@ -977,4 +978,54 @@ def test_a_relay_that_does_not_answer_the_goodbye_fails_the_run_with_its_message
     with pytest.raises(CommandError, match=r"could not be reached; 1 email\(s\) wait"):
         call_command("send_incident_digests", verbosity=0)
     email.refresh_from_db()
+    assert email.last_error == "TimeoutError: timed out"
+
+
+class StallingSMTP:
+    """An SMTP connection to a relay that stops answering: every command waits out
+    the timeout (a clock of its own, read as ``time.monotonic``) and fails."""
+
+    clock = [0.0]
+    closed: list[str] = []
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def _stall(self, *args, **kwargs):
+        type(self).clock[0] += SMTP_TIMEOUT
+        raise TimeoutError("timed out")
+
+    sendmail = quit = _stall
+
+    def close(self) -> None:
+        type(self).closed.append("socket")
+
+
+class StallingRelay(SmtpBackend):
+    connection_class = StallingSMTP
+
+
+def test_a_relay_that_stops_answering_costs_one_timeout_not_a_second_for_the_goodbye(
+    db, settings, monkeypatch
+):
+    """Found by review: after a message timed out, closing the connection sent QUIT and
+    waited out the timeout again for its answer: a relay that stalled on the last email
+    a request started before its 10 s were over held the request past gunicorn's 30 s
+    (10 + 10 + 10). A connection that failed is dropped without a goodbye."""
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": f"{__name__}.StallingRelay",
+            "OPTIONS": {"host": "relay.invalid", "port": 25, "use_tls": False},
+        }
+    }
+    StallingSMTP.clock[0] = 0.0
+    StallingSMTP.closed = []
+    monkeypatch.setattr(notifications.time, "monotonic", lambda: StallingSMTP.clock[0])
+    email = QueuedEmailFactory(subject="Boundaries: one")
+
+    assert notifications.deliver() == notifications.Delivery(sent=0, failed=1, unreachable=True)
+    assert StallingSMTP.clock[0] == SMTP_TIMEOUT  # the message's timeout only
+    assert StallingSMTP.closed == ["socket"]  # the socket is not left open
+    email.refresh_from_db()
+    assert email.sending_since is None
     assert email.last_error == "TimeoutError: timed out"
