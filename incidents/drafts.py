@@ -42,7 +42,13 @@ def _strings(stored) -> list[str]:
     read as one value, not cut to its first character; anything else is nothing."""
     if not isinstance(stored, list):
         stored = [stored]
-    return [str(value) for value in stored if isinstance(value, str | int | float)]
+    # ``true``/``false`` as a ticked box is saved ("on"), or left out: str(False) is
+    # "False", which a checkbox shows ticked.
+    return [
+        ("on" if value else "") if isinstance(value, bool) else str(value)
+        for value in stored
+        if isinstance(value, str | int | float)
+    ]
 
 
 def initial_from_data(data: dict[str, list[str]]) -> tuple[dict, list[dict]]:

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import Client
 
 from boundaries.sessions import SEEN_KEY, STARTED_KEY
+from incidents import drafts
 from incidents.forms import NO_LONGER_OFFERED
 from incidents.models import Channel, Draft, Incident, RequestType
 from scripts_library.models import Script, ScriptStatus
@@ -302,6 +303,15 @@ def test_a_draft_stored_in_another_shape_opens_with_what_can_be_read(
 
     assert response.status_code == 200
     assert shown in response.content.decode()
+
+
+@pytest.mark.parametrize(("stored", "ticked"), [(False, False), (True, True), (["on"], True)])
+def test_a_draft_with_a_box_stored_as_true_or_false_opens_as_stored(nurse, unit, stored, ticked):
+    """Found by review: ``false`` (JSON) was read as the string "False", which a
+    checkbox shows ticked: the draft reopened saying "I feel unsafe"."""
+    form, _ = drafts.forms_for(nurse, data={"description": ["x"], "feels_unsafe": stored})
+
+    assert ("checked" in str(form["feels_unsafe"])) is ticked
 
 
 def test_a_witness_restored_from_a_draft_can_be_cleared_away(nurse_client, unit):
