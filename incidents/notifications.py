@@ -89,7 +89,8 @@ RELAY_DOWN_KEY = "boundaries:mail-relay-down"
 
 def _deliver_after_commit(email_ids: list[int]) -> None:
     # robust: a failure here is logged and never turns a saved change into an error page.
-    # The time allowed runs from now: every batch of one transaction shares it.
+    # The time allowed runs from when these emails were written: the batches of one
+    # transaction, written moments apart, run out of it at about the same time.
     until = time.monotonic() + AT_ONCE_SECONDS
     transaction.on_commit(partial(_deliver_at_once, email_ids, until=until), robust=True)
 

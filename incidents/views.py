@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from boundaries import audit
 from boundaries.access import STAFF_ROLES, has_role, role_required
-from boundaries.models import AuditEvent, Role, Unit
+from boundaries.models import AuditEvent, Role, Unit, User
 from boundaries.sessions import not_activity
 from incidents import drafts, notifications, rows, services
 from incidents.forms import AddendumForm, IncidentForm, WitnessFormSet
@@ -397,11 +397,22 @@ def incident_filed(request: HttpRequest, pk: int) -> HttpResponse:
     # Who is told, as the emails choose them: the unit's supervisors but the reporter, or
     # the managers when that leaves nobody (a supervisor's own report, a closed unit).
     told = notifications.told_about(incident)
+    # Who reviews it: the unit's supervisors but the reporter (emailed or not), else the
+    # managers (``Incident.objects.reviewable_by``).
+    reviewers_supervise = (
+        incident.unit.is_active
+        and User.objects.filter(
+            role=Role.SUPERVISOR, is_active=True, memberships__unit=incident.unit_id
+        )
+        .exclude(pk=incident.reporter_id)
+        .exists()
+    )
     context = {
         "incident": incident,
         "eap_contact": settings.BOUNDARIES["EAP_CONTACT"],
         "told_supervisors": any(person.role == Role.SUPERVISOR for person in told),
         "told_anyone": bool(told),
+        "reviewer": "supervisor" if reviewers_supervise else "manager",
     }
     return render(request, "incidents/incident_filed.html", context)
 
