@@ -42,18 +42,19 @@ logger = logging.getLogger(__name__)
 MESSAGE_REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 
 
-def supervisors_of(unit_id: int) -> list[User]:
-    return list(
-        User.objects.filter(
-            # A closed unit's supervisors no longer review its reports; managers do.
-            role=Role.SUPERVISOR,
-            is_active=True,
-            memberships__unit_id=unit_id,
-            memberships__unit__is_active=True,
-        )
-        .exclude(email="")
-        .order_by("pk")
+def supervisors_of(unit_id: int, *, with_address: bool = True) -> list[User]:
+    """Who reviews the unit's reports (those with an email address, unless
+    ``with_address`` is false)."""
+    people = User.objects.filter(
+        # A closed unit's supervisors no longer review its reports; managers do.
+        role=Role.SUPERVISOR,
+        is_active=True,
+        memberships__unit_id=unit_id,
+        memberships__unit__is_active=True,
     )
+    if with_address:
+        people = people.exclude(email="")
+    return list(people.order_by("pk"))
 
 
 def _send(

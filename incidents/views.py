@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from boundaries import audit
 from boundaries.access import STAFF_ROLES, has_role, role_required
-from boundaries.models import AuditEvent, Role, Unit, User
+from boundaries.models import AuditEvent, Role, Unit
 from boundaries.sessions import not_activity
 from incidents import drafts, notifications, rows, services
 from incidents.forms import AddendumForm, IncidentForm, WitnessFormSet
@@ -399,13 +399,9 @@ def incident_filed(request: HttpRequest, pk: int) -> HttpResponse:
     told = notifications.told_about(incident)
     # Who reviews it: the unit's supervisors but the reporter (emailed or not), else the
     # managers (``Incident.objects.reviewable_by``).
-    reviewers_supervise = (
-        incident.unit.is_active
-        and User.objects.filter(
-            role=Role.SUPERVISOR, is_active=True, memberships__unit=incident.unit_id
-        )
-        .exclude(pk=incident.reporter_id)
-        .exists()
+    reviewers_supervise = any(
+        person.pk != incident.reporter_id
+        for person in notifications.supervisors_of(incident.unit_id, with_address=False)
     )
     context = {
         "incident": incident,
