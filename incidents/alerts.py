@@ -84,8 +84,21 @@ def _densest_window(rows: list[_Row], target: _Row, days: int, measure) -> list[
     return best
 
 
-def matches_for(incident: Incident, thresholds: AlertThresholds) -> list[Match]:
-    """Which rules the incident matches, with the incidents behind each match."""
+def matches_for(
+    incident: Incident,
+    thresholds: AlertThresholds | None,
+    *,
+    rows: list[_Row] | None = None,
+    reach: timedelta | None = None,
+    with_previous: bool = False,
+) -> list[Match]:
+    """Which rules the incident matches, with the incidents behind each match.
+    ``rows``: the patient's incidents at most ``reach`` either side of this one, sorted
+    by when they happened (``reach`` at least the thresholds' longest window); read here
+    when not given. ``with_previous``: ``rows`` also hold the patient's latest incident
+    before that (if there is one), so nothing earlier need be read. ``thresholds`` may
+    be None for an incident without a patient, which only the high-severity rule can
+    match."""
     target = _Row(
         incident.pk,
         incident.occurred_at,
@@ -102,18 +115,13 @@ def matches_for(incident: Incident, thresholds: AlertThresholds) -> list[Match]:
     if incident.patient_id is None:
         return found
 
-    reach = timedelta(days=max(thresholds.repeat_days, thresholds.staff_days))
-    rows = [
-        _Row(*values)
-        for values in Incident.objects.filter(
-            patient_id=incident.patient_id,
-            occurred_at__gte=incident.occurred_at - reach,
-            occurred_at__lte=incident.occurred_at + reach,
-        )
-        .order_by("occurred_at", "id")
-        .values_list("id", "occurred_at", "reporter_id", "unit_id", "severity")
-    ]
+    if rows is None or reach is None or reach < _widest_window(thresholds):
+        # Not read yet, or read before the thresholds were known and too narrowly.
+        reach = _widest_window(thresholds)
+        rows = _around(incident, reach)
+        with_previous = False
     if target.id not in {row.id for row in rows}:
+        rows = list(rows)
         rows.append(target)
         rows.sort(key=lambda row: (row.occurred_at, row.id))
 
@@ -143,7 +151,7 @@ def matches_for(incident: Incident, thresholds: AlertThresholds) -> list[Match]:
     # Escalation, by when things happened rather than the order they were reported: the
     # incident is more severe than the one before it, or (a late report) less severe
     # than the one after it.
-    previous = _previous(rows, target, patient_id=incident.patient_id)
+    previous = _previous(rows, target, patient_id=incident.patient_id, read=with_previous)
     following = _following(rows, target, patient_id=incident.patient_id, reach=reach)
     escalation: list[_Row] = []
     if previous is not None and target.severity > previous.severity:
@@ -161,13 +169,34 @@ def matches_for(incident: Incident, thresholds: AlertThresholds) -> list[Match]:
     return found
 
 
-def _previous(rows: list[_Row], target: _Row, *, patient_id: int) -> _Row | None:
+def _widest_window(thresholds: AlertThresholds) -> timedelta:
+    return timedelta(days=max(thresholds.repeat_days, thresholds.staff_days))
+
+
+def _around(incident: Incident, reach: timedelta) -> list[_Row]:
+    """The patient's incidents at most ``reach`` either side of ``incident``, sorted."""
+    return [
+        _Row(*values)
+        for values in Incident.objects.filter(
+            patient_id=incident.patient_id,
+            occurred_at__gte=incident.occurred_at - reach,
+            occurred_at__lte=incident.occurred_at + reach,
+        )
+        .order_by("occurred_at", "id")
+        .values_list("id", "occurred_at", "reporter_id", "unit_id", "severity")
+    ]
+
+
+def _previous(rows: list[_Row], target: _Row, *, patient_id: int, read: bool) -> _Row | None:
     """The patient's incident just before ``target``. ``rows`` hold every incident of the
     patient around the target, sorted: when one of them is earlier, the latest of those
-    is the answer, and only a patient with nothing recent costs another query."""
+    is the answer. When none is, the one before them is read here, unless ``read``:
+    ``rows`` hold it already (``_history`` reads it with the rest), or there is none."""
     earlier = [row for row in rows if (row.occurred_at, row.id) < (target.occurred_at, target.id)]
     if earlier:
         return earlier[-1]
+    if read:
+        return None
     return _beside(target, patient_id=patient_id, after=False)
 
 
@@ -216,13 +245,108 @@ def evaluate_incident(
     data). ``patient_locked``: this transaction already holds the patient's lock (filing
     takes it as it reads the patient), so the rules need not take it again.
 
-    A filing about a patient with a history costs five round trips to the database: the
-    thresholds, their recent incidents, their unresolved alerts, the new links, and one
-    UPDATE of the summaries (six without the patient's lock held); a new alert adds its
-    INSERT. The alerts returned carry their ids; their figures are in the database
-    (refresh to read them)."""
+    A filing about a patient costs three round trips to the database: one statement
+    reading the thresholds, the patient's recent incidents and unresolved alerts
+    (``_history``), the new links, and one UPDATE of the summaries (four without the
+    patient's lock held); a new alert adds its INSERT. The alerts returned carry their
+    ids; their figures are in the database (refresh to read them)."""
     with transaction.atomic(savepoint=False):
         return _evaluate(incident, request=request, notify=notify, patient_locked=patient_locked)
+
+
+@dataclass(frozen=True)
+class _History:
+    thresholds: AlertThresholds
+    # The patient's incidents at most ``reach`` either side of the new one, and their
+    # latest incident before those (if any), sorted.
+    rows: list[_Row]
+    reach: timedelta
+    # The patient's unresolved alerts by pattern key, locked (id, key and status only).
+    unresolved: dict[str, Alert]
+
+
+class _Reach:
+    """How far either side of a new incident the rules read its patient's incidents
+    before they know the thresholds: the widest window the thresholds last had in this
+    process. Only a hint: a read found too narrow for the thresholds it returns is made
+    again, wider (after a manager widens a window, once per process)."""
+
+    days = 90
+
+
+def _history(incident: Incident) -> _History:
+    """What the rules need of a patient with a history, in one statement (one round trip
+    inside the filing): the thresholds, the patient's incidents around the new one and
+    the latest one before those (escalation compares with it), and the patient's
+    unresolved alerts for any rule, locked as they are read so that a
+    supervisor resolving one waits for the filing (the new incident cannot join an
+    alert resolved meanwhile). SQL that PostgreSQL and SQLite both run; SQLite has no
+    row locks, and the filing's first write already keeps other writers out.
+
+    The statement runs after the patient's lock is held, so it reads the thresholds as
+    they are once no other filing about the patient (nor ``reevaluate``) is under way."""
+    reach = timedelta(days=_Reach.days)
+    keys = [pattern_key(rule, patient_id=incident.patient_id) for rule in AlertRule]
+    quote = connection.ops.quote_name
+    incidents, thresholds_table, alerts = (
+        quote(model._meta.db_table) for model in (Incident, AlertThresholds, Alert)
+    )
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    sql = (
+        # Model names only; every value is a bound parameter.
+        f"WITH held AS (SELECT id, pattern_key, status FROM {alerts} "  # noqa: S608  # nosec B608
+        f"WHERE pattern_key IN ({', '.join(['%s'] * len(keys))}) AND NOT (status = %s){lock}) "
+        "SELECT 0, id, occurred_at, reporter_id, unit_id, severity, NULL, NULL "
+        f"FROM {incidents} WHERE patient_id = %s AND occurred_at >= %s AND occurred_at <= %s "
+        "UNION ALL SELECT * FROM (SELECT 0 AS kind, id, occurred_at, reporter_id, unit_id, "
+        f"severity, NULL AS pattern_key, NULL AS status FROM {incidents} "
+        "WHERE patient_id = %s AND occurred_at < %s "
+        "ORDER BY occurred_at DESC, id DESC LIMIT 1) before_window "
+        "UNION ALL SELECT 1, repeat_count, NULL, repeat_days, staff_count, staff_days, "
+        f"NULL, NULL FROM {thresholds_table} WHERE id = %s "
+        "UNION ALL SELECT 2, id, NULL, NULL, NULL, NULL, pattern_key, status FROM held"
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [
+        *keys,
+        AlertStatus.RESOLVED.value,
+        incident.patient_id,
+        adapt(incident.occurred_at - reach),
+        adapt(incident.occurred_at + reach),
+        incident.patient_id,
+        adapt(incident.occurred_at - reach),
+        1,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    # The database's own form of a datetime (text on SQLite) as the ORM would give it.
+    column = Incident._meta.get_field("occurred_at").get_col(Incident._meta.db_table)
+    converters = connection.ops.get_db_converters(column)
+    rows: list[_Row] = []
+    thresholds: AlertThresholds | None = None
+    unresolved: dict[str, Alert] = {}
+    for kind, number, occurred_at, first, second, third, key, status in fetched:
+        if kind == 0:
+            for convert in converters:
+                occurred_at = convert(occurred_at, column, connection)
+            rows.append(_Row(number, occurred_at, first, second, third))
+        elif kind == 1:
+            thresholds = AlertThresholds(
+                pk=1,
+                repeat_count=number,
+                repeat_days=first,
+                staff_count=second,
+                staff_days=third,
+            )
+        else:
+            unresolved[key] = Alert(pk=number, pattern_key=key, status=status)
+    if thresholds is None:  # never saved: the defaults, stored
+        thresholds = AlertThresholds.current()
+    rows.sort(key=lambda row: (row.occurred_at, row.id))
+    _Reach.days = _widest_window(thresholds).days
+    # Too narrow for these thresholds: ``matches_for`` reads the history again.
+    return _History(thresholds, rows, reach, unresolved)
 
 
 def _lock_patient(patient_id: int) -> None:
@@ -239,18 +363,33 @@ def _lock_patient(patient_id: int) -> None:
 def _evaluate(
     incident: Incident, *, request: HttpRequest | None, notify: bool, patient_locked: bool = False
 ) -> list[Alert]:
-    if incident.patient_id is not None and not patient_locked:
-        _lock_patient(incident.patient_id)
-    matches = matches_for(incident, AlertThresholds.current())
-    if not matches:
-        return []
-    alerts = {
-        alert.pattern_key: alert
-        for alert in Alert.objects.select_for_update()
-        .unresolved()
-        .filter(pattern_key__in=[m.key for m in matches])
-        .only("pk", "pattern_key", "status")
-    }
+    if incident.patient_id is None:
+        # Only the high-severity rule applies, and it needs no thresholds.
+        matches = matches_for(incident, None)
+        if not matches:
+            return []
+        alerts = {
+            alert.pattern_key: alert
+            for alert in Alert.objects.select_for_update()
+            .unresolved()
+            .filter(pattern_key__in=[m.key for m in matches])
+            .only("pk", "pattern_key", "status")
+        }
+    else:
+        if not patient_locked:
+            _lock_patient(incident.patient_id)
+        history = _history(incident)
+        matches = matches_for(
+            incident,
+            history.thresholds,
+            rows=history.rows,
+            reach=history.reach,
+            with_previous=True,
+        )
+        if not matches:
+            return []
+        keys = {match.key for match in matches}
+        alerts = {key: alert for key, alert in history.unresolved.items() if key in keys}
     # Alerts already there that this filing joins: an acknowledged one opens again, and
     # one may reach the filing's unit for the first time (both are emailed: queued now,
     # sent after commit).

@@ -450,8 +450,9 @@ def test_filing_about_a_patient_whose_old_incident_is_being_purged_does_not_dead
     errors = []
     matches_for, tally_uses = alerts.matches_for, retention.library.tally_uses
 
-    def matches_then_wait(incident, thresholds):
-        found = matches_for(incident, thresholds)  # the patient locked, the old row read
+    def matches_then_wait(incident, thresholds, **history):
+        # The patient locked, the old row read.
+        found = matches_for(incident, thresholds, **history)
         filing_read.set()
         purge_started.wait(2)
         return found
