@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
@@ -88,20 +88,19 @@ def matches_for(
     incident: Incident,
     thresholds: AlertThresholds | None,
     *,
-    rows: list[_Row] | None = None,
-    reach: timedelta | None = None,
-    with_previous: bool = False,
+    history: _History | None = None,
 ) -> list[Match]:
     """Which rules the incident matches, with the incidents behind each match.
-    ``rows``: the patient's incidents at most ``reach`` either side of this one, sorted
-    by when they happened (``reach`` at least the thresholds' longest window); read here
-    when not given. ``with_previous``: ``rows`` also hold the patient's latest incident
-    before that (if there is one), so nothing earlier need be read. ``thresholds`` may
-    be None for an incident without a patient, which only the high-severity rule can
-    match."""
+    ``history``: what ``_history`` read of the patient (read here when not given, or
+    when it reached less far than the thresholds' widest window). ``thresholds`` may be
+    None for an incident without a patient, which only the high-severity rule can
+    match.
+
+    Windows are measured in elapsed time (UTC): a form's time carries the local zone,
+    whose wall clock gains or loses an hour across a clock change."""
     target = _Row(
         incident.pk,
-        incident.occurred_at,
+        _utc(incident.occurred_at),
         incident.reporter_id,
         incident.unit_id,
         incident.severity,
@@ -115,11 +114,12 @@ def matches_for(
     if incident.patient_id is None:
         return found
 
-    if rows is None or reach is None or reach < _widest_window(thresholds):
+    if history is None or history.reach < _widest_window(thresholds):
         # Not read yet, or read before the thresholds were known and too narrowly.
         reach = _widest_window(thresholds)
-        rows = _around(incident, reach)
-        with_previous = False
+        rows, before, before_read = _around(incident, reach), None, False
+    else:
+        reach, rows, before, before_read = history.reach, history.rows, history.before, True
     if target.id not in {row.id for row in rows}:
         rows = list(rows)
         rows.append(target)
@@ -151,7 +151,9 @@ def matches_for(
     # Escalation, by when things happened rather than the order they were reported: the
     # incident is more severe than the one before it, or (a late report) less severe
     # than the one after it.
-    previous = _previous(rows, target, patient_id=incident.patient_id, read=with_previous)
+    previous = _previous(rows, target, before=before)
+    if previous is None and not before_read:
+        previous = _beside(target, patient_id=incident.patient_id, after=False)
     following = _following(rows, target, patient_id=incident.patient_id, reach=reach)
     escalation: list[_Row] = []
     if previous is not None and target.severity > previous.severity:
@@ -169,35 +171,38 @@ def matches_for(
     return found
 
 
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
 def _widest_window(thresholds: AlertThresholds) -> timedelta:
     return timedelta(days=max(thresholds.repeat_days, thresholds.staff_days))
 
 
 def _around(incident: Incident, reach: timedelta) -> list[_Row]:
     """The patient's incidents at most ``reach`` either side of ``incident``, sorted."""
+    at = _utc(incident.occurred_at)
     return [
         _Row(*values)
         for values in Incident.objects.filter(
             patient_id=incident.patient_id,
-            occurred_at__gte=incident.occurred_at - reach,
-            occurred_at__lte=incident.occurred_at + reach,
+            occurred_at__gte=at - reach,
+            occurred_at__lte=at + reach,
         )
         .order_by("occurred_at", "id")
         .values_list("id", "occurred_at", "reporter_id", "unit_id", "severity")
     ]
 
 
-def _previous(rows: list[_Row], target: _Row, *, patient_id: int, read: bool) -> _Row | None:
+def _previous(rows: list[_Row], target: _Row, *, before: _Row | None) -> _Row | None:
     """The patient's incident just before ``target``. ``rows`` hold every incident of the
     patient around the target, sorted: when one of them is earlier, the latest of those
-    is the answer. When none is, the one before them is read here, unless ``read``:
-    ``rows`` hold it already (``_history`` reads it with the rest), or there is none."""
+    is the answer; otherwise ``before``, the latest incident before ``rows`` (None: none,
+    or not read)."""
     earlier = [row for row in rows if (row.occurred_at, row.id) < (target.occurred_at, target.id)]
     if earlier:
         return earlier[-1]
-    if read:
-        return None
-    return _beside(target, patient_id=patient_id, after=False)
+    return before
 
 
 def _following(
@@ -245,11 +250,13 @@ def evaluate_incident(
     data). ``patient_locked``: this transaction already holds the patient's lock (filing
     takes it as it reads the patient), so the rules need not take it again.
 
-    A filing about a patient costs three round trips to the database: one statement
-    reading the thresholds, the patient's recent incidents and unresolved alerts
-    (``_history``), the new links, and one UPDATE of the summaries (four without the
-    patient's lock held); a new alert adds its INSERT. The alerts returned carry their
-    ids; their figures are in the database (refresh to read them)."""
+    A filing about a patient costs one round trip to the database when it matches
+    nothing: one statement reading the thresholds, the patient's history and unresolved
+    alerts (``_history``). A match adds the new links and one UPDATE of the summaries,
+    and a new alert its INSERT; without the patient's lock held, add the lock. (A late
+    report of something long ago, and the first filing after another process widened
+    the thresholds, read a little more.) The alerts returned carry their ids; their
+    figures are in the database (refresh to read them)."""
     with transaction.atomic(savepoint=False):
         return _evaluate(incident, request=request, notify=notify, patient_locked=patient_locked)
 
@@ -257,10 +264,12 @@ def evaluate_incident(
 @dataclass(frozen=True)
 class _History:
     thresholds: AlertThresholds
-    # The patient's incidents at most ``reach`` either side of the new one, and their
-    # latest incident before those (if any), sorted.
+    # The patient's incidents at most ``reach`` either side of the new one, sorted.
     rows: list[_Row]
     reach: timedelta
+    # Their latest incident before those, if any (the escalation rule compares with it;
+    # kept apart, so that the windows of the other rules see only ``rows``).
+    before: _Row | None
     # The patient's unresolved alerts by pattern key, locked (id, key and status only).
     unresolved: dict[str, Alert]
 
@@ -283,9 +292,15 @@ def _history(incident: Incident) -> _History:
     alert resolved meanwhile). SQL that PostgreSQL and SQLite both run; SQLite has no
     row locks, and the filing's first write already keeps other writers out.
 
+    The lock takes every unresolved alert of the patient, before the rules know which
+    they match: a supervisor acting on one of them waits for the filing's commit (and
+    the filing for theirs), a few milliseconds either way, where before only the
+    matched alerts were locked. Locking after matching would cost a round trip again.
+
     The statement runs after the patient's lock is held, so it reads the thresholds as
     they are once no other filing about the patient (nor ``reevaluate``) is under way."""
     reach = timedelta(days=_Reach.days)
+    at = _utc(incident.occurred_at)
     keys = [pattern_key(rule, patient_id=incident.patient_id) for rule in AlertRule]
     quote = connection.ops.quote_name
     incidents, thresholds_table, alerts = (
@@ -298,7 +313,7 @@ def _history(incident: Incident) -> _History:
         f"WHERE pattern_key IN ({', '.join(['%s'] * len(keys))}) AND NOT (status = %s){lock}) "
         "SELECT 0, id, occurred_at, reporter_id, unit_id, severity, NULL, NULL "
         f"FROM {incidents} WHERE patient_id = %s AND occurred_at >= %s AND occurred_at <= %s "
-        "UNION ALL SELECT * FROM (SELECT 0 AS kind, id, occurred_at, reporter_id, unit_id, "
+        "UNION ALL SELECT * FROM (SELECT 3 AS kind, id, occurred_at, reporter_id, unit_id, "
         f"severity, NULL AS pattern_key, NULL AS status FROM {incidents} "
         "WHERE patient_id = %s AND occurred_at < %s "
         "ORDER BY occurred_at DESC, id DESC LIMIT 1) before_window "
@@ -311,10 +326,10 @@ def _history(incident: Incident) -> _History:
         *keys,
         AlertStatus.RESOLVED.value,
         incident.patient_id,
-        adapt(incident.occurred_at - reach),
-        adapt(incident.occurred_at + reach),
+        adapt(at - reach),
+        adapt(at + reach),
         incident.patient_id,
-        adapt(incident.occurred_at - reach),
+        adapt(at - reach),
         1,
     ]
     with connection.cursor() as cursor:
@@ -324,13 +339,18 @@ def _history(incident: Incident) -> _History:
     column = Incident._meta.get_field("occurred_at").get_col(Incident._meta.db_table)
     converters = connection.ops.get_db_converters(column)
     rows: list[_Row] = []
+    before: _Row | None = None
     thresholds: AlertThresholds | None = None
     unresolved: dict[str, Alert] = {}
     for kind, number, occurred_at, first, second, third, key, status in fetched:
-        if kind == 0:
+        if kind in (0, 3):
             for convert in converters:
                 occurred_at = convert(occurred_at, column, connection)
-            rows.append(_Row(number, occurred_at, first, second, third))
+            row = _Row(number, _utc(occurred_at), first, second, third)
+            if kind == 0:
+                rows.append(row)
+            else:
+                before = row
         elif kind == 1:
             thresholds = AlertThresholds(
                 pk=1,
@@ -345,8 +365,9 @@ def _history(incident: Incident) -> _History:
         thresholds = AlertThresholds.current()
     rows.sort(key=lambda row: (row.occurred_at, row.id))
     _Reach.days = _widest_window(thresholds).days
-    # Too narrow for these thresholds: ``matches_for`` reads the history again.
-    return _History(thresholds, rows, reach, unresolved)
+    # If ``reach`` was narrower than these thresholds' widest window (they changed in
+    # another process), ``matches_for`` reads the history again.
+    return _History(thresholds, rows, reach, before, unresolved)
 
 
 def _lock_patient(patient_id: int) -> None:
@@ -379,13 +400,7 @@ def _evaluate(
         if not patient_locked:
             _lock_patient(incident.patient_id)
         history = _history(incident)
-        matches = matches_for(
-            incident,
-            history.thresholds,
-            rows=history.rows,
-            reach=history.reach,
-            with_previous=True,
-        )
+        matches = matches_for(incident, history.thresholds, history=history)
         if not matches:
             return []
         keys = {match.key for match in matches}

@@ -89,6 +89,17 @@ def _empty_cache():
 
 
 @pytest.fixture(autouse=True)
+def _rules_window_as_a_new_process(monkeypatch):
+    """The pattern rules remember, per process, how far their last read had to reach
+    (``alerts._Reach``): every test starts where a new process does, so that a test's
+    queries do not depend on the thresholds of the one before it."""
+    from incidents import alerts
+
+    monkeypatch.setattr(alerts._Reach, "days", alerts._Reach.days)
+    alerts._Reach.days = 90
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # The production hasher is deliberately slow; tests only need a working one.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
