@@ -29,6 +29,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from boundaries import audit
+from incidents import local_time
 from incidents.models import (
     Alert,
     AlertIncident,
@@ -117,9 +118,12 @@ def matches_for(
     if history is None or history.reach < _widest_window(thresholds):
         # Not read yet, or read before the thresholds were known and too narrowly.
         reach = _widest_window(thresholds)
-        rows, before, before_read = _around(incident, reach), None, False
+        rows = _around(incident, reach)
     else:
-        reach, rows, before, before_read = history.reach, history.rows, history.before, True
+        reach, rows = history.reach, history.rows
+    # The incident before a narrower history is still the one before a wider one that
+    # holds nothing earlier than the target: nothing lies between them.
+    before, before_read = (history.before, True) if history is not None else (None, False)
     if target.id not in {row.id for row in rows}:
         rows = list(rows)
         rows.append(target)
@@ -209,13 +213,13 @@ def _following(
     rows: list[_Row], target: _Row, *, patient_id: int, reach: timedelta
 ) -> _Row | None:
     """The patient's incident just after ``target``, found among ``rows`` (which reach
-    ``reach`` past it). Only a report of something more than ``reach`` ago, with
-    nothing in that time after it, costs another query: nothing has happened yet after
-    a recent incident."""
+    ``reach`` past it). Only a report of something more than ``reach`` before the
+    latest time an incident can have (now, give or take a fast clock), with nothing in
+    that time after it, costs another query."""
     later = [row for row in rows if (row.occurred_at, row.id) > (target.occurred_at, target.id)]
     if later:
         return later[0]
-    if target.occurred_at + reach >= timezone.now():
+    if target.occurred_at + reach >= timezone.now() + local_time.CLOCK_SKEW:
         return None
     return _beside(target, patient_id=patient_id, after=True)
 
@@ -250,13 +254,15 @@ def evaluate_incident(
     data). ``patient_locked``: this transaction already holds the patient's lock (filing
     takes it as it reads the patient), so the rules need not take it again.
 
-    A filing about a patient costs one round trip to the database when it matches
+    The rules cost one round trip to the database for a patient's filing that matches
     nothing: one statement reading the thresholds, the patient's history and unresolved
     alerts (``_history``). A match adds the new links and one UPDATE of the summaries,
     and a new alert its INSERT; without the patient's lock held, add the lock. (A late
     report of something long ago, and the first filing after another process widened
-    the thresholds, read a little more.) The alerts returned carry their ids; their
-    figures are in the database (refresh to read them)."""
+    the thresholds, read a little more.) With ``notify``, the emails add theirs; the
+    audit events are appended at once unless the caller defers them (filing does). The
+    alerts returned carry their ids; their figures are in the database (refresh to
+    read them)."""
     with transaction.atomic(savepoint=False):
         return _evaluate(incident, request=request, notify=notify, patient_locked=patient_locked)
 
@@ -298,7 +304,10 @@ def _history(incident: Incident) -> _History:
     matched alerts were locked. Locking after matching would cost a round trip again.
 
     The statement runs after the patient's lock is held, so it reads the thresholds as
-    they are once no other filing about the patient (nor ``reevaluate``) is under way."""
+    they are once no other filing about the patient (nor ``reevaluate``) is under way.
+    It may itself wait for an alert's lock, and then reads the rest as it was before
+    that wait (``_lock_patient``): harmless, as nothing that holds an alert's lock
+    changes the patient's incidents or the thresholds."""
     reach = timedelta(days=_Reach.days)
     at = _utc(incident.occurred_at)
     keys = [pattern_key(rule, patient_id=incident.patient_id) for rule in AlertRule]

@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 
 from boundaries.models import Role, Unit, User
 from incidents import local_time, patient_refs, widgets
+from incidents.local_time import CLOCK_SKEW
 from incidents.models import (
     DESCRIPTION_MAX_LENGTH,
     MAX_WITNESSES,
@@ -35,7 +36,6 @@ from scripts_library.models import ScriptVersion
 # C0 control characters other than tab, line feed and carriage return, and DEL. They are
 # invisible, usually pasted by accident, and break exports.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-CLOCK_SKEW = timedelta(minutes=5)
 
 ACTION_CHOICES = [
     ("ended_interaction", "I ended the interaction"),

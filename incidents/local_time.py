@@ -8,7 +8,7 @@ happens at all. Rather than refuse such a time, the form asks which instant was 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
@@ -16,6 +16,10 @@ from django.utils import timezone
 
 EARLIER = "earlier"
 LATER = "later"
+
+# How far ahead of the server's clock a typed time may be (a phone's clock runs fast):
+# no incident, and no time the supervisor was told, is later than now plus this.
+CLOCK_SKEW = timedelta(minutes=5)
 
 # The first day anything recorded here can have happened on, and reports start. Dates
 # typed far outside it (year 1, year 9999) are mistakes, and near the ends of the

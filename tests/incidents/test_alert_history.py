@@ -11,11 +11,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from boundaries.models import Role
 from incidents import alerts, services
-from incidents.models import Alert, AlertRule, AlertStatus, AlertThresholds, Severity
+from incidents.models import (
+    Alert,
+    AlertRule,
+    AlertStatus,
+    AlertThresholds,
+    QueuedEmail,
+    Severity,
+)
 from tests.factories import IncidentFactory, PatientFactory, UnitFactory, UserFactory
 
 LONDON = ZoneInfo("Europe/London")
@@ -59,6 +67,7 @@ def test_windows_are_elapsed_time_whatever_the_hint(across_a_clock_change, monke
     alerts.evaluate_incident(across_a_clock_change, notify=False)
     alert = Alert.objects.get(patient=across_a_clock_change.patient)
     assert (alert.rule, alert.incident_count) == (AlertRule.REPEAT_PATIENT, 3)
+    monkeypatch.setattr(alerts._Reach, "days", hint)  # the read above set it
     assert described(read_together(across_a_clock_change)) == described(
         read_apart(across_a_clock_change)
     )
@@ -108,9 +117,9 @@ def test_read_together_matches_read_apart(seed, unit, monkeypatch):
 
 
 def test_escalation_is_found_when_the_history_is_read_again(nurse, unit, monkeypatch):
-    """A hint narrower than the thresholds: the history is read again, wider, and the
-    incident before it is looked for again (the one read with the narrow history may
-    not be the latest)."""
+    """A hint narrower than the thresholds: the history is read again, wider; the
+    incident before the narrow history is still the one before (nothing lies between),
+    so it is not looked for again."""
     AlertThresholds.current()
     patient = PatientFactory()
     IncidentFactory(
@@ -124,7 +133,35 @@ def test_escalation_is_found_when_the_history_is_read_again(nurse, unit, monkeyp
         patient=patient, reporter=nurse, unit=unit, severity=Severity.MODERATE
     )
     monkeypatch.setattr(alerts._Reach, "days", 7)
-    assert {match.rule for match in read_together(incident)} == {AlertRule.ESCALATION}
+    with CaptureQueriesContext(connection) as captured:
+        assert {match.rule for match in read_together(incident)} == {AlertRule.ESCALATION}
+    assert len(captured) == 2  # the narrow history, then the wider one
+
+
+@pytest.mark.parametrize("hint", [90, 120])
+def test_a_late_report_before_an_incident_timed_by_a_fast_clock(nurse, unit, monkeypatch, hint):
+    """Found by review: an incident timed a few minutes ahead (a phone's fast clock,
+    which the form allows) lay beyond a late report's history when the history reached
+    exactly the thresholds' window, and the escalation to it was found only by a
+    process whose hint reached further."""
+    AlertThresholds.current()
+    patient = PatientFactory()
+    IncidentFactory(
+        patient=patient,
+        reporter=nurse,
+        unit=unit,
+        occurred_at=timezone.now() + timedelta(minutes=4),
+        severity=Severity.MODERATE,
+    )
+    late = IncidentFactory(
+        patient=patient,
+        reporter=nurse,
+        unit=unit,
+        occurred_at=timezone.now() - timedelta(days=90, minutes=-1),
+        severity=Severity.LOW,
+    )
+    monkeypatch.setattr(alerts._Reach, "days", hint)
+    assert {match.rule for match in read_together(late)} == {AlertRule.ESCALATION}
 
 
 def test_the_incident_before_the_window_is_the_last_of_a_tie(nurse, unit):
@@ -204,7 +241,7 @@ def test_a_supervisor_acting_on_the_alert_meanwhile(act):
     def file():
         try:
             incident = IncidentFactory(patient=patient, reporter=nurse, unit=unit)
-            alerts.evaluate_incident(incident, notify=False)
+            alerts.evaluate_incident(incident)
         except Exception as error:
             errors.append(error)
         finally:
@@ -215,11 +252,22 @@ def test_a_supervisor_acting_on_the_alert_meanwhile(act):
     assert locked.wait(10)
     filing = threading.Thread(target=file)
     filing.start()
-    time.sleep(0.5)  # the filing reaches the alert's lock
+    waiting = False
+    for _ in range(100):  # until the filing waits for the alert's lock (10 s at most)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+            waiting = cursor.fetchone()[0] > 0
+        if waiting:
+            break
+        time.sleep(0.1)
     release.set()
     supervising.join(10)
     filing.join(10)
     assert errors == []
+    assert waiting
     alert.refresh_from_db()
     if act == "resolve":
         assert alert.status == AlertStatus.RESOLVED
@@ -230,3 +278,5 @@ def test_a_supervisor_acting_on_the_alert_meanwhile(act):
         assert new.incident_count == 4
     else:
         assert (alert.status, alert.incident_count) == (AlertStatus.OPEN, 4)
+        # Read after the acknowledgement: its people hear it is open again.
+        assert QueuedEmail.objects.filter(body__contains="is open again").exists()
