@@ -25,6 +25,7 @@ from incidents.models import (
     Severity,
 )
 from tests.factories import IncidentFactory, PatientFactory, UnitFactory, UserFactory
+from tests.incidents.test_purge_races import started
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -37,6 +38,17 @@ def read_apart(incident) -> list[alerts.Match]:
 def read_together(incident) -> list[alerts.Match]:
     history = alerts._history(incident)
     return alerts.matches_for(incident, history.thresholds, history=history)
+
+
+def happened(patient, reporter, offset: timedelta, severity: Severity):
+    """An incident about ``patient``, ``offset`` from now, in the reporter's unit."""
+    return IncidentFactory(
+        patient=patient,
+        reporter=reporter,
+        unit=reporter.units.first(),
+        occurred_at=timezone.now() + offset,
+        severity=severity,
+    )
 
 
 def described(matches: list[alerts.Match]) -> list:
@@ -122,16 +134,8 @@ def test_escalation_is_found_when_the_history_is_read_again(nurse, unit, monkeyp
     so it is not looked for again."""
     AlertThresholds.current()
     patient = PatientFactory()
-    IncidentFactory(
-        patient=patient,
-        reporter=nurse,
-        unit=unit,
-        occurred_at=timezone.now() - timedelta(days=200),
-        severity=Severity.LOW,
-    )
-    incident = IncidentFactory(
-        patient=patient, reporter=nurse, unit=unit, severity=Severity.MODERATE
-    )
+    happened(patient, nurse, timedelta(days=-200), Severity.LOW)
+    incident = happened(patient, nurse, timedelta(0), Severity.MODERATE)
     monkeypatch.setattr(alerts._Reach, "days", 7)
     with CaptureQueriesContext(connection) as captured:
         assert {match.rule for match in read_together(incident)} == {AlertRule.ESCALATION}
@@ -146,20 +150,8 @@ def test_a_late_report_before_an_incident_timed_by_a_fast_clock(nurse, unit, mon
     process whose hint reached further."""
     AlertThresholds.current()
     patient = PatientFactory()
-    IncidentFactory(
-        patient=patient,
-        reporter=nurse,
-        unit=unit,
-        occurred_at=timezone.now() + timedelta(minutes=4),
-        severity=Severity.MODERATE,
-    )
-    late = IncidentFactory(
-        patient=patient,
-        reporter=nurse,
-        unit=unit,
-        occurred_at=timezone.now() - timedelta(days=90, minutes=-1),
-        severity=Severity.LOW,
-    )
+    happened(patient, nurse, timedelta(minutes=4), Severity.MODERATE)
+    late = happened(patient, nurse, -timedelta(days=90, minutes=-1), Severity.LOW)
     monkeypatch.setattr(alerts._Reach, "days", hint)
     assert {match.rule for match in read_together(late)} == {AlertRule.ESCALATION}
 
@@ -223,35 +215,22 @@ def test_a_supervisor_acting_on_the_alert_meanwhile(act):
     locked, release, errors = threading.Event(), threading.Event(), []
 
     def supervise():
-        try:
-            with transaction.atomic():
-                if act == "resolve":
-                    services.resolve_alert(alert=alert, user=supervisor, note="Done.")
-                else:
-                    services.acknowledge_alert(
-                        alert=alert, user=supervisor, note="Watching.", action="Watching"
-                    )
-                locked.set()
-                release.wait(10)
-        except Exception as error:  # the test reports what went wrong
-            errors.append(error)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            if act == "resolve":
+                services.resolve_alert(alert=alert, user=supervisor, note="Done.")
+            else:
+                services.acknowledge_alert(
+                    alert=alert, user=supervisor, note="Watching.", action="Watching"
+                )
+            locked.set()
+            release.wait(10)
 
     def file():
-        try:
-            incident = IncidentFactory(patient=patient, reporter=nurse, unit=unit)
-            alerts.evaluate_incident(incident)
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        alerts.evaluate_incident(IncidentFactory(patient=patient, reporter=nurse, unit=unit))
 
-    supervising = threading.Thread(target=supervise)
-    supervising.start()
+    supervising = started(supervise, errors)
     assert locked.wait(10)
-    filing = threading.Thread(target=file)
-    filing.start()
+    filing = started(file, errors)
     waiting = False
     for _ in range(100):  # until the filing waits for the alert's lock (10 s at most)
         with connection.cursor() as cursor:
