@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 from django.conf import settings
@@ -376,7 +376,13 @@ class IncidentForm(forms.Form):
                 "supervisor_told_at",
                 ValidationError("That time is in the future.", code="future"),
             )
-        elif told_at and data.get("occurred_at") and told_at < data["occurred_at"] - CLOCK_SKEW:
+        # In UTC: minutes taken off a local time can land in the hour the clocks skip or
+        # repeat, which the local clock reads an hour out.
+        elif (
+            told_at
+            and data.get("occurred_at")
+            and (told_at.astimezone(UTC) < data["occurred_at"].astimezone(UTC) - CLOCK_SKEW)
+        ):
             self.add_error(
                 "supervisor_told_at",
                 ValidationError(

@@ -201,6 +201,42 @@ def test_telling_the_supervisor_at_a_time_that_did_not_exist_asks_which(
     assert told_at.isoformat() == "2025-03-30T00:30:00+00:00"
 
 
+def test_told_in_the_repeated_hour_half_an_hour_before_it_happened_is_refused(
+    nurse_client, unit, supervisor
+):
+    """The incident at 02:03 GMT, the supervisor told at 01:30 GMT (the second 01:30):
+    before it. Five minutes taken off 02:03 on the local clock landed in the repeated
+    hour, read as BST, an hour too early, and the told time passed."""
+    told = {
+        "occurred_date": "2026-10-25",
+        "occurred_time": "02:03",
+        "late_reason": "Testing.",
+        "supervisor_told": str(supervisor.pk),
+        "supervisor_told_at": "2026-10-25T01:30",
+        "told_clock_choice": "later",
+    }
+    _, errors = errors_for(nurse_client, unit, **told)
+    assert "before the incident happened" in str(errors["supervisor_told_at"])
+
+
+def test_told_in_the_skipped_hour_after_it_happened_is_accepted(nurse_client, unit, supervisor):
+    """The incident at 02:04 BST, the supervisor told at 02:58 BST (typed 01:58, a time
+    that did not exist, and the later reading chosen). Five minutes taken off 02:04 on
+    the local clock landed in the skipped hour, read as GMT, an hour too late, and the
+    told time was refused as before the incident."""
+    told = {
+        "occurred_date": "2026-03-29",
+        "occurred_time": "02:04",
+        "late_reason": "Testing.",
+        "supervisor_told": str(supervisor.pk),
+        "supervisor_told_at": "2026-03-29T01:58",
+        "told_clock_choice": "later",
+    }
+    nurse_client.post("/incidents/new/", incident_post(unit, **told))
+    told_at = Incident.objects.get().supervisor_told_at
+    assert told_at.isoformat() == "2026-03-29T01:58:00+00:00"
+
+
 def test_the_supervisor_cannot_have_been_told_before_it_happened(nurse_client, unit, supervisor):
     happened = timezone.localtime() - timedelta(hours=1)
     told = (happened - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
