@@ -381,6 +381,19 @@ def test_the_command_prints_the_counts_and_a_dry_run_says_so(expired_case, capsy
     assert Incident.objects.count() == 0
 
 
+def test_the_command_gives_the_cutoffs_as_local_dates(db, monkeypatch, capsys):
+    """Run by hand at 00:30 BST on 2 July (23:30 UTC on 1 July): the cutoffs are that
+    time 8 years and 30 days before, on 2 July 2018 and 2 June 2026 by the local clock
+    (UTC's dates, a day earlier, were printed)."""
+    monkeypatch.setattr(
+        retention.timezone, "now", lambda: datetime(2026, 7, 1, 23, 30, tzinfo=UTC)
+    )
+    call_command("purge_expired", "--dry-run")
+    out = capsys.readouterr().out
+    assert "Incidents with no activity since 2018-07-02 " in out
+    assert "Drafts not changed since 2026-06-02 " in out
+
+
 def test_the_command_help_says_the_audit_trail_is_never_purged(capsys):
     with pytest.raises(SystemExit):
         call_command("purge_expired", "--help")

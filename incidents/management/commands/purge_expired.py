@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.management.base import CommandParser
+from django.utils import timezone
 
 from boundaries.management.base import DatabaseCommand
 from incidents.retention import EMAIL_RETENTION_DAYS, purge_expired
@@ -42,14 +43,17 @@ class Command(DatabaseCommand):
         years = settings.BOUNDARIES["RETENTION_YEARS"]
         days = settings.BOUNDARIES["DRAFT_RETENTION_DAYS"]
         counts = result.counts()
+        # The local dates: run by hand soon after midnight in summer, UTC's is the day before.
+        incidents_since = timezone.localdate(result.incidents_cutoff)
+        drafts_since = timezone.localdate(result.drafts_cutoff)
         self.stdout.write(
-            f"Incidents with no activity since {result.incidents_cutoff:%Y-%m-%d} "
+            f"Incidents with no activity since {incidents_since:%Y-%m-%d} "
             f"(kept {years} years), {verb}:"
         )
         for name, label in LABELS.items():
             self.stdout.write(f"  {label}: {counts[name]}")
         self.stdout.write(
-            f"Drafts not changed since {result.drafts_cutoff:%Y-%m-%d} (kept {days} days), "
+            f"Drafts not changed since {drafts_since:%Y-%m-%d} (kept {days} days), "
             f"{verb}: {result.abandoned_drafts}"
         )
         self.stdout.write(
