@@ -278,7 +278,9 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        when = f"{self.occurred_at:%Y-%m-%d %H:%M:%S}"
+        # As the admin site shows the time below it: on the local clock, with the zone
+        # telling apart the hour that happens twice when the clocks go back.
+        when = f"{timezone.localtime(self.occurred_at):%Y-%m-%d %H:%M:%S %Z}"
         return f"{when} {self.action} {self.object_type} {self.object_id}"
 
     def get_action_display(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import pgtrigger
 import pytest
@@ -322,6 +323,17 @@ def test_administrators_search_the_whole_trail(administrator_client, supervisor,
     response = administrator_client.get(f"/admin/boundaries/auditevent/{first.pk}/change/")
     assert response.status_code == 200
     assert first.hash.encode() in response.content
+
+
+def test_an_event_names_itself_by_the_local_clock(supervisor, unit):
+    """The admin site heads an event's page with it (and its breadcrumb): the time the
+    page shows below, on the local clock and with its zone, not UTC's an hour apart in
+    summer (and a day apart before 01:00 BST)."""
+    event = audit.record(action=audit.Action.INCIDENT_VIEWED, actor=supervisor, target=unit)
+    event.occurred_at = datetime(2026, 7, 1, 23, 30, tzinfo=UTC)
+    assert str(event).startswith("2026-07-02 00:30:00 BST incident.viewed ")
+    event.occurred_at = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    assert str(event).startswith("2026-10-25 01:30:00 GMT ")
 
 
 def test_nobody_can_add_change_or_delete_events_in_the_admin(administrator_client, nurse):
