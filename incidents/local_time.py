@@ -93,15 +93,19 @@ def to_instant(
     return change
 
 
-def exact_time(moment: datetime | None, *, seconds: bool = False) -> str:
+def exact_time(moment: datetime | None, *, seconds: bool = False, short: bool = False) -> str:
     """A moment as a person, or a court, reads it: weekday, date, local time, and the
     zone's abbreviation and offset, for example "Sunday 25 October 2026, 01:30 BST
     (UTC+01:00)". Django's date filter leaves the zone out in the hour that happens twice
-    when the clocks go back, which is exactly when it tells the two apart."""
+    when the clocks go back, which is exactly when it tells the two apart. ``short``:
+    for lists and tables, "25 Oct 2026, 01:30 BST" (the zone's abbreviation is enough
+    to tell the two apart)."""
     if moment is None:
         return ""
     local = moment.astimezone(timezone.get_default_timezone())
     clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+    if short:
+        return f"{local.day} {local:%b %Y}, {clock} {local.tzname()}"
     offset = f"{local:%z}"
     return (
         f"{local:%A} {local.day} {local:%B %Y}, {clock} {local.tzname()} "

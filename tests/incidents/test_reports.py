@@ -229,6 +229,7 @@ def test_exact_times_name_the_zone_even_in_the_hour_that_happens_twice():
     assert reports.exact_time(utc(2026, 10, 25, 1, 30), seconds=True) == (
         "Sunday 25 October 2026, 01:30:00 GMT (UTC+00:00)"
     )
+    assert reports.exact_time(utc(2026, 10, 25, 1, 30), short=True) == "25 Oct 2026, 01:30 GMT"
     assert reports.exact_time(None) == ""
 
 

@@ -749,3 +749,32 @@ def test_a_double_click_whose_first_save_lands_while_the_second_waits_is_not_a_c
     assert b"Review saved." in response.content
     incident.refresh_from_db()
     assert incident.version == 1
+
+
+def test_the_record_names_the_zone_of_each_time_in_the_hour_that_happens_twice(
+    supervisor_client, incident
+):
+    """The incident's history, its addenda and its audit trail showed 01:30 twice on
+    the night the clocks go back (Django's date filter leaves the zone out in that
+    hour): which came first is part of the record (found by the time-zone review)."""
+    from datetime import UTC, datetime
+
+    from boundaries.models import AuditEvent
+    from incidents.models import Addendum
+
+    summer, winter = (
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 30, tzinfo=UTC),
+    )
+    supervisor_client.post(f"/incidents/{incident.pk}/review/", review_data(incident))
+    assert IncidentEvent.objects.filter(incident=incident).exists()
+    IncidentEvent.objects.filter(incident=incident).update(created_at=winter)
+    added = Addendum.objects.create(incident=incident, author=incident.reporter, text="More.")
+    Addendum.objects.filter(pk=added.pk).update(created_at=summer)
+    page = supervisor_client.get(incident.get_absolute_url()).content.decode()
+    assert "25 Oct 2026, 01:30 GMT" in page  # the history
+    assert "25 Oct 2026, 01:30 BST" in page  # the addendum
+    trail = AuditEvent.objects.for_object(incident)
+    assert trail.exists()
+    first = timezone.localtime(trail.first().occurred_at)
+    assert f"{first.day} {first:%b %Y}, {first:%H:%M} {first.tzname()}" in page
